@@ -1,0 +1,155 @@
+// Package config holds the Go form of a validated Katonic environment: the
+// configuration contract of issue #2, decoded from CUE after the schema,
+// the profile defaults and the rules have been applied.
+//
+// Values of these types are plain data: safe to share between goroutines as
+// long as nobody writes to them, which is how the renderer uses them.
+package config
+
+import "sort"
+
+// Profile names one of the three installation profiles.
+// Sources: seed 000 (cloud), seeds 000 and 001 (on-prem), seed 003 (Azure private AKS).
+type Profile string
+
+// The profiles katonic knows.
+const (
+	ProfileCloud        Profile = "cloud"
+	ProfileOnPrem       Profile = "onprem"
+	ProfileAzurePrivate Profile = "azure-private"
+)
+
+// Role names a node pool by what it hosts (seed 000, "Node pool requirements").
+type Role string
+
+// The node-pool roles of seed 000.
+const (
+	RoleMaster     Role = "master"
+	RolePlatform   Role = "platform"
+	RoleCompute    Role = "compute"
+	RoleDeployment Role = "deployment"
+	RoleStorage    Role = "storage"
+	RoleGPU        Role = "gpu"
+)
+
+// Roles lists every role in a fixed order, for deterministic iteration.
+var Roles = []Role{RoleMaster, RolePlatform, RoleCompute, RoleDeployment, RoleStorage, RoleGPU}
+
+// PoolLabelKey is the node label every node of a pool carries, with the
+// pool's role as value (seed 000; seed 003: "labeled katonic.ai/node-pool=platform").
+const PoolLabelKey = "katonic.ai/node-pool"
+
+// GPUTypeLabelKey is the node label that carries a GPU pool's GPU type
+// (seed 000: "Labels: {GPU type}", e.g. v100, A30, A100).
+const GPUTypeLabelKey = "katonic.ai/gpu-type"
+
+// Environment is one Katonic installation: the value of
+// environments."<name>" after the schema and its profile's defaults applied.
+type Environment struct {
+	// Name is the environment's key, a DNS-1123 label; it names the
+	// cluster's directories in out/.
+	Name string `json:"-"`
+	// File is the path, relative to the working directory and slash
+	// separated, of the .cue file that declares the environment.
+	File string `json:"-"`
+
+	Profile           Profile `json:"profile"`
+	Provider          string  `json:"provider,omitempty"` // "aws" | "gcp" | "azure"; cloud profile only
+	PlatformVersion   string  `json:"platformVersion"`    // Katonic release, e.g. "5.0.9"
+	KubernetesVersion string  `json:"kubernetesVersion"`  // e.g. "1.29.5"
+	Domain            string  `json:"domain"`             // platform FQDN
+	LoadBalancer      string  `json:"loadBalancer"`       // "external" | "internal"
+	// SharedStorage asks for the optional kfs-shared StorageClass on
+	// Azure Files (seed 003, "Dynamic shared storage"); azure-private only.
+	SharedStorage bool               `json:"sharedStorage"`
+	NodePools     map[Role]NodePool  `json:"nodePools"`
+	Network       *Network           `json:"network,omitempty"`
+	Identity      Identity           `json:"identity"`
+	Services      map[string]Service `json:"services"`
+}
+
+// NodePool is one node pool's sizing. CPU is in vCPU, memory and disk in GiB.
+type NodePool struct {
+	MinNodes    int    `json:"minNodes"`
+	MaxNodes    int    `json:"maxNodes"`
+	CPU         int    `json:"cpu"`         // vCPU per node
+	MemoryGiB   int    `json:"memoryGiB"`   // GiB per node
+	BootDiskGiB int    `json:"bootDiskGiB"` // GiB per node
+	VMSize      string `json:"vmSize,omitempty"`
+	GPUType     string `json:"gpuType,omitempty"`  // e.g. "v100", "A100"; gpu pool only
+	GPUCount    int    `json:"gpuCount,omitempty"` // GPUs per node; gpu pool only
+}
+
+// Network is the Azure private cluster's address plan (seed 003,
+// "Infrastructure Requirements for Private Cluster Setup"), in CIDR notation.
+type Network struct {
+	VNetCIDR           string `json:"vnetCIDR"`
+	ClusterSubnetCIDR  string `json:"clusterSubnetCIDR"`
+	JumphostSubnetCIDR string `json:"jumphostSubnetCIDR"`
+}
+
+// Identity selects how Keycloak authenticates users (seed 000, "User Accounts").
+type Identity struct {
+	Mode string `json:"mode"` // "local" | "ldap" | "oidc" | "saml"
+}
+
+// Service is one entry of environments."<name>".services: whether the
+// service is installed and the namespace it is installed into. The namespace
+// is fixed by the schema (seed 001, "Pre Deployed Services"); users cannot
+// change it.
+type Service struct {
+	Enabled   bool   `json:"enabled"`
+	Namespace string `json:"namespace"`
+}
+
+// Taint is a Kubernetes node taint, as key=value:effect.
+type Taint struct {
+	Key    string
+	Value  string
+	Effect string // "NoSchedule"
+}
+
+// Labels returns the node labels katonic derives for a pool of role r:
+// katonic.ai/node-pool=<role> on every pool (seed 000, seed 003), plus
+// katonic.ai/gpu-type=<gpuType> on a GPU pool (seed 000). Users never type them.
+func (p NodePool) Labels(r Role) map[string]string {
+	l := map[string]string{PoolLabelKey: string(r)}
+	if r == RoleGPU && p.GPUType != "" {
+		l[GPUTypeLabelKey] = p.GPUType
+	}
+	return l
+}
+
+// Taints returns the taints katonic derives for a pool of role r, sorted by key.
+//
+//   - platform, deployment, storage: katonic.ai/node-pool=<role>:NoSchedule
+//     (seed 000: "No other workloads can be assigned to these nodes"; the
+//     deployment and storage pools are listed with taints).
+//   - gpu: katonic.ai/gpu-type=<gpuType>:NoSchedule (seed 000, "Taints: {GPU
+//     type}") and nvidia.com/gpu=true:NoSchedule (Katonic's AKS tooling and
+//     the NVIDIA device plugin's convention).
+//   - master and compute: none (compute is labelled, not tainted; the master
+//     pool keeps the control plane's own taints).
+func (p NodePool) Taints(r Role) []Taint {
+	var t []Taint
+	switch r {
+	case RolePlatform, RoleDeployment, RoleStorage:
+		t = append(t, Taint{Key: PoolLabelKey, Value: string(r), Effect: "NoSchedule"})
+	case RoleGPU:
+		if p.GPUType != "" {
+			t = append(t, Taint{Key: GPUTypeLabelKey, Value: p.GPUType, Effect: "NoSchedule"})
+		}
+		t = append(t, Taint{Key: "nvidia.com/gpu", Value: "true", Effect: "NoSchedule"})
+	}
+	sort.Slice(t, func(i, j int) bool { return t[i].Key < t[j].Key })
+	return t
+}
+
+// Enabled reports whether service key is switched on in e.
+func (e *Environment) Enabled(key string) bool { return e.Services[key].Enabled }
+
+// DashHost returns Superset's host, "dash-" + the platform FQDN (seeds 001, 003).
+func (e *Environment) DashHost() string { return "dash-" + e.Domain }
+
+// ConnectorsHost returns Airbyte's host, "connectors-" + the platform FQDN (seeds 001, 003).
+func (e *Environment) ConnectorsHost() string { return "connectors-" + e.Domain }
