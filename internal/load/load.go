@@ -1,0 +1,343 @@
+// Package load reads a katonic configuration repository with CUE's own
+// loader: the schema/ and profiles/ packages and the environments/ package,
+// to which it applies profiles.#Environment. It returns each environment as
+// a CUE value with the file that declares it, and the rules of each profile
+// as data for internal/validate.
+//
+// A repository is a CUE module (cue.mod/) whose root is the working
+// directory. CUE values are not safe for concurrent use: callers evaluate
+// them on one goroutine.
+package load
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/build"
+	"cuelang.org/go/cue/cuecontext"
+	cueerrors "cuelang.org/go/cue/errors"
+	cueload "cuelang.org/go/cue/load"
+	"cuelang.org/go/cue/token"
+
+	"github.com/katonic/katonic/internal/config"
+	"github.com/katonic/katonic/internal/diag"
+)
+
+// Directories of a configuration repository, relative to its root.
+const (
+	SchemaDir       = "schema"
+	ProfilesDir     = "profiles"
+	EnvironmentsDir = "environments"
+)
+
+// applyFile is the name of the file katonic overlays on environments/ to
+// apply the schema and the profiles to every environment. It exists only in
+// memory; its name cannot clash with an environment file (an underscore is
+// not allowed in a DNS label), and it must not start with "_" or ".", which
+// CUE's loader ignores.
+const applyFile = "katonic_apply.cue"
+
+// Repository is a loaded configuration repository.
+type Repository struct {
+	// Dir is the absolute path of the repository root.
+	Dir string
+	// Envs are the environments declared in environments/, sorted by name.
+	Envs []Env
+	// Rules are the per-profile rules of profiles/ (profiles.rules).
+	Rules map[config.Profile]ProfileRules
+	// AzureNetwork is schema.azureNetwork: the Azure subnet rules.
+	AzureNetwork AzureNetworkRules
+	// VMSizes are the VM sizes of schema.vmSizes, sorted: the ones that
+	// imply cpu and memoryGiB.
+	VMSizes []string
+}
+
+// Env is one environment as loaded, before validation.
+type Env struct {
+	Name string
+	// File is the absolute path of the file that declares the environment.
+	File string
+	// Syntax is that file's syntax tree, for precise positions.
+	Syntax *ast.File
+	// Value is environments."<Name>" with profiles.#Environment applied.
+	Value cue.Value
+}
+
+// ProfileRules is the Go form of schema.#ProfileRules for one profile.
+type ProfileRules struct {
+	AllowedPools         []config.Role            `json:"allowedPools"`
+	RequiredPools        []config.Role            `json:"requiredPools"`
+	RecommendedPools     []config.Role            `json:"recommendedPools"`
+	PoolsSource          string                   `json:"poolsSource"`
+	MinKubernetesVersion string                   `json:"minKubernetesVersion"` // MAJOR.MINOR
+	KubernetesSource     string                   `json:"kubernetesSource"`
+	PoolRules            map[config.Role]PoolRule `json:"poolRules"`
+}
+
+// PoolRule is the Go form of schema.#PoolRule: hard lower bounds (Min),
+// hard upper bounds (Max) and recommended lower bounds (Recommend), keyed by
+// node-pool field (minNodes, maxNodes, cpu, memoryGiB, bootDiskGiB,
+// gpuCount), with the rule's source.
+type PoolRule struct {
+	Source    string         `json:"source"`
+	Min       map[string]int `json:"min"`
+	Max       map[string]int `json:"max"`
+	Recommend map[string]int `json:"recommend"`
+}
+
+// AzureNetworkRules is schema.azureNetwork: subnet prefix limits (as prefix
+// lengths: a larger number is a smaller subnet) and Azure's reserved count.
+type AzureNetworkRules struct {
+	Source                         string `json:"source"`
+	ClusterSubnetMaxPrefix         int    `json:"clusterSubnetMaxPrefix"`
+	ClusterSubnetRecommendedPrefix int    `json:"clusterSubnetRecommendedPrefix"`
+	JumphostSubnetMaxPrefix        int    `json:"jumphostSubnetMaxPrefix"`
+	AzureReservedAddresses         int    `json:"azureReservedAddresses"`
+}
+
+// Load reads the repository rooted at dir (which must hold cue.mod/).
+//
+// Configuration problems — syntax errors, a file that declares something
+// other than environments, an environment declared in two files, an
+// environment in a file not named after it — come back as diagnostics with
+// positions; the returned Repository then holds the environments that could
+// still be loaded. The error is for problems that are not the
+// configuration's: an unreadable directory, or a repository without
+// cue.mod, schema/ or profiles/.
+func Load(dir string) (*Repository, diag.List, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, d := range []string{"cue.mod", SchemaDir, ProfilesDir} {
+		if fi, err := os.Stat(filepath.Join(dir, d)); err != nil || !fi.IsDir() {
+			return nil, nil, fmt.Errorf("%s is not a katonic repository: it has no %s/ directory (run katonic from the repository root)", dir, d)
+		}
+	}
+	ctx := cuecontext.New()
+	repo := &Repository{Dir: dir}
+
+	// The schema and the profiles.
+	insts := cueload.Instances([]string{"./" + SchemaDir, "./" + ProfilesDir}, &cueload.Config{Dir: dir})
+	var diags diag.List
+	for _, inst := range insts {
+		if inst.Err != nil {
+			return nil, FromCUE(inst.Err, dir, "", "schema"), nil
+		}
+	}
+	vals, err := ctx.BuildInstances(insts)
+	if err != nil {
+		return nil, FromCUE(err, dir, "", "schema"), nil
+	}
+	schemaV, profilesV := vals[0], vals[1]
+	if err := profilesV.LookupPath(cue.ParsePath("rules")).Decode(&repo.Rules); err != nil {
+		return nil, FromCUE(err, dir, "", "schema"), nil
+	}
+	if err := schemaV.LookupPath(cue.ParsePath("azureNetwork")).Decode(&repo.AzureNetwork); err != nil {
+		return nil, FromCUE(err, dir, "", "schema"), nil
+	}
+	var sizes map[string]any
+	if err := schemaV.LookupPath(cue.ParsePath("vmSizes")).Decode(&sizes); err != nil {
+		return nil, FromCUE(err, dir, "", "schema"), nil
+	}
+	for s := range sizes {
+		repo.VMSizes = append(repo.VMSizes, s)
+	}
+	sort.Strings(repo.VMSizes)
+
+	// The environments, with the profiles applied by an in-memory file.
+	envDir := filepath.Join(dir, EnvironmentsDir)
+	apply := fmt.Sprintf("package environments\n\nimport profiles %q\n\nenvironments: [string]: profiles.#Environment\n",
+		strings.TrimSuffix(insts[1].ImportPath, ":profiles"))
+	cfg := &cueload.Config{
+		Dir:     dir,
+		Overlay: map[string]cueload.Source{filepath.Join(envDir, applyFile): cueload.FromString(apply)},
+	}
+	einsts := cueload.Instances([]string{"./" + EnvironmentsDir}, cfg)
+	einst := einsts[0]
+	if einst.Err != nil {
+		return repo, FromCUE(einst.Err, dir, "", "cue"), nil
+	}
+	decls, d := declarations(einst, dir)
+	diags = append(diags, d...)
+	envsV := ctx.BuildInstance(einst)
+	if err := envsV.Err(); err != nil {
+		// Evaluation errors of single environments surface in validation;
+		// an error here is one no environment can be blamed for alone.
+		if !envsV.LookupPath(cue.ParsePath("environments")).Exists() {
+			return repo, append(diags, FromCUE(err, dir, "", "cue")...), nil
+		}
+	}
+	for _, decl := range decls {
+		v := envsV.LookupPath(cue.MakePath(cue.Str("environments"), cue.Str(decl.Name)))
+		decl.Value = v
+		repo.Envs = append(repo.Envs, decl)
+	}
+	return repo, diags, nil
+}
+
+// declarations scans the syntax of the environments package: each file may
+// declare only the top-level field environments (definitions and hidden
+// fields are allowed), with literal names; an environment may be declared
+// in one file only, and that file is named after it (<name>.cue, issue #2's
+// layout: one file per installation).
+func declarations(inst *build.Instance, dir string) ([]Env, diag.List) {
+	var diags diag.List
+	byName := map[string]Env{}
+	firstPos := map[string]token.Pos{}
+	for _, f := range inst.Files {
+		if filepath.Base(f.Filename) == applyFile {
+			continue
+		}
+		for _, decl := range f.Decls {
+			field, ok := decl.(*ast.Field)
+			if !ok {
+				continue
+			}
+			name, isIdent, err := ast.LabelName(field.Label)
+			if err != nil || !isIdent && name == "" {
+				diags = append(diags, errAt(field.Pos(), "", "a top-level label must be a literal name", "environments.layout"))
+				continue
+			}
+			if strings.HasPrefix(name, "#") || strings.HasPrefix(name, "_") {
+				continue
+			}
+			if name != "environments" {
+				diags = append(diags, errAt(field.Label.Pos(), name,
+					fmt.Sprintf("field %q is not allowed at the top level of an environment file: declare environments.\"<name>\" only", name), "environments.layout"))
+				continue
+			}
+			for _, ef := range envFields(field) {
+				ename, _, err := ast.LabelName(ef.Label)
+				path := cue.MakePath(cue.Str("environments"), cue.Str(ename)).String()
+				if err != nil || ename == "" {
+					diags = append(diags, errAt(ef.Label.Pos(), "environments",
+						"environment names must be literal strings, not patterns or expressions", "environments.layout"))
+					continue
+				}
+				if prev, ok := byName[ename]; ok && prev.File != f.Filename {
+					diags = append(diags, errAt(ef.Label.Pos(), path,
+						fmt.Sprintf("environment %q is declared twice: also at %s (each environment lives in one file)",
+							ename, posOf(firstPos[ename]).String(dir)), "environments.duplicate"))
+					continue
+				}
+				if _, ok := byName[ename]; ok {
+					continue
+				}
+				if want := ename + ".cue"; filepath.Base(f.Filename) != want {
+					diags = append(diags, errAt(ef.Label.Pos(), path,
+						fmt.Sprintf("environment %q must be declared in %s/%s, not in %s (one file per installation, named after it)",
+							ename, EnvironmentsDir, want, filepath.Base(f.Filename)), "environments.layout"))
+				}
+				byName[ename] = Env{Name: ename, File: f.Filename, Syntax: f}
+				firstPos[ename] = ef.Label.Pos()
+			}
+		}
+	}
+	names := make([]string, 0, len(byName))
+	for n := range byName {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	envs := make([]Env, len(names))
+	for i, n := range names {
+		envs[i] = byName[n]
+	}
+	return envs, diags
+}
+
+// envFields returns the fields of the struct that a top-level
+// "environments" field declares.
+func envFields(f *ast.Field) []*ast.Field {
+	s, ok := f.Value.(*ast.StructLit)
+	if !ok {
+		return nil
+	}
+	var out []*ast.Field
+	for _, e := range s.Elts {
+		if ef, ok := e.(*ast.Field); ok {
+			out = append(out, ef)
+		}
+	}
+	return out
+}
+
+func errAt(p token.Pos, path, msg, rule string) diag.Diagnostic {
+	return diag.Diagnostic{Severity: diag.Error, Pos: posOf(p), Path: path, Message: msg, Rule: rule,
+		Source: "issue #2 layout: environments/<name>.cue, one file per installation"}
+}
+
+func posOf(p token.Pos) diag.Pos {
+	if !p.IsValid() {
+		return diag.Pos{}
+	}
+	return diag.Pos{Filename: p.Filename(), Line: p.Line(), Column: p.Column()}
+}
+
+// FromCUE turns a CUE error (a list of errors) into diagnostics. The
+// primary position is the first one inside preferFile (when given) or in
+// environments/; the first position in schema/ or profiles/ becomes the
+// Source, so a reader sees both the offending value and the rule it meets.
+// rule names the rule class ("schema", "cue").
+func FromCUE(err error, dir, preferFile, rule string) diag.List {
+	var out diag.List
+	for _, e := range cueerrors.Errors(err) {
+		positions := cueerrors.Positions(e)
+		var primary, source token.Pos
+		for _, p := range positions {
+			name := p.Filename()
+			if !primary.IsValid() && (preferFile != "" && name == preferFile || preferFile == "" && inDir(dir, EnvironmentsDir, name)) {
+				primary = p
+			}
+			if !source.IsValid() && (inDir(dir, SchemaDir, name) || inDir(dir, ProfilesDir, name)) {
+				source = p
+			}
+		}
+		if !primary.IsValid() && len(positions) > 0 {
+			primary = positions[0]
+		}
+		format, args := e.Msg()
+		d := diag.Diagnostic{
+			Severity: diag.Error,
+			Pos:      posOf(primary),
+			Path:     formatPath(e.Path()),
+			Message:  fmt.Sprintf(format, args...),
+			Rule:     rule,
+		}
+		if source.IsValid() {
+			d.Source = posOf(source).String(dir)
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+func inDir(root, sub, name string) bool {
+	return strings.HasPrefix(name, filepath.Join(root, sub)+string(filepath.Separator))
+}
+
+// formatPath renders a CUE error path, quoting labels that are not
+// identifiers: environments."acme-azure".nodePools.
+func formatPath(p []string) string {
+	if len(p) == 0 {
+		return ""
+	}
+	sels := make([]cue.Selector, 0, len(p))
+	for _, s := range p {
+		if u, err := strconv.Unquote(s); err == nil {
+			s = u
+		}
+		if strings.HasPrefix(s, "#") {
+			sels = append(sels, cue.Def(s))
+			continue
+		}
+		sels = append(sels, cue.Str(s))
+	}
+	return cue.MakePath(sels...).String()
+}

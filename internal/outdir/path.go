@@ -1,0 +1,91 @@
+package outdir
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// ManifestName is the name of the ownership manifest at the root of the output
+// directory. It is never a valid generated path (see [CheckPath]).
+const ManifestName = ".katonic-generated"
+
+// PathError reports a path, relative to the output root and slash-separated, and
+// the rule it broke. Every error from this package that concerns one path is, or
+// wraps, a *PathError.
+type PathError struct {
+	Path string // slash path relative to the output root, as given
+	Rule string // what is wrong, e.g. `has a ".." segment`
+}
+
+// Error returns "<path>: <rule>", with the path quoted when it is empty or holds
+// characters that would not print plainly.
+func (e *PathError) Error() string {
+	return quotePath(e.Path) + ": " + e.Rule
+}
+
+// quotePath returns p as is when it prints plainly, else Go-quoted.
+func quotePath(p string) string {
+	if p == "" || strings.ContainsFunc(p, func(r rune) bool {
+		return r < 0x20 || r == 0x7f || r == utf8.RuneError || r == ' ' || r == '"'
+	}) {
+		return fmt.Sprintf("%q", p)
+	}
+	return p
+}
+
+// CheckPath reports whether p may name a generated file in the output
+// directory. It returns nil if p is a clean, relative, slash-separated path:
+// not empty, no leading or trailing "/", no empty, "." or ".." segment, no
+// backslash, no NUL or other control character (the manifest is line-based),
+// valid UTF-8, and not [ManifestName]. Otherwise it returns a *PathError naming
+// the first rule p breaks.
+//
+// A path accepted by CheckPath, joined to any root with filepath.Join, stays
+// inside that root (FuzzCheckPath checks this). It does not guard against
+// symbolic links on disk; [Plan] and [Write] do.
+func CheckPath(p string) error {
+	bad := func(rule string) error { return &PathError{Path: p, Rule: rule} }
+	switch {
+	case p == "":
+		return bad("path is empty")
+	case !utf8.ValidString(p):
+		return bad("path is not valid UTF-8")
+	case strings.ContainsRune(p, 0):
+		return bad("path contains a NUL byte")
+	case strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		return bad("path contains a control character")
+	case strings.ContainsRune(p, '\\'):
+		return bad(`path contains a backslash; use "/" to separate segments`)
+	case strings.HasPrefix(p, "/"):
+		return bad("path is absolute; it must be relative to the output root")
+	case strings.HasSuffix(p, "/"):
+		return bad(`path ends with "/"; it must name a file`)
+	case p == ManifestName:
+		return bad("path is the ownership manifest " + ManifestName + ", which katonic writes itself")
+	}
+	for seg := range strings.SplitSeq(p, "/") {
+		switch seg {
+		case "":
+			return bad(`path has an empty segment ("//")`)
+		case ".":
+			return bad(`path has a "." segment; it must be clean`)
+		case "..":
+			return bad(`path has a ".." segment; it must stay inside the output root`)
+		}
+	}
+	return nil
+}
+
+// checkScopePrefix validates one Scope prefix: a CheckPath-valid directory path
+// followed by "/".
+func checkScopePrefix(prefix string) error {
+	if !strings.HasSuffix(prefix, "/") {
+		return &PathError{Path: prefix, Rule: `scope prefix must end with "/" (a directory, e.g. "clusters/acme/")`}
+	}
+	dir := strings.TrimSuffix(prefix, "/")
+	if err := CheckPath(dir); err != nil {
+		return &PathError{Path: prefix, Rule: "invalid scope prefix: " + err.(*PathError).Rule}
+	}
+	return nil
+}

@@ -1,0 +1,457 @@
+// Package validate applies katonic's rules to a loaded environment: the CUE
+// schema (types, closedness, fixed namespaces), then the rules CUE cannot
+// state with a clear message and source — node-pool minimums and
+// recommendations (schema/rules.cue), the profiles' pools and Kubernetes
+// versions (profiles/), DNS names, Azure subnets and the known platform
+// versions. Each finding is a diag.Diagnostic with its position in the
+// environment's file, its CUE path, its rule and the rule's source.
+package validate
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/token"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/katonic/katonic/internal/config"
+	"github.com/katonic/katonic/internal/diag"
+	"github.com/katonic/katonic/internal/load"
+)
+
+// Options are the facts the rules need from outside the CUE module.
+type Options struct {
+	// PlatformVersions are the Katonic releases katonic has a chart catalog
+	// for, sorted; platformVersion must be one of them.
+	PlatformVersions []string
+}
+
+// Environment validates e from repo. It returns the decoded environment
+// (nil when it has errors) and every diagnostic found, sorted. Warnings do
+// not make the result nil.
+func Environment(repo *load.Repository, e load.Env, opts Options) (*config.Environment, diag.List) {
+	c := &checker{repo: repo, env: e}
+	c.name()
+	if err := e.Value.Validate(cue.Concrete(true)); err != nil {
+		c.cueErrors(err)
+		return nil, c.diags.Sort()
+	}
+	var env config.Environment
+	if err := e.Value.Decode(&env); err != nil {
+		c.cueErrors(err)
+		return nil, c.diags.Sort()
+	}
+	env.Name = e.Name
+	env.File = diag.Rel(repo.Dir, e.File)
+	c.cfg = &env
+
+	rules, ok := repo.Rules[env.Profile]
+	if !ok {
+		c.errorf([]string{"profile"}, "profile.known", "profiles/", "profiles/ has no rules for profile %q", env.Profile)
+		return nil, c.diags.Sort()
+	}
+	c.platformVersion(opts.PlatformVersions)
+	c.kubernetesVersion(rules)
+	c.profileFields()
+	c.pools(rules)
+	c.storageService()
+	c.dns()
+	c.network()
+	if c.diags.Errors() > 0 {
+		return nil, c.diags.Sort()
+	}
+	return &env, c.diags.Sort()
+}
+
+type checker struct {
+	repo  *load.Repository
+	env   load.Env
+	cfg   *config.Environment
+	diags diag.List
+}
+
+// add records a diagnostic at the environment-relative path rel.
+func (c *checker) add(sev diag.Severity, rel []string, rule, source, format string, args ...any) {
+	sels := []cue.Selector{cue.Str("environments"), cue.Str(c.env.Name)}
+	for _, r := range rel {
+		sels = append(sels, cue.Str(r))
+	}
+	c.diags = append(c.diags, diag.Diagnostic{
+		Severity: sev,
+		Pos:      c.pos(rel),
+		Path:     cue.MakePath(sels...).String(),
+		Message:  fmt.Sprintf(format, args...),
+		Rule:     rule,
+		Source:   source,
+	})
+}
+
+func (c *checker) errorf(rel []string, rule, source, format string, args ...any) {
+	c.add(diag.Error, rel, rule, source, format, args...)
+}
+
+func (c *checker) warnf(rel []string, rule, source, format string, args ...any) {
+	c.add(diag.Warning, rel, rule, source, format, args...)
+}
+
+// cueErrors records the schema's errors. One CUE reports without a
+// position in the environment's file (an empty disjunction, say) is placed
+// at its path in that file.
+func (c *checker) cueErrors(err error) {
+	for _, d := range load.FromCUE(err, c.repo.Dir, c.env.File, "schema") {
+		if d.Pos.Filename != c.env.File {
+			sels := cue.ParsePath(d.Path).Selectors()
+			if len(sels) >= 2 {
+				rel := make([]string, 0, len(sels)-2)
+				for _, s := range sels[2:] {
+					rel = append(rel, s.Unquoted())
+				}
+				d.Pos = c.pos(rel)
+			}
+		}
+		if strings.Contains(d.Message, "errors in empty disjunction") {
+			d.Message = "the value is none of the ones the schema allows (" + d.Message + ")"
+		}
+		c.diags = append(c.diags, d)
+	}
+}
+
+// pos finds rel in the environment's own file: the value's position when
+// the field is written there; otherwise (a default, or a value a vmSize
+// implies) the vmSize next to it or the nearest enclosing field written.
+func (c *checker) pos(rel []string) diag.Pos {
+	path := append([]string{"environments", c.env.Name}, rel...)
+	p, exact := astPos(c.env.Syntax, path)
+	if !exact && len(rel) == 3 && rel[0] == "nodePools" {
+		if vp, ok := astPos(c.env.Syntax, append(path[:len(path)-1:len(path)-1], "vmSize")); ok {
+			p = vp
+		}
+	}
+	if !p.IsValid() {
+		return diag.Pos{Filename: c.env.File}
+	}
+	return diag.Pos{Filename: p.Filename(), Line: p.Line(), Column: p.Column()}
+}
+
+// astPos walks the syntax of f along path. It returns the position of the
+// value at path and true, or the label of the deepest field found and false.
+func astPos(f *ast.File, path []string) (token.Pos, bool) {
+	var best token.Pos
+	decls := f.Decls
+	for i, want := range path {
+		var next *ast.Field
+		for _, d := range decls {
+			if fd, ok := d.(*ast.Field); ok {
+				if name, _, err := ast.LabelName(fd.Label); err == nil && name == want {
+					next = fd
+					break
+				}
+			}
+		}
+		if next == nil {
+			return best, false
+		}
+		if i == len(path)-1 {
+			return next.Value.Pos(), true
+		}
+		best = next.Label.Pos()
+		s, ok := next.Value.(*ast.StructLit)
+		if !ok {
+			return best, false
+		}
+		decls = s.Elts
+	}
+	return best, false
+}
+
+const (
+	layoutSource  = "issue #2: environment names become paths and object names (Kubernetes DNS-1123 label)"
+	catalogSource = "katonic's chart catalog (internal/catalog)"
+	dnsSource     = "seeds 001_023b29528093f049.txt and 003_48ea17a7d7c364df.txt, \"Data Visualisation\" / \"Connectors\": dash-<fqdn> and connectors-<fqdn>; RFC 1123"
+)
+
+func (c *checker) name() {
+	for _, msg := range validation.IsDNS1123Label(c.env.Name) {
+		c.diags = append(c.diags, diag.Diagnostic{
+			Severity: diag.Error,
+			Pos:      c.pos(nil),
+			Path:     cue.MakePath(cue.Str("environments"), cue.Str(c.env.Name)).String(),
+			Message:  fmt.Sprintf("environment name %q is not a DNS-1123 label: %s", c.env.Name, msg),
+			Rule:     "environment.name",
+			Source:   layoutSource,
+		})
+	}
+}
+
+func (c *checker) platformVersion(known []string) {
+	for _, k := range known {
+		if k == c.cfg.PlatformVersion {
+			return
+		}
+	}
+	c.errorf([]string{"platformVersion"}, "platform-version.known", catalogSource,
+		"unknown platformVersion %q: katonic pins charts for %s", c.cfg.PlatformVersion, strings.Join(known, ", "))
+}
+
+// majorMinor parses the MAJOR.MINOR of a version such as "1.29.5".
+func majorMinor(v string) (int, int, bool) {
+	parts := strings.Split(v, ".")
+	if len(parts) < 2 {
+		return 0, 0, false
+	}
+	maj, err1 := strconv.Atoi(parts[0])
+	min, err2 := strconv.Atoi(parts[1])
+	return maj, min, err1 == nil && err2 == nil
+}
+
+func (c *checker) kubernetesVersion(r load.ProfileRules) {
+	maj, min, ok := majorMinor(c.cfg.KubernetesVersion)
+	wmaj, wmin, _ := majorMinor(r.MinKubernetesVersion)
+	if !ok {
+		c.errorf([]string{"kubernetesVersion"}, "kubernetes.version", r.KubernetesSource,
+			"kubernetesVersion %q is not MAJOR.MINOR[.PATCH]", c.cfg.KubernetesVersion)
+		return
+	}
+	if maj < wmaj || maj == wmaj && min < wmin {
+		c.errorf([]string{"kubernetesVersion"}, "kubernetes.min-version", r.KubernetesSource,
+			"Kubernetes %s is older than %s, the minimum for profile %s", c.cfg.KubernetesVersion, r.MinKubernetesVersion, c.cfg.Profile)
+	}
+}
+
+// profileFields checks the fields that belong to one profile only.
+func (c *checker) profileFields() {
+	e := c.cfg
+	if e.Provider != "" && e.Profile != config.ProfileCloud {
+		c.errorf([]string{"provider"}, "profile.provider", "schema/environment.cue: provider is for the cloud profile",
+			"provider is only for the cloud profile, not %s", e.Profile)
+	}
+	if e.Profile == config.ProfileCloud && e.LoadBalancer == "internal" && e.Provider == "" {
+		c.errorf([]string{"loadBalancer"}, "profile.provider", "seed 003_48ea17a7d7c364df.txt: an internal load balancer gets a private IP inside the VPC; each cloud marks it with its own annotation",
+			"an internal load balancer on the cloud profile needs provider (aws, gcp or azure) to choose its annotation")
+	}
+	if e.Profile == config.ProfileAzurePrivate && e.Network == nil {
+		c.errorf(nil, "azure.network", c.repo.AzureNetwork.Source,
+			"profile azure-private needs network: {vnetCIDR, clusterSubnetCIDR, jumphostSubnetCIDR} (a VNet with an AKS subnet and a JumpHost subnet)")
+	}
+	if e.Profile != config.ProfileAzurePrivate && e.Network != nil {
+		c.errorf([]string{"network"}, "azure.network", c.repo.AzureNetwork.Source,
+			"network is only for the azure-private profile, not %s", e.Profile)
+	}
+	if e.Profile != config.ProfileAzurePrivate && e.SharedStorage {
+		c.errorf([]string{"sharedStorage"}, "azure.shared-storage", "seed 003_48ea17a7d7c364df.txt, \"Dynamic shared storage\"",
+			"sharedStorage (the kfs-shared StorageClass on Azure Files) is only for the azure-private profile, not %s", e.Profile)
+	}
+}
+
+// units names the unit of each node-pool field in messages.
+var units = map[string]string{
+	"minNodes": "nodes", "maxNodes": "nodes", "cpu": "vCPU", "memoryGiB": "GiB",
+	"bootDiskGiB": "GiB", "gpuCount": "GPUs",
+}
+
+func poolField(p config.NodePool, name string) int {
+	switch name {
+	case "minNodes":
+		return p.MinNodes
+	case "maxNodes":
+		return p.MaxNodes
+	case "cpu":
+		return p.CPU
+	case "memoryGiB":
+		return p.MemoryGiB
+	case "bootDiskGiB":
+		return p.BootDiskGiB
+	case "gpuCount":
+		return p.GPUCount
+	}
+	panic("validate: unknown node-pool field " + name)
+}
+
+func sortedKeys(m map[string]int) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func contains(roles []config.Role, r config.Role) bool {
+	for _, x := range roles {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *checker) pools(r load.ProfileRules) {
+	e := c.cfg
+	for _, role := range config.Roles {
+		_, has := e.NodePools[role]
+		switch {
+		case has && !contains(r.AllowedPools, role):
+			c.errorf([]string{"nodePools", string(role)}, "profile.pools", r.PoolsSource,
+				"profile %s has no %s pool (its pools: %s)", e.Profile, role, joinRoles(r.AllowedPools))
+		case !has && contains(r.RequiredPools, role):
+			c.errorf([]string{"nodePools"}, "profile.pools", r.PoolsSource,
+				"profile %s requires a %s pool (required: %s)", e.Profile, role, joinRoles(r.RequiredPools))
+		case !has && contains(r.RecommendedPools, role):
+			c.warnf([]string{"nodePools"}, "profile.pools", r.PoolsSource,
+				"profile %s recommends a %s pool; without one, its workloads share other pools", e.Profile, role)
+		}
+	}
+	for _, role := range config.Roles {
+		p, has := e.NodePools[role]
+		if !has || !contains(r.AllowedPools, role) {
+			continue
+		}
+		at := func(f string) []string { return []string{"nodePools", string(role), f} }
+		sized := p.CPU > 0 && p.MemoryGiB > 0
+		if !sized {
+			c.errorf([]string{"nodePools", string(role)}, "nodepool.size", "schema/vmsizes.cue",
+				"the %s pool needs cpu (vCPU) and memoryGiB per node, or a vmSize katonic knows (%s)", role, strings.Join(c.repo.VMSizes, ", "))
+		}
+		if p.MinNodes > p.MaxNodes {
+			c.errorf(at("minNodes"), "nodepool.range", "schema/environment.cue",
+				"the %s pool has minNodes %d above maxNodes %d", role, p.MinNodes, p.MaxNodes)
+		}
+		rule := r.PoolRules[role]
+		skip := func(f string) bool { return !sized && (f == "cpu" || f == "memoryGiB") }
+		for _, f := range sortedKeys(rule.Min) {
+			if v, want := poolField(p, f), rule.Min[f]; v < want && !skip(f) {
+				c.errorf(at(f), "nodepool.min", rule.Source,
+					"the %s pool needs %s >= %d %s, got %d", role, f, want, units[f], v)
+			}
+		}
+		for _, f := range sortedKeys(rule.Max) {
+			if v, want := poolField(p, f), rule.Max[f]; v > want {
+				c.errorf(at(f), "nodepool.max", rule.Source,
+					"the %s pool allows %s <= %d %s, got %d", role, f, want, units[f], v)
+			}
+		}
+		for _, f := range sortedKeys(rule.Recommend) {
+			if v, want := poolField(p, f), rule.Recommend[f]; v < want && !skip(f) {
+				c.warnf(at(f), "nodepool.recommended", rule.Source,
+					"the %s pool has %s %d %s, below the recommended %d", role, f, v, units[f], want)
+			}
+		}
+	}
+}
+
+func joinRoles(rs []config.Role) string {
+	s := make([]string, len(rs))
+	for i, r := range rs {
+		s[i] = string(r)
+	}
+	return strings.Join(s, ", ")
+}
+
+const storageSource = "seed 000_3264e35a1f2fc576.txt, \"Storage Nodes\": on-premise systems need Katonic's storage solution on storage nodes; in the cloud the provider handles storage"
+
+func (c *checker) storageService() {
+	e := c.cfg
+	on := e.Services["storage"].Enabled
+	switch {
+	case on && e.Profile != config.ProfileOnPrem:
+		c.errorf([]string{"services", "storage", "enabled"}, "services.storage", storageSource,
+			"the storage service runs on the on-prem storage pool; profile %s has none (its storage is the provider's)", e.Profile)
+	case !on && e.Profile == config.ProfileOnPrem:
+		c.warnf([]string{"services", "storage", "enabled"}, "services.storage", storageSource,
+			"the storage service is off: the cluster must already provide a default StorageClass")
+	}
+}
+
+func (c *checker) dns() {
+	e := c.cfg
+	bad := func(host, what string, errs field.ErrorList) {
+		for _, fe := range errs {
+			c.errorf([]string{"domain"}, "dns.name", dnsSource, "%s %q is not a valid DNS name: %s", what, host, fe.Detail)
+		}
+	}
+	if errs := validation.IsFullyQualifiedDomainName(field.NewPath("domain"), e.Domain); len(errs) > 0 {
+		bad(e.Domain, "domain", errs)
+		return
+	}
+	for _, h := range []struct{ key, host, what string }{
+		{"superset", e.DashHost(), "Superset's host"},
+		{"airbyte", e.ConnectorsHost(), "Airbyte's host"},
+	} {
+		if !e.Enabled(h.key) {
+			continue
+		}
+		errs := validation.IsFullyQualifiedDomainName(field.NewPath("domain"), h.host)
+		first, _, _ := strings.Cut(h.host, ".")
+		for _, msg := range validation.IsDNS1123Label(first) {
+			errs = append(errs, field.Invalid(field.NewPath("domain"), h.host, "first label: "+msg))
+		}
+		bad(h.host, h.what, errs)
+	}
+}
+
+func (c *checker) network() {
+	n, rules := c.cfg.Network, c.repo.AzureNetwork
+	if n == nil || c.cfg.Profile != config.ProfileAzurePrivate {
+		return
+	}
+	parse := func(f, s string) (netip.Prefix, bool) {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			c.errorf([]string{"network", f}, "azure.cidr", rules.Source, "%s %q is not a CIDR: %v", f, s, err)
+			return p, false
+		}
+		if !p.Addr().Is4() {
+			c.errorf([]string{"network", f}, "azure.cidr", rules.Source, "%s %q must be an IPv4 CIDR", f, s)
+			return p, false
+		}
+		if p.Masked() != p {
+			c.errorf([]string{"network", f}, "azure.cidr", rules.Source, "%s %q has host bits set; the network is %s", f, s, p.Masked())
+			return p, false
+		}
+		return p, true
+	}
+	vnet, ok1 := parse("vnetCIDR", n.VNetCIDR)
+	cluster, ok2 := parse("clusterSubnetCIDR", n.ClusterSubnetCIDR)
+	jump, ok3 := parse("jumphostSubnetCIDR", n.JumphostSubnetCIDR)
+	usable := func(p netip.Prefix) int { return 1<<(32-p.Bits()) - rules.AzureReservedAddresses }
+	if ok1 {
+		for _, s := range []struct {
+			f  string
+			p  netip.Prefix
+			ok bool
+		}{{"clusterSubnetCIDR", cluster, ok2}, {"jumphostSubnetCIDR", jump, ok3}} {
+			if s.ok && (s.p.Bits() < vnet.Bits() || !vnet.Contains(s.p.Addr())) {
+				c.errorf([]string{"network", s.f}, "azure.subnet-in-vnet", rules.Source,
+					"%s %s is not inside vnetCIDR %s", s.f, s.p, vnet)
+			}
+		}
+	}
+	if ok2 && ok3 && cluster.Overlaps(jump) {
+		c.errorf([]string{"network", "jumphostSubnetCIDR"}, "azure.subnets-disjoint", rules.Source,
+			"jumphostSubnetCIDR %s overlaps clusterSubnetCIDR %s", jump, cluster)
+	}
+	if ok2 {
+		switch {
+		case cluster.Bits() > rules.ClusterSubnetMaxPrefix:
+			c.errorf([]string{"network", "clusterSubnetCIDR"}, "azure.cluster-subnet-size", rules.Source,
+				"clusterSubnetCIDR %s has %d usable addresses (Azure reserves %d); the AKS subnet must be /%d or larger",
+				cluster, usable(cluster), rules.AzureReservedAddresses, rules.ClusterSubnetMaxPrefix)
+		case cluster.Bits() > rules.ClusterSubnetRecommendedPrefix:
+			c.warnf([]string{"network", "clusterSubnetCIDR"}, "azure.cluster-subnet-size", rules.Source,
+				"clusterSubnetCIDR %s has %d usable addresses (Azure reserves %d) and every pod takes one; /%d or larger is recommended",
+				cluster, usable(cluster), rules.AzureReservedAddresses, rules.ClusterSubnetRecommendedPrefix)
+		}
+	}
+	if ok3 && jump.Bits() > rules.JumphostSubnetMaxPrefix {
+		c.errorf([]string{"network", "jumphostSubnetCIDR"}, "azure.jumphost-subnet-size", rules.Source,
+			"jumphostSubnetCIDR %s has %d usable addresses (Azure reserves %d); the JumpHost subnet must be /%d or larger",
+			jump, usable(jump), rules.AzureReservedAddresses, rules.JumphostSubnetMaxPrefix)
+	}
+}
+
