@@ -454,4 +454,3 @@ func (c *checker) network() {
 			jump, usable(jump), rules.AzureReservedAddresses, rules.JumphostSubnetMaxPrefix)
 	}
 }
-

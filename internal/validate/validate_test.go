@@ -145,7 +145,7 @@ func TestRules(t *testing.T) {
 		{name: "storage recommended nodes", base: onprem, old: "storage: {minNodes: 3", new: "storage: {minNodes: 2",
 			severity: diag.Warning, rule: "nodepool.recommended", message: "the storage pool has minNodes 2 nodes, below the recommended 3"},
 		{name: "gpu NC6s_v3 below recommended cpu", base: azure, old: "compute: {minNodes: 1, maxNodes: 10, vmSize: \"Standard_D8s_v3\"}",
-			new: "compute: {minNodes: 1, maxNodes: 10, vmSize: \"Standard_D8s_v3\"}\n\t\tgpu: {minNodes: 0, maxNodes: 2, vmSize: \"Standard_NC6s_v3\"}",
+			new:      "compute: {minNodes: 1, maxNodes: 10, vmSize: \"Standard_D8s_v3\"}\n\t\tgpu: {minNodes: 0, maxNodes: 2, vmSize: \"Standard_NC6s_v3\"}",
 			severity: diag.Warning, rule: "nodepool.recommended", message: "the gpu pool has cpu 6 vCPU, below the recommended 8"},
 		{name: "pool size missing", base: cloud, old: "deployment: {minNodes: 1, maxNodes: 5, cpu: 8, memoryGiB: 32}", new: "deployment: {minNodes: 1, maxNodes: 5}",
 			severity: diag.Error, rule: "nodepool.size", message: "the deployment pool needs cpu (vCPU) and memoryGiB per node"},
