@@ -312,6 +312,8 @@ func FromCUE(err error, dir, preferFile, rule string) diag.List {
 		}
 		if source.IsValid() {
 			d.Source = posOf(source).String(dir)
+		} else if rule == "schema" {
+			d.Source = "the CUE schema: schema/environment.cue, profiles/"
 		}
 		out = append(out, d)
 	}

@@ -141,33 +141,44 @@ func (c *checker) pos(rel []string) diag.Pos {
 
 // astPos walks the syntax of f along path. It returns the position of the
 // value at path and true, or the label of the deepest field found and false.
+// A label may be declared more than once (CUE unifies them); each
+// declaration is searched.
 func astPos(f *ast.File, path []string) (token.Pos, bool) {
-	var best token.Pos
-	decls := f.Decls
-	for i, want := range path {
-		var next *ast.Field
-		for _, d := range decls {
-			if fd, ok := d.(*ast.Field); ok {
-				if name, _, err := ast.LabelName(fd.Label); err == nil && name == want {
-					next = fd
-					break
-				}
-			}
-		}
-		if next == nil {
-			return best, false
-		}
-		if i == len(path)-1 {
-			return next.Value.Pos(), true
-		}
-		best = next.Label.Pos()
-		s, ok := next.Value.(*ast.StructLit)
-		if !ok {
-			return best, false
-		}
-		decls = s.Elts
+	return walk(f.Decls, path, token.NoPos)
+}
+
+func walk(decls []ast.Decl, path []string, best token.Pos) (token.Pos, bool) {
+	if len(path) == 0 {
+		return best, false
 	}
-	return best, false
+	deepest := best
+	for _, d := range decls {
+		fd, ok := d.(*ast.Field)
+		if !ok {
+			continue
+		}
+		if name, _, err := ast.LabelName(fd.Label); err != nil || name != path[0] {
+			continue
+		}
+		if len(path) == 1 {
+			return fd.Value.Pos(), true
+		}
+		s, ok := fd.Value.(*ast.StructLit)
+		if !ok {
+			if !deepest.IsValid() || deepest == best {
+				deepest = fd.Label.Pos()
+			}
+			continue
+		}
+		p, exact := walk(s.Elts, path[1:], fd.Label.Pos())
+		if exact {
+			return p, true
+		}
+		if deepest == best {
+			deepest = p
+		}
+	}
+	return deepest, false
 }
 
 const (
@@ -386,10 +397,15 @@ func (c *checker) dns() {
 		if !e.Enabled(h.key) {
 			continue
 		}
-		errs := validation.IsFullyQualifiedDomainName(field.NewPath("domain"), h.host)
+		// The prefix lengthens the first label: check it alone first, for
+		// the clearer message (seed rule: it must stay <= 63 characters).
 		first, _, _ := strings.Cut(h.host, ".")
+		var errs field.ErrorList
 		for _, msg := range validation.IsDNS1123Label(first) {
-			errs = append(errs, field.Invalid(field.NewPath("domain"), h.host, "first label: "+msg))
+			errs = append(errs, field.Invalid(field.NewPath("domain"), h.host, "its first label "+msg))
+		}
+		if len(errs) == 0 {
+			errs = validation.IsFullyQualifiedDomainName(field.NewPath("domain"), h.host)
 		}
 		bad(h.host, h.what, errs)
 	}

@@ -1,0 +1,36 @@
+# katonic's everyday commands. The README's two commands are `make render`
+# and `make test`; CI (.ci/run) runs `make test` and `make check`.
+
+GO ?= go
+export GOTOOLCHAIN ?= local
+
+.PHONY: all build render check test bench cue-vet fmt
+
+all: test
+
+build:
+	$(GO) build -o bin/katonic ./cmd/katonic
+
+## render: validate the environments and render them into out/
+render:
+	$(GO) run ./cmd/katonic render
+
+## check: fail when out/ is not what the sources render
+check:
+	$(GO) run ./cmd/katonic render --check
+
+## test: vet, then every test with the race detector
+test:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+
+## bench: the fleet benchmarks (time and allocations per environment)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/compile/
+
+## cue-vet: check the CUE packages with the cue tool, if installed
+cue-vet:
+	cue vet ./schema ./profiles
+
+fmt:
+	gofmt -w cmd internal

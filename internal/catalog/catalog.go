@@ -1,0 +1,227 @@
+// Package catalog pins, per Katonic platform version, the exact chart sources
+// the renderer targets: which Flux source object serves each chart, where it
+// points and which version it installs. Nothing here floats: every version is
+// exact, so a render is reproducible and an upgrade is a reviewed diff.
+//
+// Sources of the facts: ../../../shared/docs/katonic-domain.md, "Public Helm
+// charts a renderer can target" (repositories, chart names, version lines);
+// seeds 000/001 (Katonic 4.5) and 003 (Katonic 5.0.9) for the platform
+// versions; Flux's source-controller documentation for the choice of
+// OCIRepository over HelmRepository type oci (the latter is in maintenance).
+package catalog
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Kind is the Flux source kind (source.toolkit.fluxcd.io/v1) that serves a chart.
+type Kind string
+
+// The two source kinds a chart can come from.
+const (
+	// HelmRepository is an HTTP(S) Helm repository index; a HelmRelease
+	// consumes it through spec.chart.spec {chart, version, sourceRef}.
+	HelmRepository Kind = "HelmRepository"
+	// OCIRepository is one chart artifact in an OCI registry, pinned by tag;
+	// a HelmRelease consumes it through spec.chartRef. Flux recommends this
+	// over HelmRepository with type oci, which is in maintenance mode.
+	OCIRepository Kind = "OCIRepository"
+)
+
+// HelmChartLayerMediaType is the OCI layer media type of a packaged Helm chart;
+// an OCIRepository serving a chart selects this layer with operation "copy"
+// (Flux OCIRepository docs, "Layer selector"; Helm OCI registry support).
+const HelmChartLayerMediaType = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
+
+// Chart is one pinned chart and the Flux source object that serves it.
+type Chart struct {
+	// Source is the name of the source object in namespace flux-system,
+	// a DNS-1123 label. HTTP repositories are shared by every chart they
+	// serve (e.g. "codecentric"); each OCI chart has its own OCIRepository
+	// (e.g. "bitnami-postgresql"), because an OCIRepository is one artifact.
+	Source string
+	// Kind is the source kind: HelmRepository or OCIRepository.
+	Kind Kind
+	// URL is the repository index URL for a HelmRepository
+	// ("https://charts.min.io/") or the full artifact URL for an
+	// OCIRepository ("oci://registry-1.docker.io/bitnamicharts/postgresql").
+	URL string
+	// Chart is the chart's name inside its repository (e.g. "keycloakx").
+	Chart string
+	// Version is the exact chart version (never a range); for an
+	// OCIRepository it is the tag.
+	Version string
+	// Private marks a chart in Katonic's private registry: its source needs
+	// a pull secret, and air-gapped or customer installs must mirror it.
+	Private bool
+}
+
+// Git is a pinned git source: the Kubeflow Pipelines manifests, which have no
+// official chart and are applied with kustomize (katonic-domain.md).
+type Git struct {
+	// Source is the GitRepository name in flux-system.
+	Source string
+	// URL is the https clone URL.
+	URL string
+	// Tag is the exact git tag checked out.
+	Tag string
+	// Path is the kustomize overlay inside the repository, "./"-prefixed.
+	Path string
+	// ClusterPath is the overlay holding the cluster-scoped resources
+	// (CRDs) that Path needs applied first, "./"-prefixed.
+	ClusterPath string
+}
+
+// Release is the pinned set of sources for one Katonic platform version.
+// Values returned by Lookup are fresh copies: callers may modify them.
+type Release struct {
+	// PlatformVersion is the Katonic release, e.g. "5.0.9".
+	PlatformVersion string
+	// Charts maps a chart id (see the Chart* constants) to its pin.
+	Charts map[string]Chart
+	// Pipelines pins the Kubeflow Pipelines manifests.
+	Pipelines Git
+}
+
+// Chart ids: the keys of Release.Charts. They name what is installed, not
+// where it comes from, so a source can change without touching the renderer.
+const (
+	ChartIstioBase           = "istio-base"
+	ChartIstiod              = "istiod"
+	ChartIstioGateway        = "istio-gateway"
+	ChartKeycloakx           = "keycloakx"
+	ChartMLflow              = "mlflow"
+	ChartMinIO               = "minio"
+	ChartMongoDB             = "mongodb"
+	ChartPostgreSQL          = "postgresql"
+	ChartRedis               = "redis"
+	ChartKubePrometheusStack = "kube-prometheus-stack"
+	ChartSuperset            = "superset"
+	ChartAirbyte             = "airbyte"
+	ChartLonghorn            = "longhorn"
+	ChartKatonicUI           = "katonic-ui"
+	ChartKatonicAPI          = "katonic-api"
+)
+
+// Chart returns the pin for chart id and whether it is known.
+func (r *Release) Chart(id string) (Chart, bool) {
+	c, ok := r.Charts[id]
+	return c, ok
+}
+
+// ChartIDs returns the ids of r.Charts, sorted.
+func (r *Release) ChartIDs() []string {
+	ids := make([]string, 0, len(r.Charts))
+	for id := range r.Charts {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// Public chart pins shared by every platform version. The original Katonic
+// releases bundled their own chart copies, which are not public; these are the
+// current public charts for the same components (katonic-domain.md). They are
+// pins to be bumped deliberately, never ranges.
+func publicCharts() map[string]Chart {
+	// Istio: chart version = Istio version. 1.30.0 is the pin of the 1.30
+	// line named in katonic-domain.md; bump the patch deliberately.
+	const istio = "1.30.0"
+	const istioOCI = "oci://registry.istio.io/release/charts/"
+	bitnami := func(chart, version string) Chart {
+		return Chart{Source: "bitnami-" + chart, Kind: OCIRepository,
+			URL: "oci://registry-1.docker.io/bitnamicharts/" + chart, Chart: chart, Version: version}
+	}
+	return map[string]Chart{
+		ChartIstioBase:    {Source: "istio-base", Kind: OCIRepository, URL: istioOCI + "base", Chart: "base", Version: istio},
+		ChartIstiod:       {Source: "istio-istiod", Kind: OCIRepository, URL: istioOCI + "istiod", Chart: "istiod", Version: istio},
+		ChartIstioGateway: {Source: "istio-gateway", Kind: OCIRepository, URL: istioOCI + "gateway", Chart: "gateway", Version: istio},
+		// codecentric keycloakx, 7.1 line (katonic-domain.md).
+		ChartKeycloakx: {Source: "codecentric", Kind: HelmRepository, URL: "https://codecentric.github.io/helm-charts", Chart: "keycloakx", Version: "7.1.0"},
+		// community-charts mlflow, 1.11 line (katonic-domain.md).
+		ChartMLflow: {Source: "community-charts", Kind: HelmRepository, URL: "https://community-charts.github.io/helm-charts", Chart: "mlflow", Version: "1.11.0"},
+		// MinIO's own chart 5.4.0 (katonic-domain.md); upstream MinIO is
+		// archived, a supply risk to mirror.
+		ChartMinIO: {Source: "minio", Kind: HelmRepository, URL: "https://charts.min.io/", Chart: "minio", Version: "5.4.0"},
+		// Bitnami charts from Docker Hub's OCI registry. Their versioned images
+		// moved to bitnamilegacy in Aug 2025: installs need image overrides or
+		// a mirror (katonic-domain.md, "Supply risks").
+		ChartMongoDB:    bitnami("mongodb", "16.5.0"),
+		ChartPostgreSQL: bitnami("postgresql", "16.7.0"),
+		ChartRedis:      bitnami("redis", "21.1.0"),
+		// prometheus-community kube-prometheus-stack, 88 line (katonic-domain.md).
+		ChartKubePrometheusStack: {Source: "prometheus-community", Kind: HelmRepository, URL: "https://prometheus-community.github.io/helm-charts", Chart: "kube-prometheus-stack", Version: "88.0.0"},
+		// Apache Superset's chart, 0.x line; the chart is marked deprecated
+		// upstream (katonic-domain.md).
+		ChartSuperset: {Source: "superset", Kind: HelmRepository, URL: "https://apache.github.io/superset", Chart: "superset", Version: "0.14.1"},
+		// Airbyte's older helm-charts repository (chart v1), the line that
+		// matches Airbyte 0.40.x of seed 001; 0.43.33 is a pin to be checked
+		// against the Airbyte release Katonic validated.
+		ChartAirbyte: {Source: "airbyte", Kind: HelmRepository, URL: "https://airbytehq.github.io/helm-charts", Chart: "airbyte", Version: "0.43.33"},
+		// Longhorn: the on-prem "storage" service on the storage pool
+		// (seed 000: storage nodes run Katonic's storage solution).
+		ChartLonghorn: {Source: "longhorn", Kind: HelmRepository, URL: "https://charts.longhorn.io", Chart: "longhorn", Version: "1.9.0"},
+	}
+}
+
+// katonicChart pins one of Katonic's own charts. They have no public chart:
+// oci://registry.katonic.ai/charts is Katonic's private registry, which an
+// installation must mirror (and authenticate to) before Flux can pull from it.
+// The chart version follows the platform version.
+func katonicChart(chart, platformVersion string) Chart {
+	return Chart{Source: chart, Kind: OCIRepository, URL: "oci://registry.katonic.ai/charts/" + chart,
+		Chart: chart, Version: platformVersion, Private: true}
+}
+
+// kubeflowPipelines pins the Kubeflow Pipelines manifests at tag.
+func kubeflowPipelines(tag string) Git {
+	return Git{
+		Source:      "kubeflow-pipelines",
+		URL:         "https://github.com/kubeflow/pipelines",
+		Tag:         tag,
+		Path:        "./manifests/kustomize/env/platform-agnostic",
+		ClusterPath: "./manifests/kustomize/cluster-scoped-resources",
+	}
+}
+
+// releases builds the table of known platform versions. It is a function, not
+// a package variable, so every caller gets its own copy.
+func releases() map[string]*Release {
+	mk := func(v, kfpTag string) *Release {
+		ch := publicCharts()
+		ch[ChartKatonicUI] = katonicChart("katonic-ui", v)
+		ch[ChartKatonicAPI] = katonicChart("katonic-api", v)
+		return &Release{PlatformVersion: v, Charts: ch, Pipelines: kubeflowPipelines(kfpTag)}
+	}
+	return map[string]*Release{
+		// Katonic 4.5: seeds 000 and 001. KFP 1.8.5 is the last 1.x release.
+		"4.5": mk("4.5", "1.8.5"),
+		// Katonic 5.0.9: seed 003. KFP 2.3.0, a 2.x release of the same era.
+		"5.0.9": mk("5.0.9", "2.3.0"),
+	}
+}
+
+// Lookup returns a fresh copy of the pins for platformVersion (e.g. "5.0.9").
+// It fails, naming the known versions, when platformVersion is not one of
+// Versions().
+func Lookup(platformVersion string) (*Release, error) {
+	r, ok := releases()[platformVersion]
+	if !ok {
+		return nil, fmt.Errorf("catalog: unknown Katonic platform version %q (known: %s)",
+			platformVersion, strings.Join(Versions(), ", "))
+	}
+	return r, nil
+}
+
+// Versions returns the known Katonic platform versions, sorted as strings.
+func Versions() []string {
+	rs := releases()
+	vs := make([]string, 0, len(rs))
+	for v := range rs {
+		vs = append(vs, v)
+	}
+	sort.Strings(vs)
+	return vs
+}

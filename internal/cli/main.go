@@ -1,0 +1,98 @@
+// Package cli is katonic's command line: it parses flags and calls the
+// compiler's packages, which take their inputs and writers as arguments.
+// Every command is built by a constructor; there is no package-level cobra
+// state, so tests can run Main as often as they like.
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes of the katonic command, documented in the README.
+const (
+	ExitOK        = 0 // success
+	ExitInvalid   = 1 // the configuration has errors (or warnings, with --strict)
+	ExitUsage     = 2 // bad flags or arguments, unknown environment, not a katonic repository
+	ExitOutOfDate = 3 // render --check: out/ differs from a fresh render
+	ExitOutput    = 4 // the output directory cannot be written safely (a file katonic does not own, an unsafe path, I/O)
+)
+
+// exitError carries an exit code through cobra. A nil err means the
+// message has already been printed.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+func exitf(code int, format string, args ...any) error {
+	return &exitError{code: code, err: fmt.Errorf(format, args...)}
+}
+
+// Main runs katonic with os.Args and the process's standard streams and
+// returns the exit code. cmd/katonic calls it; so do the testscript tests.
+func Main() int {
+	return Run(os.Args[1:], os.Stdout, os.Stderr)
+}
+
+// Run runs katonic with args (without the program name), writing data to
+// stdout and diagnostics and progress to stderr, and returns the exit code.
+func Run(args []string, stdout, stderr io.Writer) int {
+	root := newRootCmd(stdout, stderr)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return ExitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintf(stderr, "katonic: %v\n", ee.err)
+		}
+		return ee.code
+	}
+	// Errors cobra raises itself: unknown command, bad flag, wrong arity.
+	fmt.Fprintf(stderr, "katonic: %v\nRun 'katonic --help' for usage.\n", err)
+	return ExitUsage
+}
+
+func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "katonic",
+		Short: "Compile Katonic environments (CUE) into a Flux repository",
+		Long: `katonic validates Katonic MLOps platform installations described in CUE
+(cue.mod/, schema/, profiles/, environments/) and renders them into Flux
+Kustomizations, HelmReleases and their sources under out/.
+
+Run it from the root of the configuration repository.`,
+		Example: `  katonic vet
+  katonic render
+  katonic render --check`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return exitf(ExitUsage, "%v\nRun '%s --help' for usage.", err, c.CommandPath())
+	})
+	root.AddCommand(
+		newRenderCmd(stdout, stderr),
+		newVetCmd(stderr),
+		newVersionCmd(stdout),
+	)
+	return root
+}

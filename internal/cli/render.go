@@ -1,0 +1,145 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/katonic/katonic/internal/compile"
+	"github.com/katonic/katonic/internal/diag"
+	"github.com/katonic/katonic/internal/outdir"
+)
+
+type renderOptions struct {
+	out    string
+	check  bool
+	strict bool
+}
+
+func newRenderCmd(stdout, stderr io.Writer) *cobra.Command {
+	var o renderOptions
+	cmd := &cobra.Command{
+		Use:   "render [ENV...]",
+		Short: "Validate environments and render them into out/",
+		Long: `render validates all environments, or the named ones, and renders each into
+the output directory: out/clusters/ENV/ (what 'flux bootstrap --path' points
+at) and out/environments/ENV/ (the directories its Flux Kustomizations build).
+
+Nothing is written unless every selected environment is valid. katonic owns
+the files it generated (listed in out/.katonic-generated): it rewrites them,
+removes the ones it no longer generates, and never touches any other file.
+
+With --check nothing is written: render compares a fresh render with the
+output directory, lists the files that would be added, changed or removed on
+stdout, and exits 3 when there are any (for pull-request CI).`,
+		Example: `  # Render every environment into out/
+  katonic render
+
+  # Render one environment into another directory
+  katonic render acme-azure --out /tmp/flux-repo
+
+  # Fail when out/ is not what the sources render (CI)
+  katonic render --check`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRender(stdout, stderr, o, args)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.out, "out", "out", "output `directory`")
+	f.BoolVar(&o.check, "check", false, "write nothing; list what differs from a fresh render and exit 3 if anything does")
+	f.BoolVar(&o.strict, "strict", false, "treat warnings as errors")
+	return cmd
+}
+
+func runRender(stdout, stderr io.Writer, o renderOptions, envs []string) error {
+	res, err := compile.Compile(compile.Options{Envs: envs, OutDir: o.out, Strict: o.strict, Render: true})
+	if err := report(stderr, res, err); err != nil {
+		return err
+	}
+	cwd, _ := os.Getwd()
+	out := o.out
+	if !filepath.IsAbs(out) {
+		out = filepath.Join(res.Dir, out)
+	}
+	shown := diag.Rel(cwd, out)
+
+	if o.check {
+		changes, err := outdir.Plan(out, res.Files, res.Scope)
+		if err != nil {
+			return outputError(err)
+		}
+		for _, c := range changes {
+			fmt.Fprintf(stdout, "%s\t%s\n", c.Kind, shown+"/"+c.Path)
+		}
+		if len(changes) > 0 {
+			return exitf(ExitOutOfDate, "%s is out of date: %d %s differ from a fresh render; run 'katonic render'",
+				shown, len(changes), plural(len(changes), "file"))
+		}
+		return nil
+	}
+
+	changes, err := outdir.Write(out, res.Files, res.Scope)
+	if err != nil {
+		return outputError(err)
+	}
+	summarize(stderr, res, changes, shown)
+	return nil
+}
+
+// summarize prints one line per rendered environment on stderr, and one
+// for files of environments that are gone.
+func summarize(stderr io.Writer, res *compile.Result, changes []outdir.Change, shown string) {
+	claimed := make([]bool, len(changes))
+	for _, e := range res.Envs {
+		var added, changed, removed int
+		for i, c := range changes {
+			if !inScope(c.Path, compile.Scope(e.Env.Name)) {
+				continue
+			}
+			claimed[i] = true
+			switch c.Kind {
+			case outdir.Added:
+				added++
+			case outdir.Changed:
+				changed++
+			case outdir.Removed:
+				removed++
+			}
+		}
+		w := e.Diags.Warnings()
+		fmt.Fprintf(stderr, "%s: %s, platform %s, Kubernetes %s: %d files in %s (%d added, %d changed, %d removed), %d %s\n",
+			e.Env.Name, e.Env.Profile, e.Env.PlatformVersion, e.Env.KubernetesVersion,
+			len(e.Files), shown, added, changed, removed, w, plural(w, "warning"))
+	}
+	stale := 0
+	for i, c := range changes {
+		if !claimed[i] && c.Kind == outdir.Removed {
+			stale++
+		}
+	}
+	if stale > 0 {
+		fmt.Fprintf(stderr, "removed %d %s of environments that no longer exist\n", stale, plural(stale, "file"))
+	}
+}
+
+func inScope(p string, prefixes []string) bool {
+	for _, pre := range prefixes {
+		if strings.HasPrefix(p, pre) {
+			return true
+		}
+	}
+	return false
+}
+
+func outputError(err error) error {
+	var own *outdir.OwnershipError
+	if errors.As(err, &own) {
+		return exitf(ExitOutput, "%v", err)
+	}
+	return exitf(ExitOutput, "%v", err)
+}

@@ -1,0 +1,230 @@
+// Package compile runs katonic's pipeline in memory: load the repository
+// (internal/load), validate each environment (internal/validate), then
+// render the valid ones (internal/render) into one set of files for
+// internal/outdir. Nothing here writes to disk.
+//
+// CUE evaluation is sequential (CUE values are not safe for concurrent
+// use); rendering runs on a bounded pool of goroutines over plain Go data,
+// and its results are merged in environment order, so the output is the
+// same for any GOMAXPROCS.
+package compile
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/katonic/katonic/internal/catalog"
+	"github.com/katonic/katonic/internal/config"
+	"github.com/katonic/katonic/internal/diag"
+	"github.com/katonic/katonic/internal/load"
+	"github.com/katonic/katonic/internal/outdir"
+	"github.com/katonic/katonic/internal/render"
+	"github.com/katonic/katonic/internal/validate"
+)
+
+// Options select what to compile.
+type Options struct {
+	// Dir is the repository root (holds cue.mod/); "" means the working directory.
+	Dir string
+	// Envs names the environments to compile; empty means all of them.
+	Envs []string
+	// OutDir is the output directory, absolute or relative to Dir. It
+	// decides the spec.path prefix of the rendered Flux Kustomizations (its
+	// path from the repository root) and is read to see whether `flux
+	// bootstrap` has written clusters/<env>/flux-system/ there.
+	OutDir string
+	// Strict makes warnings errors.
+	Strict bool
+	// Render asks for rendering; without it only validation runs (vet).
+	Render bool
+}
+
+// Result is what a compile produced.
+type Result struct {
+	// Dir is the absolute repository root.
+	Dir string
+	// Diags are every diagnostic of every selected environment, sorted.
+	Diags diag.List
+	// Envs are the selected environments that validated, in name order.
+	Envs []EnvResult
+	// Files are the rendered files, keyed by slash path relative to the
+	// output directory (empty without Options.Render).
+	Files map[string][]byte
+	// Scope is the part of the output directory the compile is
+	// responsible for: nil for all environments, else their prefixes.
+	Scope outdir.Scope
+}
+
+// EnvResult is one rendered environment.
+type EnvResult struct {
+	Env     *config.Environment
+	Files   []string // slash paths relative to the output directory, sorted
+	Secrets []render.SecretRef
+	Diags   diag.List
+}
+
+// UnknownEnvError reports environment names given on the command line that
+// the repository does not declare.
+type UnknownEnvError struct {
+	Names []string
+	Known []string
+}
+
+func (e *UnknownEnvError) Error() string {
+	return fmt.Sprintf("no environment named %s (environments: %s)", strings.Join(e.Names, ", "), strings.Join(e.Known, ", "))
+}
+
+// ErrInvalid is returned (wrapped) when the configuration has errors; the
+// diagnostics are in the Result.
+var ErrInvalid = errors.New("configuration is invalid")
+
+// Scope returns the output prefixes that belong to environment name.
+func Scope(name string) []string {
+	return []string{"clusters/" + name + "/", "environments/" + name + "/"}
+}
+
+// Compile loads, validates and (with opts.Render) renders. It returns
+// ErrInvalid with the diagnostics in Result.Diags when any selected
+// environment has errors (or warnings under Strict): then Files is empty,
+// so a caller can never write half a render. Other errors: the repository
+// cannot be read (load), *UnknownEnvError, or a rendering failure.
+func Compile(opts Options) (*Result, error) {
+	dir := opts.Dir
+	if dir == "" {
+		dir = "."
+	}
+	repo, diags, err := load.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Dir: repo.Dir, Files: map[string][]byte{}}
+	selected, err := selectEnvs(repo, opts.Envs)
+	if err != nil {
+		return res, err
+	}
+	if len(opts.Envs) > 0 {
+		for _, e := range selected {
+			res.Scope = append(res.Scope, Scope(e.Name)...)
+		}
+	}
+
+	vopts := validate.Options{PlatformVersions: catalog.Versions()}
+	var valid []*config.Environment
+	perEnv := map[string]diag.List{}
+	for _, e := range selected {
+		env, d := validate.Environment(repo, e, vopts)
+		if opts.Strict {
+			d = d.Strict()
+		}
+		diags = append(diags, d...)
+		perEnv[e.Name] = d
+		if env != nil && d.Errors() == 0 {
+			valid = append(valid, env)
+		}
+	}
+	res.Diags = diags.Sort()
+	if res.Diags.Errors() > 0 {
+		return res, ErrInvalid
+	}
+
+	for _, env := range valid {
+		res.Envs = append(res.Envs, EnvResult{Env: env, Diags: perEnv[env.Name]})
+	}
+	if !opts.Render {
+		return res, nil
+	}
+	out := opts.OutDir
+	if out == "" {
+		out = "out"
+	}
+	if !filepath.IsAbs(out) {
+		out = filepath.Join(repo.Dir, out)
+	}
+	prefix := PathPrefix(repo.Dir, out)
+	results := make([]*render.Result, len(valid))
+	errs := make([]error, len(valid))
+	var wg sync.WaitGroup
+	jobs := make(chan int)
+	for w := 0; w < min(runtime.GOMAXPROCS(0), max(len(valid), 1)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				env := valid[i]
+				_, statErr := os.Stat(filepath.Join(out, "clusters", env.Name, "flux-system", "kustomization.yaml"))
+				results[i], errs[i] = render.Environment(env, render.Options{PathPrefix: prefix, Bootstrapped: statErr == nil})
+			}
+		}()
+	}
+	for i := range valid {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	for i, r := range results {
+		if errs[i] != nil {
+			return res, fmt.Errorf("rendering environment %s: %w", valid[i].Name, errs[i])
+		}
+		for p, b := range r.Files {
+			res.Files[p] = b
+			res.Envs[i].Files = append(res.Envs[i].Files, p)
+		}
+		sort.Strings(res.Envs[i].Files)
+		res.Envs[i].Secrets = r.Secrets
+	}
+	return res, nil
+}
+
+// PathPrefix returns how Flux, reading the repository at root, names the
+// output directory out: "./" + its slash path from root. An output
+// directory outside the repository is taken to be a repository of its own
+// (pushed separately), so the prefix is ".".
+func PathPrefix(root, out string) string {
+	rel, err := filepath.Rel(root, out)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "."
+	}
+	rel = filepath.ToSlash(rel)
+	if rel == "." {
+		return "."
+	}
+	return "./" + path.Clean(rel)
+}
+
+func selectEnvs(repo *load.Repository, names []string) ([]load.Env, error) {
+	if len(names) == 0 {
+		return repo.Envs, nil
+	}
+	byName := map[string]load.Env{}
+	var known []string
+	for _, e := range repo.Envs {
+		byName[e.Name] = e
+		known = append(known, e.Name)
+	}
+	var out []load.Env
+	var missing []string
+	seen := map[string]bool{}
+	for _, n := range names {
+		e, ok := byName[n]
+		if !ok {
+			missing = append(missing, n)
+			continue
+		}
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, e)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, &UnknownEnvError{Names: missing, Known: known}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}

@@ -1,0 +1,338 @@
+package compile_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
+
+	"github.com/katonic/katonic/internal/compile"
+	"github.com/katonic/katonic/internal/outdir"
+)
+
+// repoRoot is the katonic repository: its environments/ are the examples
+// and its out/ is their golden tree.
+const repoRoot = "../.."
+
+func renderRepo(t testing.TB) *compile.Result {
+	t.Helper()
+	res, err := compile.Compile(compile.Options{Dir: repoRoot, Render: true})
+	if err != nil {
+		t.Fatalf("compile: %v\n%v", err, res.Diags)
+	}
+	return res
+}
+
+// TestGolden compares a fresh render of the examples with the committed
+// out/ tree, byte for byte, including the ownership manifest: out/ is the
+// golden tree. KATONIC_UPDATE=1 rewrites it (the same as `katonic render`).
+func TestGolden(t *testing.T) {
+	res := renderRepo(t)
+	if len(res.Envs) != 3 {
+		t.Fatalf("want the three example environments, got %d", len(res.Envs))
+	}
+	out := filepath.Join(repoRoot, "out")
+	if os.Getenv("KATONIC_UPDATE") != "" {
+		if _, err := outdir.Write(out, res.Files, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	changes, err := outdir.Plan(out, res.Files, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range changes {
+		t.Errorf("out/%s: %s (run `katonic render` or KATONIC_UPDATE=1 go test ./internal/compile)", c.Path, c.Kind)
+	}
+	manifest, err := outdir.ReadManifest(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(manifest) != len(res.Files) {
+		t.Errorf("out/%s lists %d files, the render has %d", outdir.ManifestName, len(manifest), len(res.Files))
+	}
+}
+
+// TestDeterminism renders the examples with GOMAXPROCS 1 and 4, twice
+// each, and wants the same bytes every time.
+func TestDeterminism(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	var first map[string][]byte
+	for _, procs := range []int{1, 4, 1, 4} {
+		runtime.GOMAXPROCS(procs)
+		res := renderRepo(t)
+		if first == nil {
+			first = res.Files
+			continue
+		}
+		if len(res.Files) != len(first) {
+			t.Fatalf("GOMAXPROCS=%d: %d files, first render %d", procs, len(res.Files), len(first))
+		}
+		for p, b := range first {
+			if !bytes.Equal(res.Files[p], b) {
+				t.Fatalf("GOMAXPROCS=%d: %s differs between renders", procs, p)
+			}
+		}
+	}
+}
+
+// object is the part of a rendered object the tests read.
+type object struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Metadata   struct {
+		Name      string `json:"name"`
+		Namespace string `json:"namespace"`
+	} `json:"metadata"`
+	Spec struct {
+		Path      string `json:"path"`
+		SourceRef struct {
+			Kind string `json:"kind"`
+			Name string `json:"name"`
+		} `json:"sourceRef"`
+		DependsOn []struct {
+			Name string `json:"name"`
+		} `json:"dependsOn"`
+		Prune   *bool  `json:"prune"`
+		Wait    *bool  `json:"wait"`
+		Timeout string `json:"timeout"`
+	} `json:"spec"`
+}
+
+// docs splits a rendered YAML stream into its objects.
+func docs(t testing.TB, name string, b []byte) []object {
+	t.Helper()
+	var out []object
+	for _, d := range strings.Split(string(b), "\n---\n") {
+		var o object
+		if err := yaml.Unmarshal([]byte(d), &o); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if o.Kind != "" {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// TestKustomizeBuild builds, with kustomize's own krusty, every directory
+// a Flux Kustomization in clusters/<env>/ points at (paths from the
+// repository root, as Flux reads them), and clusters/<env>/ itself; and
+// checks the Kustomizations' ordering and settings.
+func TestKustomizeBuild(t *testing.T) {
+	res := renderRepo(t)
+	tmp := t.TempDir()
+	if _, err := outdir.Write(filepath.Join(tmp, "out"), res.Files, nil); err != nil {
+		t.Fatal(err)
+	}
+	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
+	fs := filesys.MakeFsOnDisk()
+	for _, e := range res.Envs {
+		name := e.Env.Name
+		clusterDir := filepath.Join(tmp, "out", "clusters", name)
+		rm, err := k.Run(fs, clusterDir)
+		if err != nil {
+			t.Fatalf("%s: kustomize build clusters/%s: %v", name, name, err)
+		}
+		ks := map[string]object{}
+		for _, r := range rm.Resources() {
+			b, err := r.AsYAML()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range docs(t, "clusters/"+name, b) {
+				if o.Kind == "Kustomization" && o.APIVersion == "kustomize.toolkit.fluxcd.io/v1" {
+					ks[o.Metadata.Name] = o
+				}
+			}
+		}
+		for _, layer := range []string{"infrastructure", "platform"} {
+			if _, ok := ks[layer]; !ok {
+				t.Errorf("%s: no Flux Kustomization %q", name, layer)
+			}
+		}
+		for kname, o := range ks {
+			if o.Spec.Prune == nil || !*o.Spec.Prune || o.Spec.Wait == nil || !*o.Spec.Wait || o.Spec.Timeout == "" {
+				t.Errorf("%s: Kustomization %s needs prune, wait and timeout", name, kname)
+			}
+			for _, d := range o.Spec.DependsOn {
+				if _, ok := ks[d.Name]; !ok {
+					t.Errorf("%s: Kustomization %s depends on %s, which is not rendered", name, kname, d.Name)
+				}
+			}
+			if o.Spec.SourceRef.Name != "flux-system" {
+				continue // pipelines: built from its own GitRepository
+			}
+			if !strings.HasPrefix(o.Spec.Path, "./out/") {
+				t.Errorf("%s: Kustomization %s path %q is not under ./out/", name, kname, o.Spec.Path)
+				continue
+			}
+			dir := filepath.Join(tmp, filepath.FromSlash(strings.TrimPrefix(o.Spec.Path, "./")))
+			m, err := k.Run(fs, dir)
+			if err != nil {
+				t.Errorf("%s: kustomize build %s: %v", name, o.Spec.Path, err)
+				continue
+			}
+			if len(m.Resources()) == 0 {
+				t.Errorf("%s: %s builds no objects", name, o.Spec.Path)
+			}
+		}
+		// Ordering: infrastructure, then platform, then add-ons.
+		if deps := ks["platform"].Spec.DependsOn; len(deps) != 1 || deps[0].Name != "infrastructure" {
+			t.Errorf("%s: platform must depend on infrastructure, got %v", name, deps)
+		}
+		if a, ok := ks["addons"]; ok {
+			if len(a.Spec.DependsOn) == 0 || a.Spec.DependsOn[0].Name != "platform" {
+				t.Errorf("%s: addons must depend on platform, got %v", name, a.Spec.DependsOn)
+			}
+		}
+	}
+}
+
+// TestReadmeListsSecrets keeps the README's table of Secrets in step with
+// what the examples reference.
+func TestReadmeListsSecrets(t *testing.T) {
+	res := renderRepo(t)
+	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	var names []string
+	for _, e := range res.Envs {
+		for _, s := range e.Secrets {
+			key := s.Namespace + "/" + s.Name
+			if !seen[key] {
+				seen[key] = true
+				names = append(names, key)
+			}
+		}
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if !bytes.Contains(readme, []byte("`"+n+"`")) {
+			t.Errorf("README.md does not list the Secret `%s`", n)
+		}
+	}
+	if len(names) == 0 {
+		t.Fatal("the examples reference no Secrets: the test would prove nothing")
+	}
+}
+
+// BenchmarkFleet renders a generated fleet of 100 environments (the three
+// profiles in turn, every service on) and reports time and allocations per
+// environment.
+func BenchmarkFleet(b *testing.B) {
+	dir := b.TempDir()
+	for _, d := range []string{"cue.mod", "schema", "profiles"} {
+		copyDir(b, filepath.Join(repoRoot, d), filepath.Join(dir, d))
+	}
+	const n = 100
+	if err := os.MkdirAll(filepath.Join(dir, "environments"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("fleet-%03d", i)
+		body := fleetEnv[i%len(fleetEnv)]
+		body = strings.ReplaceAll(body, "NAME", name)
+		if err := os.WriteFile(filepath.Join(dir, "environments", name+".cue"), []byte(body), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		res, err := compile.Compile(compile.Options{Dir: dir, Render: true})
+		if err != nil {
+			b.Fatalf("%v\n%v", err, res.Diags)
+		}
+		if len(res.Envs) != n {
+			b.Fatalf("rendered %d environments, want %d", len(res.Envs), n)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/env")
+}
+
+var fleetEnv = []string{`package environments
+
+environments: "NAME": {
+	profile:           "cloud"
+	provider:          "gcp"
+	platformVersion:   "4.5"
+	kubernetesVersion: "1.30.2"
+	domain:            "NAME.fleet.example"
+	loadBalancer:      "internal"
+	nodePools: {
+		platform: {minNodes: 3, maxNodes: 3, cpu: 4, memoryGiB: 16}
+		compute: {minNodes: 1, maxNodes: 20, cpu: 8, memoryGiB: 32}
+		deployment: {minNodes: 1, maxNodes: 5, cpu: 8, memoryGiB: 32}
+		gpu: {minNodes: 0, maxNodes: 4, cpu: 8, memoryGiB: 61, bootDiskGiB: 512, gpuType: "A100"}
+	}
+	services: {superset: enabled: true, airbyte: enabled: true}
+}
+`, `package environments
+
+environments: "NAME": {
+	profile:           "onprem"
+	platformVersion:   "4.5"
+	kubernetesVersion: "1.28.4"
+	domain:            "NAME.fleet.example"
+	nodePools: {
+		master: {minNodes: 3, maxNodes: 3, cpu: 2, memoryGiB: 8}
+		platform: {minNodes: 3, maxNodes: 3, cpu: 4, memoryGiB: 16}
+		compute: {minNodes: 2, maxNodes: 6, cpu: 8, memoryGiB: 32}
+		deployment: {minNodes: 1, maxNodes: 4, cpu: 8, memoryGiB: 32}
+		storage: {minNodes: 3, maxNodes: 3, cpu: 2, memoryGiB: 8}
+	}
+	identity: mode: "saml"
+	services: {superset: enabled: true, airbyte: enabled: true}
+}
+`, `package environments
+
+environments: "NAME": {
+	profile:           "azure-private"
+	platformVersion:   "5.0.9"
+	kubernetesVersion: "1.29.5"
+	domain:            "NAME.fleet.example"
+	sharedStorage:     true
+	nodePools: {
+		platform: {minNodes: 2, maxNodes: 3, vmSize: "Standard_DS3_v2"}
+		compute: {minNodes: 1, maxNodes: 10, vmSize: "Standard_D8s_v3"}
+	}
+	network: {
+		vnetCIDR:           "10.20.0.0/16"
+		clusterSubnetCIDR:  "10.20.0.0/23"
+		jumphostSubnetCIDR: "10.20.8.0/29"
+	}
+	services: {superset: enabled: true, airbyte: enabled: true}
+}
+`}
+
+func copyDir(t testing.TB, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(to, rel), 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(to, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
