@@ -71,8 +71,9 @@ func webhooks() []webhookPort {
 
 // networkPolicies renders, in every service namespace (default included):
 // default-deny-ingress, and allow-from-katonic-namespaces admitting pods of
-// the same namespace and of every namespace labelled with this environment
-// (which includes monitoring, so Prometheus can scrape). In istio-system the
+// the same namespace, of every namespace labelled with this environment
+// (which includes monitoring, so Prometheus can scrape) and of "default"
+// when the file manager runs there. In istio-system the
 // ingress gateway pods admit all ingress: the load balancer forwards to them
 // (seeds 000, 001, 003). Webhook pods admit the API server (see webhooks).
 // Source: seeds 000, 001, 003, "Katonic relies on Kubernetes network policies".
@@ -89,16 +90,24 @@ func (r *renderer) networkPolicies() []any {
 			},
 		}
 	}
+	peers := []networkingv1.NetworkPolicyPeer{
+		{PodSelector: &metav1.LabelSelector{}},
+		{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{EnvironmentLabel: r.env.Name}}},
+	}
+	namespaces := r.serviceNamespaces()
+	for _, ns := range namespaces {
+		// "default" is never rendered, so it lacks the environment label:
+		// admit it by the name label Kubernetes sets on every namespace.
+		if ns == defaultNamespace {
+			peers = append(peers, networkingv1.NetworkPolicyPeer{NamespaceSelector: &metav1.LabelSelector{
+				MatchLabels: map[string]string{corev1.LabelMetadataName: defaultNamespace}}})
+		}
+	}
 	var out []any
-	for _, ns := range r.serviceNamespaces() {
+	for _, ns := range namespaces {
 		out = append(out,
 			np(ns, "default-deny-ingress", nil, nil),
-			np(ns, "allow-from-katonic-namespaces", nil, []networkingv1.NetworkPolicyIngressRule{{
-				From: []networkingv1.NetworkPolicyPeer{
-					{PodSelector: &metav1.LabelSelector{}},
-					{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{EnvironmentLabel: r.env.Name}}},
-				},
-			}}),
+			np(ns, "allow-from-katonic-namespaces", nil, []networkingv1.NetworkPolicyIngressRule{{From: peers}}),
 		)
 		if r.env.Enabled(svcIstio) && ns == r.env.Services[svcIstio].Namespace {
 			out = append(out, np(ns, "allow-ingress-gateway", gatewayPodLabels(),
