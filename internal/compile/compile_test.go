@@ -248,6 +248,8 @@ func BenchmarkFleet(b *testing.B) {
 		}
 	}
 	b.ReportAllocs()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		res, err := compile.Compile(compile.Options{Dir: dir, Render: true})
@@ -258,7 +260,11 @@ func BenchmarkFleet(b *testing.B) {
 			b.Fatalf("rendered %d environments, want %d", len(res.Envs), n)
 		}
 	}
+	b.StopTimer()
+	runtime.ReadMemStats(&after)
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/env")
+	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/float64(b.N*n), "allocs/env")
+	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(b.N*n), "B/env")
 }
 
 var fleetEnv = []string{`package environments
