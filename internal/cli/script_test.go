@@ -8,6 +8,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/katonic/katonic/internal/cli"
+	"github.com/katonic/katonic/internal/testrepo"
 )
 
 // repoRoot is the katonic repository: scripts get a copy of its cue.mod/,
@@ -30,10 +31,8 @@ func TestScripts(t *testing.T) {
 		UpdateScripts:       os.Getenv("KATONIC_UPDATE") != "",
 		RequireExplicitExec: false,
 		Setup: func(env *testscript.Env) error {
-			for _, d := range []string{"cue.mod", "schema", "profiles"} {
-				if err := copyDir(filepath.Join(repoRoot, d), filepath.Join(env.WorkDir, d)); err != nil {
-					return err
-				}
+			if err := testrepo.Seed(repoRoot, env.WorkDir); err != nil {
+				return err
 			}
 			// The repository's example environments, for scripts that want
 			// the real thing: cp $EXAMPLES/x.cue environments/.
@@ -44,25 +43,5 @@ func TestScripts(t *testing.T) {
 			env.Setenv("EXAMPLES", abs)
 			return nil
 		},
-	})
-}
-
-func copyDir(from, to string) error {
-	return filepath.WalkDir(from, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(from, p)
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(to, rel), 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(to, rel), b, 0o644)
 	})
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/katonic/katonic/internal/compile"
 	"github.com/katonic/katonic/internal/outdir"
+	"github.com/katonic/katonic/internal/testrepo"
 )
 
 // repoRoot is the katonic repository: its environments/ are the examples
@@ -231,22 +232,13 @@ func TestReadmeListsSecrets(t *testing.T) {
 // profiles in turn, every service on) and reports time and allocations per
 // environment.
 func BenchmarkFleet(b *testing.B) {
-	dir := b.TempDir()
-	for _, d := range []string{"cue.mod", "schema", "profiles"} {
-		copyDir(b, filepath.Join(repoRoot, d), filepath.Join(dir, d))
-	}
 	const n = 100
-	if err := os.MkdirAll(filepath.Join(dir, "environments"), 0o755); err != nil {
-		b.Fatal(err)
-	}
+	files := map[string]string{}
 	for i := 0; i < n; i++ {
 		name := fmt.Sprintf("fleet-%03d", i)
-		body := fleetEnv[i%len(fleetEnv)]
-		body = strings.ReplaceAll(body, "NAME", name)
-		if err := os.WriteFile(filepath.Join(dir, "environments", name+".cue"), []byte(body), 0o644); err != nil {
-			b.Fatal(err)
-		}
+		files["environments/"+name+".cue"] = strings.ReplaceAll(fleetEnv[i%len(fleetEnv)], "NAME", name)
 	}
+	dir := testrepo.New(b, repoRoot, files)
 	b.ReportAllocs()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -321,24 +313,3 @@ environments: "NAME": {
 	services: {superset: enabled: true, airbyte: enabled: true}
 }
 `}
-
-func copyDir(t testing.TB, from, to string) {
-	t.Helper()
-	err := filepath.WalkDir(from, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(from, p)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(to, rel), 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(to, rel), b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}

@@ -1,60 +1,19 @@
 package validate_test
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/katonic/katonic/internal/diag"
 	"github.com/katonic/katonic/internal/load"
+	"github.com/katonic/katonic/internal/testrepo"
 	"github.com/katonic/katonic/internal/validate"
 )
 
 // repoRoot is the katonic repository, whose cue.mod/, schema/ and
 // profiles/ the tests validate against.
 const repoRoot = "../.."
-
-// newRepo makes a configuration repository in a temporary directory with
-// the real schema and profiles and the given environment files.
-func newRepo(t testing.TB, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for _, d := range []string{"cue.mod", "schema", "profiles"} {
-		copyDir(t, filepath.Join(repoRoot, d), filepath.Join(dir, d))
-	}
-	for name, body := range files {
-		p := filepath.Join(dir, "environments", name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
-func copyDir(t testing.TB, from, to string) {
-	t.Helper()
-	err := filepath.WalkDir(from, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(from, p)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(to, rel), 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(to, rel), b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
 
 // azure is a valid azure-private environment after seed 003; tests
 // replace one line of it to break one rule.
@@ -223,7 +182,7 @@ func TestRules(t *testing.T) {
 				}
 				body = strings.Replace(body, tc.old, tc.new, 1)
 			}
-			dir := newRepo(t, map[string]string{"e.cue": body})
+			dir := testrepo.New(t, repoRoot, map[string]string{"environments/e.cue": body})
 			repo, ld, err := load.Load(dir)
 			if err != nil || len(ld) > 0 {
 				t.Fatalf("load: %v %v", err, ld)
