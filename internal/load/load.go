@@ -282,8 +282,9 @@ func posOf(p token.Pos) diag.Pos {
 
 // FromCUE turns a CUE error (a list of errors) into diagnostics. The
 // primary position is the first one inside preferFile (when given) or in
-// environments/; the first position in schema/ or profiles/ becomes the
-// Source, so a reader sees both the offending value and the rule it meets.
+// environments/; the last position in schema/ (else in profiles/) becomes
+// the Source, so a reader sees both the offending value and the rule it
+// meets.
 // rule names the rule class ("schema", "cue").
 func FromCUE(err error, dir, preferFile, rule string) diag.List {
 	var out diag.List
@@ -295,7 +296,12 @@ func FromCUE(err error, dir, preferFile, rule string) diag.List {
 			if !primary.IsValid() && (preferFile != "" && name == preferFile || preferFile == "" && inDir(dir, EnvironmentsDir, name)) {
 				primary = p
 			}
-			if !source.IsValid() && (inDir(dir, SchemaDir, name) || inDir(dir, ProfilesDir, name)) {
+			// The most specific constraint is the last one CUE lists;
+			// schema/ is preferred over profiles/, which mostly refers to it.
+			switch {
+			case inDir(dir, SchemaDir, name):
+				source = p
+			case inDir(dir, ProfilesDir, name) && !inDir(dir, SchemaDir, source.Filename()):
 				source = p
 			}
 		}

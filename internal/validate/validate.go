@@ -104,7 +104,20 @@ func (c *checker) warnf(rel []string, rule, source, format string, args ...any) 
 // position in the environment's file (an empty disjunction, say) is placed
 // at its path in that file.
 func (c *checker) cueErrors(err error) {
-	for _, d := range load.FromCUE(err, c.repo.Dir, c.env.File, "schema") {
+	diags := load.FromCUE(err, c.repo.Dir, c.env.File, "schema")
+	// A value that fails a disjunction with a default (*1 | int & >=1) is
+	// reported once per disjunct and once more as "empty disjunction"; a
+	// bound that failed says the most, so keep only those for that path.
+	bounded := map[string]bool{}
+	for _, d := range diags {
+		if strings.Contains(d.Message, "out of bound") {
+			bounded[d.Path] = true
+		}
+	}
+	for _, d := range diags {
+		if bounded[d.Path] && !strings.Contains(d.Message, "out of bound") {
+			continue
+		}
 		if d.Pos.Filename != c.env.File {
 			sels := cue.ParsePath(d.Path).Selectors()
 			if len(sels) >= 2 {
