@@ -44,20 +44,27 @@ func deps(names []string) []meta.DependencyReference {
 // layerKustomization is the Flux Kustomization that applies one
 // environments/<env>/<layer> directory from the bootstrap repository.
 func (r *renderer) layerKustomization(layer string, dependsOn []string) *kustomizev1.Kustomization {
+	return fluxKustomization(layer, r.fluxPath(layer), bootstrapSource, dependsOn)
+}
+
+// fluxKustomization is a Flux Kustomization named name in flux-system that
+// applies path of the GitRepository source, after dependsOn, with prune,
+// wait and katonic's interval, retry interval and timeout.
+func fluxKustomization(name, path, source string, dependsOn []string) *kustomizev1.Kustomization {
 	return &kustomizev1.Kustomization{
 		TypeMeta:   typeMeta(kustomizev1.GroupVersion.String(), kustomizev1.KustomizationKind),
-		ObjectMeta: fluxMeta(layer),
+		ObjectMeta: fluxMeta(name),
 		Spec: kustomizev1.KustomizationSpec{
 			DependsOn:     deps(dependsOn),
 			Interval:      dur(kustomizationInterval),
 			RetryInterval: durp(kustomizationRetry),
 			Timeout:       durp(kustomizationTimeout),
-			Path:          r.fluxPath(layer),
+			Path:          path,
 			Prune:         true,
 			Wait:          true,
 			SourceRef: kustomizev1.CrossNamespaceSourceReference{
 				Kind: sourcev1.GitRepositoryKind,
-				Name: bootstrapSource,
+				Name: source,
 			},
 		},
 	}
@@ -79,24 +86,9 @@ func (r *renderer) pipelinesKustomizations() []any {
 		Target: &kustomize.Selector{Kind: "Namespace", Name: ns},
 	}
 	mk := func(name, p string, dependsOn []string) *kustomizev1.Kustomization {
-		return &kustomizev1.Kustomization{
-			TypeMeta:   typeMeta(kustomizev1.GroupVersion.String(), kustomizev1.KustomizationKind),
-			ObjectMeta: fluxMeta(name),
-			Spec: kustomizev1.KustomizationSpec{
-				DependsOn:     deps(dependsOn),
-				Interval:      dur(kustomizationInterval),
-				RetryInterval: durp(kustomizationRetry),
-				Timeout:       durp(kustomizationTimeout),
-				Path:          p,
-				Prune:         true,
-				Wait:          true,
-				SourceRef: kustomizev1.CrossNamespaceSourceReference{
-					Kind: sourcev1.GitRepositoryKind,
-					Name: git.Source,
-				},
-				Patches: []kustomize.Patch{dropNS},
-			},
-		}
+		k := fluxKustomization(name, p, git.Source, dependsOn)
+		k.Spec.Patches = []kustomize.Patch{dropNS}
+		return k
 	}
 	crds := mk(LayerPipelines+"-cluster", git.ClusterPath, []string{LayerInfrastructure})
 	app := mk(LayerPipelines, git.Path, []string{LayerInfrastructure, LayerPipelines + "-cluster"})
