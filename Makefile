@@ -4,7 +4,7 @@
 GO ?= go
 export GOTOOLCHAIN ?= local
 
-.PHONY: all build render check test bench cue-vet fmt
+.PHONY: all build render check test bench cue-vet fmt generate
 
 all: test
 
@@ -34,3 +34,8 @@ cue-vet:
 
 fmt:
 	gofmt -w cmd internal
+
+## generate: regenerate the embedded Flux CRDs (internal/crdschema/flux/) from
+## the Flux API modules in go.mod, with controller-gen from tools/go.mod
+generate:
+	$(GO) generate ./internal/crdschema/

@@ -1,10 +1,7 @@
 package crdschema
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -12,45 +9,15 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// fluxCRDDir holds the upstream Flux CRDs in the development workspace; it is
-// not part of the repository.
-const fluxCRDDir = "../../../shared/reference/flux-crds"
-
-var (
-	fluxOnce      sync.Once
-	fluxValidator *Validator
-	fluxErr       error
-	fluxMissing   bool
-)
-
-// flux returns a Validator built from the Flux CRDs, parsed once per test
-// binary, or skips the test when the CRDs are not present.
+// flux returns the Validator for the embedded Flux CRDs (see [Flux]), which
+// are part of the package, so these tests need nothing outside the repository.
 func flux(t *testing.T) *Validator {
 	t.Helper()
-	fluxOnce.Do(func() {
-		files, err := filepath.Glob(filepath.Join(fluxCRDDir, "*.yaml"))
-		if err != nil || len(files) == 0 {
-			fluxMissing = true
-			return
-		}
-		var docs [][]byte
-		for _, f := range files {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				fluxErr = err
-				return
-			}
-			docs = append(docs, b)
-		}
-		fluxValidator, fluxErr = New(docs...)
-	})
-	if fluxMissing {
-		t.Skipf("Flux CRDs not found in %s (they live in the shared development workspace, not in this repository)", fluxCRDDir)
+	v, err := Flux()
+	if err != nil {
+		t.Fatalf("Flux(): %v", err)
 	}
-	if fluxErr != nil {
-		t.Fatalf("New(flux CRDs): %v", fluxErr)
-	}
-	return fluxValidator
+	return v
 }
 
 func obj(t *testing.T, y string) map[string]any {
