@@ -225,3 +225,39 @@ func Versions() []string {
 	sort.Strings(vs)
 	return vs
 }
+
+// MirrorSource is the name of the single HelmRepository that serves every
+// chart when an environment's charts come from an HTTP(S) mirror.
+const MirrorSource = "katonic-mirror"
+
+// Mirror returns a copy of r in which every chart is served by the mirror at
+// url instead of its upstream source, for air-gapped and on-prem installs that
+// copy charts into a private registry (katonic-domain.md, "Supply risks").
+// Chart names and versions are unchanged, so a mirror must hold the same
+// artifacts:
+//   - "https://host/path" (or http): one HelmRepository, MirrorSource, whose
+//     index.yaml lists every chart; each chart keeps its name.
+//   - "oci://host/path": one OCIRepository per chart, named "mirror-<chart>",
+//     at oci://host/path/<chart>, tagged with the chart version (Helm's OCI
+//     layout, as `helm push chart.tgz oci://host/path` writes it).
+//
+// A trailing slash on url is ignored. It returns an error for any other URL
+// scheme. Mirrored charts carry no pull secret: Private is false.
+func (r *Release) Mirror(url string) (*Release, error) {
+	base := strings.TrimRight(url, "/")
+	oci := strings.HasPrefix(base, "oci://")
+	if !oci && !strings.HasPrefix(base, "https://") && !strings.HasPrefix(base, "http://") {
+		return nil, fmt.Errorf("chart mirror %q: want an oci://, https:// or http:// URL", url)
+	}
+	out := &Release{PlatformVersion: r.PlatformVersion, Pipelines: r.Pipelines, Charts: make(map[string]Chart, len(r.Charts))}
+	for id, c := range r.Charts {
+		m := Chart{Chart: c.Chart, Version: c.Version}
+		if oci {
+			m.Kind, m.Source, m.URL = OCIRepository, "mirror-"+c.Chart, base+"/"+c.Chart
+		} else {
+			m.Kind, m.Source, m.URL = HelmRepository, MirrorSource, base
+		}
+		out.Charts[id] = m
+	}
+	return out, nil
+}

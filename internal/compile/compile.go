@@ -67,7 +67,10 @@ type EnvResult struct {
 	Env     *config.Environment
 	Files   []string // slash paths relative to the output directory, sorted
 	Secrets []render.SecretRef
-	Diags   diag.List
+	// Releases are the environment's HelmReleases and their pools, as
+	// render.Result.Releases; nil unless Options.Render.
+	Releases []render.Release
+	Diags    diag.List
 }
 
 // UnknownEnvError reports environment names given on the command line that
@@ -178,6 +181,7 @@ func Compile(opts Options) (*Result, error) {
 		}
 		sort.Strings(res.Envs[i].Files)
 		res.Envs[i].Secrets = r.Secrets
+		res.Envs[i].Releases = r.Releases
 	}
 	return res, nil
 }

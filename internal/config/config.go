@@ -66,6 +66,15 @@ type Environment struct {
 	Network       *Network           `json:"network,omitempty"`
 	Identity      Identity           `json:"identity"`
 	Services      map[string]Service `json:"services"`
+	Charts        Charts             `json:"charts,omitempty"`
+}
+
+// Charts says where an environment's charts come from.
+type Charts struct {
+	// Mirror, when set, is an https:// Helm repository or an oci:// prefix
+	// that serves every chart in place of its upstream source (see
+	// catalog.Release.Mirror). Empty means upstream.
+	Mirror string `json:"mirror,omitempty"`
 }
 
 // NodePool is one node pool's sizing. CPU is in vCPU, memory and disk in GiB.

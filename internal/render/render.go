@@ -58,6 +58,28 @@ type Result struct {
 	// init-script Secrets that charts name. Sorted by namespace then name;
 	// one entry per Secret with its keys merged and sorted.
 	Secrets []SecretRef
+	// Releases describes every HelmRelease rendered, in render order: what
+	// it installs and on which node pools its pods must land. katonic verify
+	// checks the chart's rendered pods against it.
+	Releases []Release
+}
+
+// Release is one rendered HelmRelease (all in namespace flux-system).
+type Release struct {
+	// Name is the HelmRelease name, which is also the Helm release name.
+	Name string
+	// Service is the services key that installs it (e.g. "postgres").
+	Service string
+	// Namespace is the target namespace of the release.
+	Namespace string
+	// ChartID is the catalog chart id (catalog.Chart* constants) and Chart
+	// its pin as rendered (after any charts.mirror).
+	ChartID string
+	Chart   catalog.Chart
+	// Pools are the node-pool roles the chart's pods are placed on through
+	// its values (nodeSelector katonic.ai/node-pool and the pool's taints),
+	// sorted and unique; empty for charts without pods (istio-base).
+	Pools []config.Role
 }
 
 // SecretRef is a Secret that katonic references but never writes.
@@ -111,6 +133,7 @@ type renderer struct {
 	rel     *catalog.Release
 	files   map[string][]byte
 	secrets map[string]*SecretRef
+	rels    []Release
 }
 
 // Environment renders env. It returns an error, and no files, when env is
@@ -130,6 +153,11 @@ func Environment(env *config.Environment, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("render: environment %s: %w", env.Name, err)
 	}
+	if env.Charts.Mirror != "" {
+		if rel, err = rel.Mirror(env.Charts.Mirror); err != nil {
+			return nil, fmt.Errorf("render: environment %s: charts.mirror: %w", env.Name, err)
+		}
+	}
 	if err := check(env); err != nil {
 		return nil, fmt.Errorf("render: environment %s: %w", env.Name, err)
 	}
@@ -137,7 +165,7 @@ func Environment(env *config.Environment, opts Options) (*Result, error) {
 	if err := r.render(); err != nil {
 		return nil, fmt.Errorf("render: environment %s: %w", env.Name, err)
 	}
-	return &Result{Files: r.files, Secrets: r.sortedSecrets()}, nil
+	return &Result{Files: r.files, Secrets: r.sortedSecrets(), Releases: r.rels}, nil
 }
 
 // check rejects environments the renderer cannot express.

@@ -3,6 +3,7 @@ package render
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -284,9 +285,15 @@ func (r *renderer) helmRelease(s service, rl release) (*helmv2.HelmRelease, erro
 		r.addSecret(SecretRef{Namespace: FluxNamespace, Name: sv.secret, Keys: []string{sv.key}, Service: s.key, Purpose: sv.purpose})
 	}
 	vals := values{}
+	info := Release{Name: rl.name, Service: s.key, Namespace: ns, ChartID: rl.chart, Chart: c}
 	for _, p := range chartPlacement(rl.chart) {
 		vals.merge(p.path, placementValues(r.env, p.pool))
+		if !slices.Contains(info.Pools, p.pool) {
+			info.Pools = append(info.Pools, p.pool)
+		}
 	}
+	slices.Sort(info.Pools)
+	r.rels = append(r.rels, info)
 	if err := r.serviceValues(s.key, rl, vals); err != nil {
 		return nil, err
 	}
@@ -371,4 +378,26 @@ func (v values) merge(p string, m map[string]any) {
 	for _, k := range sortedKeys(m) {
 		dst[k] = m[k]
 	}
+}
+
+// Placement is a values path under which a chart takes the nodeSelector and
+// tolerations of its pods, and the node-pool role those pods go to.
+type Placement struct {
+	// Path is dot-separated from the values root ("" = top level, e.g.
+	// "primary" for bitnami postgresql).
+	Path string
+	Pool config.Role
+}
+
+// Placements returns the placement keys katonic sets for the catalog chart
+// id (katonic-domain.md, "placement keys"; each chart's values.yaml), in a
+// fixed order; nil for charts without pods and for unknown ids treated as
+// top-level charts it returns one top-level platform placement.
+func Placements(chartID string) []Placement {
+	ps := chartPlacement(chartID)
+	out := make([]Placement, len(ps))
+	for i, p := range ps {
+		out[i] = Placement{Path: p.path, Pool: p.pool}
+	}
+	return out
 }
