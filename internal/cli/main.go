@@ -20,6 +20,8 @@ const (
 	ExitUsage     = 2 // bad flags or arguments, unknown environment, not a katonic repository
 	ExitOutOfDate = 3 // render --check: out/ differs from a fresh render
 	ExitOutput    = 4 // the output directory cannot be written safely (a file katonic does not own, an unsafe path, I/O)
+	ExitVerify    = 5 // verify found an error (or a warning, with --strict); charts pull: a chart differs from charts.lock
+	ExitFetch     = 6 // charts pull could not fetch a chart (network, repository or registry error)
 )
 
 // exitError carries an exit code through cobra. A nil err means the
@@ -92,6 +94,8 @@ Run it from the root of the configuration repository.`,
 	root.AddCommand(
 		newRenderCmd(stdout, stderr),
 		newVetCmd(stderr),
+		newVerifyCmd(stdout, stderr),
+		newChartsCmd(stdout, stderr),
 		newVersionCmd(stdout),
 	)
 	return root

@@ -7,6 +7,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/katonic/katonic/internal/chartrepo"
 	"github.com/katonic/katonic/internal/cli"
 	"github.com/katonic/katonic/internal/testrepo"
 )
@@ -30,7 +31,14 @@ func TestScripts(t *testing.T) {
 		Dir:                 filepath.Join("testdata", "script"),
 		UpdateScripts:       os.Getenv("KATONIC_UPDATE") != "",
 		RequireExplicitExec: false,
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"mockcharts": cmdMockCharts,
+			"chartrepo":  cmdChartRepo,
+			"expand":     cmdExpand,
+		},
 		Setup: func(env *testscript.Env) error {
+			// Charts pulled by scripts stay in the script's directory.
+			env.Setenv("KATONIC_CACHE_DIR", filepath.Join(env.WorkDir, ".cache", "katonic"))
 			if err := testrepo.Seed(repoRoot, env.WorkDir); err != nil {
 				return err
 			}
@@ -41,7 +49,73 @@ func TestScripts(t *testing.T) {
 				return err
 			}
 			env.Setenv("EXAMPLES", abs)
+			env.Values["chartrepo"] = &serverBox{}
 			return nil
 		},
 	})
+}
+
+// cmdMockCharts writes stand-in charts for every chart of a platform
+// version's catalog: mockcharts DIR VERSION.
+func cmdMockCharts(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: mockcharts DIR VERSION")
+	}
+	ts.Check(testrepo.MockCharts(ts.MkAbs(args[0]), args[1]))
+}
+
+// cmdChartRepo serves chart directories on loopback for the rest of the
+// script:
+//
+//	chartrepo http DIR   a Helm HTTP repository; sets $CHARTS to its URL
+//	chartrepo oci DIR    an OCI registry; sets $CHARTS to oci://host:port/charts
+//	chartrepo reload     re-package (and re-push) the served charts
+func cmdChartRepo(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: chartrepo http|oci DIR | chartrepo reload")
+	}
+	const key = "chartrepo"
+	if args[0] == "reload" {
+		srv, _ := ts.Value(key).(*serverBox)
+		if srv == nil || srv.s == nil {
+			ts.Fatalf("chartrepo reload: no server started")
+		}
+		ts.Check(srv.s.Reload())
+		return
+	}
+	if len(args) != 2 {
+		ts.Fatalf("usage: chartrepo http|oci DIR")
+	}
+	var (
+		s   *chartrepo.Server
+		err error
+	)
+	switch args[0] {
+	case "http":
+		s, err = chartrepo.NewHelmRepo(ts.MkAbs(args[1]))
+	case "oci":
+		s, err = chartrepo.NewOCIRegistry(ts.MkAbs(args[1]))
+	default:
+		ts.Fatalf("chartrepo: unknown kind %q", args[0])
+	}
+	ts.Check(err)
+	ts.Defer(s.Close)
+	ts.Value(key).(*serverBox).s = s
+	ts.Setenv("CHARTS", s.URL)
+}
+
+// serverBox holds a script's chart server (testscript values are set once,
+// in Setup).
+type serverBox struct{ s *chartrepo.Server }
+
+// cmdExpand replaces $VAR and ${VAR} in a file with the script's
+// environment: expand FILE.
+func cmdExpand(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: expand FILE")
+	}
+	p := ts.MkAbs(args[0])
+	b, err := os.ReadFile(p)
+	ts.Check(err)
+	ts.Check(os.WriteFile(p, []byte(os.Expand(string(b), ts.Getenv)), 0o644))
 }

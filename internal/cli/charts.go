@@ -1,0 +1,121 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/katonic/katonic/internal/charts"
+	"github.com/katonic/katonic/internal/compile"
+	"github.com/katonic/katonic/internal/verify"
+)
+
+func newChartsCmd(stdout, stderr io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "charts",
+		Short: "Manage the local chart cache and charts.lock",
+		Long: `charts manages the Helm charts the rendered HelmReleases install: the local,
+content-addressed chart cache that 'katonic verify' templates them from, and
+charts.lock, which records each chart's digest so a chart that changes
+upstream is detected, not silently used.`,
+		Example: `  katonic charts pull`,
+	}
+	cmd.AddCommand(newChartsPullCmd(stdout, stderr))
+	return cmd
+}
+
+type pullOptions struct {
+	update    bool
+	plainHTTP bool
+	cache     string
+}
+
+func newChartsPullCmd(stdout, stderr io.Writer) *cobra.Command {
+	var o pullOptions
+	cmd := &cobra.Command{
+		Use:   "pull [ENV...]",
+		Short: "Download the charts of the rendered HelmReleases and lock their digests",
+		Long: `pull renders all environments, or the named ones, in memory and downloads
+every chart their HelmReleases install from the rendered HelmRepository and
+OCIRepository sources, with Helm's own repository downloader and registry
+client, into the chart cache. Each chart's sha256 digest is recorded in
+charts.lock at the repository root.
+
+A chart whose digest differs from charts.lock is not accepted: pull reports
+it and exits 5 until you review the change and run pull --update. Without
+environment arguments, entries no environment uses any more are removed
+from charts.lock. One line per chart goes to stdout: status, chart, digest.`,
+		Example: `  # Fill the cache and charts.lock for every environment
+  katonic charts pull
+
+  # Accept charts that changed upstream, after reviewing them
+  katonic charts pull --update
+
+  # A mirror on plain HTTP (e.g. a registry on localhost)
+  katonic charts pull --plain-http`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runChartsPull(cmd.Context(), stdout, stderr, o, args)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&o.update, "update", false, "accept charts whose digest differs from charts.lock")
+	f.BoolVar(&o.plainHTTP, "plain-http", false, "use plain HTTP for OCI registries")
+	f.StringVar(&o.cache, "cache", "", "chart cache `directory` (default $KATONIC_CACHE_DIR or the user cache directory)")
+	return cmd
+}
+
+func runChartsPull(ctx context.Context, stdout, stderr io.Writer, o pullOptions, envs []string) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	res, err := compile.Compile(compile.Options{Envs: envs, Render: true})
+	if err := report(stderr, res, err); err != nil {
+		return err
+	}
+	var refs []charts.Ref
+	for _, e := range res.Envs {
+		for _, r := range verify.ChartRefs(e.Releases) {
+			if !slices.Contains(refs, r) {
+				refs = append(refs, r)
+			}
+		}
+	}
+	slices.SortFunc(refs, func(a, b charts.Ref) int { return strings.Compare(a.String(), b.String()) })
+	lockPath := filepath.Join(res.Dir, charts.LockFile)
+	lock, err := charts.ReadLock(lockPath)
+	if err != nil {
+		return exitf(ExitInvalid, "%v", err)
+	}
+	cache, err := chartCache(o.cache)
+	if err != nil {
+		return exitf(ExitUsage, "%v", err)
+	}
+	results, pullErr := charts.Pull(ctx, refs, charts.PullOptions{
+		Cache: cache, Lock: lock, Update: o.update, PlainHTTP: o.plainHTTP,
+	})
+	for _, r := range results {
+		fmt.Fprintf(stdout, "%s\t%s\t%s\n", r.Status, r.Entry.Ref, r.Entry.Digest)
+	}
+	if len(envs) == 0 && pullErr == nil {
+		for _, e := range lock.Retain(refs) {
+			fmt.Fprintf(stdout, "removed\t%s\t%s\n", e.Ref, e.Digest)
+		}
+	}
+	if err := lock.Write(lockPath); err != nil {
+		return exitf(ExitOutput, "%v", err)
+	}
+	if pullErr != nil {
+		var de *charts.DigestError
+		if errors.As(pullErr, &de) {
+			return exitf(ExitVerify, "%v", pullErr)
+		}
+		return exitf(ExitFetch, "%v", pullErr)
+	}
+	return nil
+}

@@ -1,0 +1,160 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/katonic/katonic/internal/charts"
+	"github.com/katonic/katonic/internal/compile"
+	"github.com/katonic/katonic/internal/diag"
+	"github.com/katonic/katonic/internal/verify"
+)
+
+type verifyOptions struct {
+	out    string
+	render bool
+	layers []string
+	format string
+	strict bool
+	cache  string
+}
+
+func newVerifyCmd(stdout, stderr io.Writer) *cobra.Command {
+	var o verifyOptions
+	cmd := &cobra.Command{
+		Use:   "verify [ENV...]",
+		Short: "Prove offline that Flux will reconcile the rendered output",
+		Long: `verify checks the rendered output of all environments, or the named ones,
+in four layers, without a cluster and without the network:
+
+  build   every Flux Kustomization reachable from out/clusters/ENV/ is built
+          the way kustomize-controller builds it (fluxcd/pkg/kustomize), with
+          strict post-build variable substitution
+  schema  every Flux object is validated against its CRD, CEL rules included;
+          every other object is strictly decoded into its Kubernetes type
+  refs    every sourceRef, chartRef, dependsOn, valuesFrom and secretRef
+          resolves; dependsOn has no cycle; every namespace used is created
+  charts  every HelmRelease is templated through its chart from the local
+          chart cache (filled by 'katonic charts pull', pinned by charts.lock);
+          its pods must select their node pool and tolerate its taints, and
+          its Ingress hosts must follow the DNS conventions
+
+It checks out/ as it is on disk, or with --render a fresh render held in
+memory. The configuration is validated first (as 'katonic vet'). Findings go
+to stdout, one per line with file:line:column, or as JSON with -o json.
+Charts missing from charts.lock or the cache are warnings: they fail only
+with --strict. verify exits 5 when it finds an error.`,
+		Example: `  # Verify every environment's out/ tree, all layers
+  katonic verify
+
+  # What CI runs: the layers that need no chart cache
+  katonic verify --layers build,schema,refs
+
+  # Verify a fresh render of one environment, as JSON
+  katonic verify acme-azure --render -o json`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runVerify(stdout, stderr, o, args)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.out, "out", "out", "output `directory` to verify")
+	f.BoolVar(&o.render, "render", false, "verify a fresh render held in memory instead of the output directory")
+	f.StringSliceVar(&o.layers, "layers", verify.Layers(), "`layers` to run, comma separated: "+strings.Join(verify.Layers(), ","))
+	f.StringVarP(&o.format, "output", "o", "text", "output `format`: text or json")
+	f.BoolVar(&o.strict, "strict", false, "treat warnings as errors")
+	f.StringVar(&o.cache, "cache", "", "chart cache `directory` (default $KATONIC_CACHE_DIR or the user cache directory)")
+	return cmd
+}
+
+func runVerify(stdout, stderr io.Writer, o verifyOptions, envs []string) error {
+	if o.format != "text" && o.format != "json" {
+		return exitf(ExitUsage, "-o %s: want text or json", o.format)
+	}
+	res, err := compile.Compile(compile.Options{Envs: envs, OutDir: o.out, Strict: o.strict, Render: true})
+	if err := report(stderr, res, err); err != nil {
+		return err
+	}
+	root, out := outputRoot(res.Dir, o.out)
+	lock, err := charts.ReadLock(filepath.Join(res.Dir, charts.LockFile))
+	if err != nil {
+		return exitf(ExitInvalid, "%v", err)
+	}
+	cache, err := chartCache(o.cache)
+	if err != nil {
+		return exitf(ExitUsage, "%v", err)
+	}
+	cwd, _ := os.Getwd()
+	opts := verify.Options{Root: root, Out: out, Layers: o.layers, Cache: cache, Lock: lock, WorkDir: cwd}
+	if o.render {
+		opts.Files = res.Files
+	}
+	for _, e := range res.Envs {
+		opts.Envs = append(opts.Envs, verify.Env{Env: e.Env, Releases: e.Releases, Secrets: e.Secrets})
+	}
+	rep, err := verify.Run(opts)
+	if err != nil {
+		return exitf(ExitUsage, "%v", err)
+	}
+	if o.format == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return exitf(ExitOutput, "%v", err)
+		}
+	} else {
+		for _, e := range rep.Envs {
+			for _, f := range e.Findings {
+				fmt.Fprintf(stdout, "%s: %s\n", f.Layer, f.Format(""))
+			}
+		}
+		for _, e := range rep.Envs {
+			errs, warns := 0, 0
+			for _, f := range e.Findings {
+				if f.Severity == diag.Error {
+					errs++
+				} else {
+					warns++
+				}
+			}
+			fmt.Fprintf(stderr, "%s: %d Flux %s built, %d objects, %d %s templated: %d %s, %d %s\n",
+				e.Name, e.Kustomizations, plural(e.Kustomizations, "Kustomization"), e.Objects,
+				e.Charts, plural(e.Charts, "chart"), errs, plural(errs, "error"), warns, plural(warns, "warning"))
+		}
+	}
+	errs, warns := rep.Errors(), rep.Warnings()
+	if errs > 0 || (o.strict && warns > 0) {
+		return exitf(ExitVerify, "verify (%s): %d %s, %d %s", strings.Join(rep.Layers, ", "),
+			errs, plural(errs, "error"), warns, plural(warns, "warning"))
+	}
+	return nil
+}
+
+// outputRoot returns the directory Flux's GitRepository serves and the
+// output directory relative to it: the repository root and "out", or, for
+// an --out outside the repository, the output directory itself and ".".
+func outputRoot(repo, out string) (string, string) {
+	if !filepath.IsAbs(out) {
+		out = filepath.Join(repo, out)
+	}
+	prefix := compile.PathPrefix(repo, out)
+	if prefix == "." {
+		return out, "."
+	}
+	return repo, strings.TrimPrefix(prefix, "./")
+}
+
+// chartCache returns the chart cache in dir, or the default one.
+func chartCache(dir string) (charts.Cache, error) {
+	if dir != "" {
+		abs, err := filepath.Abs(dir)
+		return charts.Cache{Dir: abs}, err
+	}
+	d, err := charts.DefaultCacheDir()
+	return charts.Cache{Dir: d}, err
+}

@@ -1,0 +1,110 @@
+package testrepo
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/katonic/katonic/internal/catalog"
+	"github.com/katonic/katonic/internal/render"
+)
+
+// MockCharts writes, under dir, one chart source directory per chart of
+// katonic's catalog for platformVersion (dir/<chart name>/), with the
+// catalog's chart name and version. Each chart is a stand-in written for the
+// tests, not the real chart: for every placement key katonic sets on it
+// (render.Placements) it renders a Deployment whose pod takes nodeSelector
+// and tolerations from that values path, the way the real charts do, and
+// Superset's chart renders an Ingress from ingress.hosts. Charts that share
+// a name (MinIO) are written once. Serve dir with internal/chartrepo.
+func MockCharts(dir, platformVersion string) error {
+	rel, err := catalog.Lookup(platformVersion)
+	if err != nil {
+		return err
+	}
+	for _, id := range rel.ChartIDs() {
+		c, _ := rel.Chart(id)
+		cdir := filepath.Join(dir, c.Chart)
+		if err := os.MkdirAll(filepath.Join(cdir, "templates"), 0o755); err != nil {
+			return err
+		}
+		files := map[string]string{
+			"Chart.yaml":          fmt.Sprintf("apiVersion: v2\nname: %s\nversion: %s\ndescription: stand-in for tests\n", c.Chart, c.Version),
+			"values.yaml":         "{}\n",
+			"templates/pods.yaml": mockPods(id),
+		}
+		if id == catalog.ChartSuperset {
+			files["templates/ingress.yaml"] = mockIngress
+		}
+		for name, body := range files {
+			if err := os.WriteFile(filepath.Join(cdir, filepath.FromSlash(name)), []byte(body), 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// mockPods is a template with one Deployment per placement key of chart id,
+// or a ConfigMap for charts without pods.
+func mockPods(id string) string {
+	ps := render.Placements(id)
+	if len(ps) == 0 {
+		return "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata: {}\n"
+	}
+	var b strings.Builder
+	for i, p := range ps {
+		slug := "main"
+		var keys string
+		if p.Path != "" {
+			slug = strings.ToLower(strings.NewReplacer(".", "-", "_", "-").Replace(p.Path))
+			for _, k := range strings.Split(p.Path, ".") {
+				keys += fmt.Sprintf("%q ", k)
+			}
+		}
+		fmt.Fprintf(&b, `---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}-%[1]s
+spec:
+  selector:
+    matchLabels: {app: %[1]s}
+  template:
+    metadata:
+      labels: {app: %[1]s}
+    spec:
+      {{- with (dig %[2]s"nodeSelector" (dict) .Values.AsMap) }}
+      nodeSelector: {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with (dig %[2]s"tolerations" (list) .Values.AsMap) }}
+      tolerations: {{- toYaml . | nindent 8 }}
+      {{- end }}
+      containers:
+      - name: app
+        image: registry.example/mock:%[3]d
+`, slug, keys, i)
+	}
+	return b.String()
+}
+
+const mockIngress = `{{- if .Values.ingress.enabled }}
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: {{ .Release.Name }}
+spec:
+  ingressClassName: {{ .Values.ingress.ingressClassName }}
+  rules:
+  {{- range .Values.ingress.hosts }}
+  - host: {{ . }}
+    http:
+      paths:
+      - path: /
+        pathType: Prefix
+        backend:
+          service: {name: {{ $.Release.Name }}, port: {number: 8088}}
+  {{- end }}
+{{- end }}
+`

@@ -1,0 +1,335 @@
+package verify
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+
+	"helm.sh/helm/v3/pkg/strvals"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/klog/v2"
+
+	"github.com/katonic/katonic/internal/charts"
+	"github.com/katonic/katonic/internal/config"
+	"github.com/katonic/katonic/internal/diag"
+	"github.com/katonic/katonic/internal/render"
+)
+
+const (
+	srcCharts    = "katonic charts pull and charts.lock (README, \"Charts\")"
+	srcTemplate  = "Helm template (helm.sh/helm/v3, client-only install): the chart's templates, values.schema.json and kubeVersion"
+	srcPlacement = "seed 000, \"Node pool requirements\": each service's pods run on its node pool (label katonic.ai/node-pool, taint of the pool)"
+	srcHosts     = "seeds 001 and 003: the platform FQDN, dash-<FQDN> (Superset) and connectors-<FQDN> (Airbyte)"
+	// valuesFromPlaceholder stands in for a value that Flux reads from a
+	// Secret or ConfigMap in the cluster (spec.valuesFrom with targetPath):
+	// offline, the key must exist for the chart to render, not its value.
+	valuesFromPlaceholder = "katonic-verify-placeholder"
+)
+
+// ChartRefs returns the charts env's HelmReleases install, sorted and
+// unique: what `katonic charts pull` fetches and what the charts layer
+// looks up in the lock file.
+func ChartRefs(releases []render.Release) []charts.Ref {
+	var out []charts.Ref
+	for _, r := range releases {
+		ref := charts.Ref{Repository: r.Chart.URL, Chart: r.Chart.Chart, Version: r.Chart.Version}
+		if !slices.Contains(out, ref) {
+			out = append(out, ref)
+		}
+	}
+	slices.SortFunc(out, func(a, b charts.Ref) int { return strings.Compare(a.String(), b.String()) })
+	return out
+}
+
+// charts runs layer 4: template every HelmRelease through its locked chart
+// and check where its pods land and which hosts its Ingresses serve.
+func (v *envVerifier) charts() {
+	if v.opts.Lock == nil || len(v.opts.Lock.Charts) == 0 {
+		v.add(LayerCharts, diag.Warning, nil, "", "verify.charts.unlocked", srcCharts,
+			"%s: %s lists no chart, so no chart is checked; run 'katonic charts pull'", v.env.Env.Name, charts.LockFile)
+		return
+	}
+	rels := map[string]render.Release{}
+	for _, r := range v.env.Releases {
+		rels[r.Name] = r
+	}
+	for _, o := range v.objects {
+		if !o.is(helmGroup, "HelmRelease") {
+			continue
+		}
+		ref, ok := v.chartRef(o)
+		if !ok {
+			continue // the refs layer reports what does not resolve
+		}
+		var entry charts.Entry
+		if v.opts.Lock != nil {
+			entry, ok = v.opts.Lock.Lookup(ref)
+		} else {
+			ok = false
+		}
+		if !ok {
+			v.add(LayerCharts, diag.Warning, o, "", "verify.charts.unlocked", srcCharts,
+				"chart %s is not in %s, so it is not checked; run 'katonic charts pull'", ref, charts.LockFile)
+			continue
+		}
+		ch, err := v.opts.Cache.Load(entry)
+		var de *charts.DigestError
+		switch {
+		case errors.Is(err, charts.ErrNotCached):
+			v.add(LayerCharts, diag.Warning, o, "", "verify.charts.uncached", srcCharts,
+				"chart %s (%s) is not in the chart cache, so it is not checked; run 'katonic charts pull'", ref, entry.Digest)
+			continue
+		case errors.As(err, &de):
+			v.add(LayerCharts, diag.Error, o, "", "verify.charts.digest", srcCharts, "%v", err)
+			continue
+		case err != nil:
+			v.add(LayerCharts, diag.Error, o, "", "verify.charts.load", srcCharts, "chart %s: %v", ref, err)
+			continue
+		}
+		spec, _ := o.m["spec"].(map[string]any)
+		vals, err := releaseValues(spec)
+		if err != nil {
+			v.add(LayerCharts, diag.Error, o, "spec.valuesFrom", "verify.charts.template", srcTemplate, "%v", err)
+			continue
+		}
+		releaseName := stringAt(spec, "releaseName")
+		if releaseName == "" {
+			releaseName = o.name
+		}
+		ns := stringAt(spec, "targetNamespace")
+		if ns == "" {
+			ns = o.namespace
+		}
+		ms, err := charts.Template(ch, charts.TemplateOptions{
+			ReleaseName: releaseName, Namespace: ns,
+			KubeVersion: fullVersion(v.env.Env.KubernetesVersion),
+			APIVersions: apiVersions(v.env.Env),
+			Values:      vals,
+		})
+		if err != nil {
+			v.add(LayerCharts, diag.Error, o, "spec.values", "verify.charts.template", srcTemplate, "chart %s: %v", ref, err)
+			continue
+		}
+		v.rep.Charts++
+		rel, ours := rels[o.name]
+		for _, m := range ms {
+			if ours {
+				v.checkPlacement(o, rel, ref, m)
+			}
+			v.checkHosts(o, ref, m)
+		}
+	}
+}
+
+// chartRef resolves the chart a HelmRelease installs from the sources of the
+// cluster: spec.chart (HelmRepository URL, chart, version) or spec.chartRef
+// (OCIRepository URL and tag).
+func (v *envVerifier) chartRef(o *object) (charts.Ref, bool) {
+	spec, _ := o.m["spec"].(map[string]any)
+	find := func(kind string, r map[string]any) map[string]any {
+		ns := stringAt(r, "namespace")
+		if ns == "" {
+			ns = o.namespace
+		}
+		for _, s := range v.objects {
+			if s.is(sourceGroup, kind) && s.namespace == ns && s.name == stringAt(r, "name") {
+				sp, _ := s.m["spec"].(map[string]any)
+				return sp
+			}
+		}
+		return nil
+	}
+	if cs, ok := nested(spec, "chart", "spec").(map[string]any); ok {
+		sr, _ := cs["sourceRef"].(map[string]any)
+		if stringAt(sr, "kind") != "HelmRepository" {
+			return charts.Ref{}, false
+		}
+		src := find("HelmRepository", sr)
+		if src == nil {
+			return charts.Ref{}, false
+		}
+		return charts.Ref{Repository: stringAt(src, "url"), Chart: stringAt(cs, "chart"), Version: stringAt(cs, "version")}, true
+	}
+	if cr, ok := spec["chartRef"].(map[string]any); ok && stringAt(cr, "kind") == "OCIRepository" {
+		src := find("OCIRepository", cr)
+		if src == nil {
+			return charts.Ref{}, false
+		}
+		url := stringAt(src, "url")
+		tag, _ := nested(src, "ref", "tag").(string)
+		return charts.Ref{Repository: url, Chart: path.Base(url), Version: tag}, true
+	}
+	return charts.Ref{}, false
+}
+
+// releaseValues returns spec.values with a placeholder at every targetPath
+// of spec.valuesFrom, the way helm-controller merges them (Helm's strvals).
+// valuesFrom entries without a targetPath merge a whole values file that
+// only the cluster holds; they are skipped.
+func releaseValues(spec map[string]any) (map[string]any, error) {
+	vals := map[string]any{}
+	if raw, ok := spec["values"]; ok {
+		b, err := json.Marshal(raw)
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(b, &vals); err != nil {
+			return nil, err
+		}
+	}
+	for _, vf := range list(spec, "valuesFrom") {
+		tp := stringAt(vf, "targetPath")
+		if tp == "" {
+			continue
+		}
+		if err := strvals.ParseIntoString(tp+"="+valuesFromPlaceholder, vals); err != nil {
+			return nil, fmt.Errorf("valuesFrom targetPath %q: %w", tp, err)
+		}
+	}
+	return vals, nil
+}
+
+// apiVersions are the API versions a chart may test with
+// .Capabilities.APIVersions that the environment's own services provide.
+func apiVersions(env *config.Environment) []string {
+	var out []string
+	if env.Enabled("monitoring") {
+		out = append(out, "monitoring.coreos.com/v1", "monitoring.coreos.com/v1/ServiceMonitor",
+			"monitoring.coreos.com/v1/PodMonitor", "monitoring.coreos.com/v1/PrometheusRule")
+	}
+	if env.Enabled("istio") {
+		out = append(out, "networking.istio.io/v1", "networking.istio.io/v1beta1", "security.istio.io/v1")
+	}
+	return out
+}
+
+// podSpec returns the pod spec of a workload manifest and its field path.
+// DaemonSets are left out on purpose: node agents (node-exporter, Longhorn's
+// manager) run on every node, whatever its pool.
+func podSpec(m map[string]any) (map[string]any, string) {
+	kind, _ := m["kind"].(string)
+	var p []string
+	switch kind {
+	case "Deployment", "StatefulSet", "ReplicaSet", "Job", "ReplicationController":
+		p = []string{"spec", "template", "spec"}
+	case "CronJob":
+		p = []string{"spec", "jobTemplate", "spec", "template", "spec"}
+	case "Pod":
+		p = []string{"spec"}
+	default:
+		return nil, ""
+	}
+	s, _ := nested(m, p...).(map[string]any)
+	return s, strings.Join(p, ".")
+}
+
+func (v *envVerifier) checkPlacement(o *object, rel render.Release, ref charts.Ref, mf charts.Manifest) {
+	ps, field := podSpec(mf.Object)
+	if ps == nil {
+		return
+	}
+	what := describe(ref, mf)
+	want := make([]string, len(rel.Pools))
+	for i, p := range rel.Pools {
+		want[i] = string(p)
+	}
+	if len(want) == 0 {
+		v.add(LayerCharts, diag.Error, o, "spec.values", "verify.charts.placement", srcPlacement,
+			"%s: the chart renders a pod but katonic places none of service %s's pods", what, rel.Service)
+		return
+	}
+	sel, _ := nested(ps, "nodeSelector", config.PoolLabelKey).(string)
+	if sel == "" {
+		v.add(LayerCharts, diag.Error, o, "spec.values", "verify.charts.placement", srcPlacement,
+			"%s: pod is not placed: %s.nodeSelector has no %s; service %s belongs on node pool %s",
+			what, field, config.PoolLabelKey, rel.Service, strings.Join(want, " or "))
+		return
+	}
+	role := config.Role(sel)
+	if !slices.Contains(rel.Pools, role) {
+		v.add(LayerCharts, diag.Error, o, "spec.values", "verify.charts.placement", srcPlacement,
+			"%s: pod selects node pool %s; service %s belongs on node pool %s", what, sel, rel.Service, strings.Join(want, " or "))
+		return
+	}
+	pool, ok := v.env.Env.NodePools[role]
+	if !ok {
+		v.add(LayerCharts, diag.Error, o, "spec.values", "verify.charts.placement", srcPlacement,
+			"%s: pod selects node pool %s, which this environment does not have", what, sel)
+		return
+	}
+	var tols []corev1.Toleration
+	if raw, ok := ps["tolerations"]; ok {
+		b, _ := json.Marshal(raw)
+		if err := json.Unmarshal(b, &tols); err != nil {
+			v.add(LayerCharts, diag.Error, o, "spec.values", "verify.charts.placement", srcPlacement,
+				"%s: %s.tolerations: %v", what, field, err)
+			return
+		}
+	}
+	for _, t := range pool.Taints(role) {
+		taint := corev1.Taint{Key: t.Key, Value: t.Value, Effect: corev1.TaintEffect(t.Effect)}
+		if !slices.ContainsFunc(tols, func(tol corev1.Toleration) bool { return tol.ToleratesTaint(klog.Background(), &taint, false) }) {
+			v.add(LayerCharts, diag.Error, o, "spec.values", "verify.charts.placement", srcPlacement,
+				"%s: pod does not tolerate taint %s=%s:%s of node pool %s, so it never schedules", what, t.Key, t.Value, t.Effect, sel)
+		}
+	}
+}
+
+// checkHosts checks the hosts of an Ingress against the DNS conventions.
+func (v *envVerifier) checkHosts(o *object, ref charts.Ref, mf charts.Manifest) {
+	if kind, _ := mf.Object["kind"].(string); kind != "Ingress" {
+		return
+	}
+	env := v.env.Env
+	allowed := []string{env.Domain}
+	if env.Enabled("superset") {
+		allowed = append(allowed, env.DashHost())
+	}
+	if env.Enabled("airbyte") {
+		allowed = append(allowed, env.ConnectorsHost())
+	}
+	var hosts []string
+	spec, _ := mf.Object["spec"].(map[string]any)
+	for _, r := range list(spec, "rules") {
+		hosts = append(hosts, stringAt(r, "host"))
+	}
+	for _, t := range list(spec, "tls") {
+		hs, _ := t["hosts"].([]any)
+		for _, h := range hs {
+			s, _ := h.(string)
+			hosts = append(hosts, s)
+		}
+	}
+	for _, h := range hosts {
+		if h != "" && !slices.Contains(allowed, h) {
+			v.add(LayerCharts, diag.Error, o, "spec.values", "verify.charts.host", srcHosts,
+				"%s: host %q is not one of this environment's hosts (%s)", describe(ref, mf), h, strings.Join(allowed, ", "))
+		}
+	}
+}
+
+// describe names a rendered object for a finding: chart, object, template.
+func describe(ref charts.Ref, mf charts.Manifest) string {
+	kind, _ := mf.Object["kind"].(string)
+	name, _ := nested(mf.Object, "metadata", "name").(string)
+	s := fmt.Sprintf("chart %s %s: %s/%s", ref.Chart, ref.Version, kind, name)
+	if mf.Template != "" {
+		s += " (" + mf.Template + ")"
+	}
+	if mf.Hook != "" {
+		s += " [hook " + mf.Hook + "]"
+	}
+	return s
+}
+
+// fullVersion makes MAJOR.MINOR a full MAJOR.MINOR.0, so that charts see
+// .Capabilities.KubeVersion.Version as a cluster reports it (v1.29.0).
+func fullVersion(v string) string {
+	if strings.Count(v, ".") == 1 {
+		return v + ".0"
+	}
+	return v
+}

@@ -1,0 +1,267 @@
+// Package verify proves offline that Flux will reconcile what katonic
+// rendered. It checks a rendered tree (out/ on disk, or a render held in
+// memory) in four layers, per environment:
+//
+//  1. build: every Flux Kustomization reachable from clusters/<env>/ is built
+//     the way kustomize-controller builds it, with github.com/fluxcd/pkg/kustomize
+//     (generator, kustomize build, strict post-build variable substitution in
+//     dry-run mode);
+//  2. schema: every Flux object is validated against its CRD (OpenAPI v3 and
+//     CEL, internal/crdschema, CRDs generated from the pinned Flux API
+//     modules); every other object is strictly decoded into its k8s.io/api type;
+//  3. refs: every sourceRef, chartRef, dependsOn, valuesFrom and secretRef
+//     resolves to an object of the same cluster or to a documented
+//     pre-existing one, dependsOn graphs are acyclic and every namespace used
+//     is created;
+//  4. charts: every HelmRelease is templated through its locked chart from
+//     the local chart cache (internal/charts) and its pods are checked
+//     against the environment's node pools and DNS conventions.
+//
+// Findings are diag.Diagnostics tagged with environment and layer; nothing is
+// written to the repository.
+package verify
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/katonic/katonic/internal/charts"
+	"github.com/katonic/katonic/internal/config"
+	"github.com/katonic/katonic/internal/diag"
+	"github.com/katonic/katonic/internal/render"
+)
+
+// The layers, in the order they run.
+const (
+	LayerBuild  = "build"
+	LayerSchema = "schema"
+	LayerRefs   = "refs"
+	LayerCharts = "charts"
+)
+
+// Layers returns every layer name, in order.
+func Layers() []string { return []string{LayerBuild, LayerSchema, LayerRefs, LayerCharts} }
+
+// Env is one environment to verify: its resolved configuration and what the
+// renderer says it installs.
+type Env struct {
+	Env *config.Environment
+	// Releases are the environment's HelmReleases with the node pools their
+	// pods must land on (render.Result.Releases).
+	Releases []render.Release
+	// Secrets are the Secrets the environment documents as pre-existing
+	// (render.Result.Secrets, the README's Secrets table).
+	Secrets []render.SecretRef
+}
+
+// Options says what to verify and where it is.
+type Options struct {
+	// Root is the repository root as an absolute path: the directory the
+	// GitRepository flux-system serves, to which every Flux Kustomization's
+	// spec.path is relative.
+	Root string
+	// Out is the output directory as a slash path relative to Root ("out").
+	Out string
+	// Files, when not nil, is the rendered tree (paths relative to the
+	// output directory, as compile.Result.Files) used instead of the files on
+	// disk: verify --render. It is materialised in a private temporary
+	// directory, because fluxcd/pkg/kustomize's generator reads from disk.
+	Files map[string][]byte
+	// Envs are the environments to verify, in order.
+	Envs []Env
+	// Layers selects layers by name (see Layers); nil means all.
+	Layers []string
+	// Cache and Lock feed the charts layer; a nil Lock counts as empty.
+	Cache charts.Cache
+	Lock  *charts.Lock
+	// WorkDir makes reported file names relative; "" keeps them absolute.
+	WorkDir string
+}
+
+// Finding is one problem found in one environment by one layer.
+type Finding struct {
+	Env   string `json:"environment"`
+	Layer string `json:"layer"`
+	diag.Diagnostic
+}
+
+// EnvReport is the result for one environment.
+type EnvReport struct {
+	Name string `json:"name"`
+	// Kustomizations is how many Flux Kustomizations were built (layer 1).
+	Kustomizations int `json:"kustomizations"`
+	// Objects is how many objects the builds produced.
+	Objects int `json:"objects"`
+	// Charts is how many HelmReleases were templated (layer 4).
+	Charts   int       `json:"charts"`
+	Findings []Finding `json:"findings"`
+}
+
+// Report is the result of Run.
+type Report struct {
+	Layers []string    `json:"layers"`
+	Envs   []EnvReport `json:"environments"`
+}
+
+// Errors counts the error findings of r.
+func (r *Report) Errors() int {
+	n := 0
+	for _, e := range r.Envs {
+		for _, f := range e.Findings {
+			if f.Severity == diag.Error {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// Warnings counts the warning findings of r.
+func (r *Report) Warnings() int {
+	n := 0
+	for _, e := range r.Envs {
+		for _, f := range e.Findings {
+			if f.Severity == diag.Warning {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// Run verifies opts.Envs and returns the report. Problems in the rendered
+// tree are findings, not errors; the error is for bad options (an unknown
+// layer) and for I/O that prevents verifying at all.
+func Run(opts Options) (*Report, error) {
+	layers := opts.Layers
+	if layers == nil {
+		layers = Layers()
+	}
+	for _, l := range layers {
+		if !slices.Contains(Layers(), l) {
+			return nil, fmt.Errorf("unknown layer %q (layers: %s)", l, strings.Join(Layers(), ", "))
+		}
+	}
+	tr, err := openTree(opts)
+	if err != nil {
+		return nil, err
+	}
+	defer tr.close()
+
+	rep := &Report{Layers: ordered(layers)}
+	for _, e := range opts.Envs {
+		v := &envVerifier{opts: opts, tree: tr, index: tr.newIndex(), env: e, layers: layers}
+		rep.Envs = append(rep.Envs, v.run())
+	}
+	return rep, nil
+}
+
+// ordered returns layers in the canonical order.
+func ordered(layers []string) []string {
+	var out []string
+	for _, l := range Layers() {
+		if slices.Contains(layers, l) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// envVerifier carries one environment's state through the layers.
+type envVerifier struct {
+	opts   Options
+	tree   *tree
+	index  *index
+	env    Env
+	layers []string
+	rep    EnvReport
+	// objects are every object of the cluster: the cluster entry's and
+	// those of each built Flux Kustomization, in build order.
+	objects []*object
+	// remote lists Flux Kustomizations whose source is not this repository
+	// (their objects are not available offline), by namespace/name.
+	remote map[string]string
+}
+
+func (v *envVerifier) has(layer string) bool { return slices.Contains(v.layers, layer) }
+
+func (v *envVerifier) run() EnvReport {
+	v.rep = EnvReport{Name: v.env.Env.Name, Findings: []Finding{}}
+	v.remote = map[string]string{}
+	// The build layer also collects the objects the other layers check, so
+	// it always runs; its findings are reported only when selected.
+	keep := v.rep.Findings
+	v.build()
+	if !v.has(LayerBuild) {
+		v.rep.Findings = keep
+	}
+	if v.has(LayerSchema) {
+		v.schema()
+	}
+	if v.has(LayerRefs) {
+		v.refs()
+	}
+	if v.has(LayerCharts) {
+		v.charts()
+	}
+	sort.SliceStable(v.rep.Findings, func(i, j int) bool {
+		a, b := v.rep.Findings[i], v.rep.Findings[j]
+		if la, lb := layerIndex(a.Layer), layerIndex(b.Layer); la != lb {
+			return la < lb
+		}
+		if a.Pos.Filename != b.Pos.Filename {
+			return a.Pos.Filename < b.Pos.Filename
+		}
+		if a.Pos.Line != b.Pos.Line {
+			return a.Pos.Line < b.Pos.Line
+		}
+		return a.Message < b.Message
+	})
+	return v.rep
+}
+
+func layerIndex(l string) int { return slices.Index(Layers(), l) }
+
+// add records a finding about o (which may be nil) at the given field path
+// ("" for the whole object).
+func (v *envVerifier) add(layer string, sev diag.Severity, o *object, field, rule, source, format string, args ...any) {
+	d := diag.Diagnostic{Severity: sev, Rule: rule, Source: source, Message: fmt.Sprintf(format, args...)}
+	if o != nil {
+		d.Path = o.id()
+		if field != "" {
+			d.Path += ": " + field
+		}
+		d.Pos = v.index.pos(o, field)
+		if v.opts.WorkDir != "" {
+			d.Pos.Filename = diag.Rel(v.opts.WorkDir, d.Pos.Filename)
+		}
+	}
+	v.rep.Findings = append(v.rep.Findings, Finding{Env: v.env.Env.Name, Layer: layer, Diagnostic: d})
+}
+
+// findingJSON is the JSON form of a Finding (katonic verify -o json).
+type findingJSON struct {
+	Env      string `json:"environment"`
+	Layer    string `json:"layer"`
+	Severity string `json:"severity"`
+	File     string `json:"file,omitempty"`
+	Line     int    `json:"line,omitempty"`
+	Column   int    `json:"column,omitempty"`
+	Object   string `json:"object,omitempty"`
+	Message  string `json:"message"`
+	Rule     string `json:"rule"`
+	Source   string `json:"source"`
+}
+
+// MarshalJSON encodes f with its severity as "error" or "warning" and its
+// position flattened into file, line and column.
+func (f Finding) MarshalJSON() ([]byte, error) {
+	return json.Marshal(findingJSON{
+		Env: f.Env, Layer: f.Layer, Severity: f.Severity.String(),
+		File: f.Pos.Filename, Line: f.Pos.Line, Column: f.Pos.Column,
+		Object: f.Path, Message: f.Message, Rule: f.Rule, Source: f.Source,
+	})
+}
