@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -13,6 +14,7 @@ import (
 	"github.com/katonic/katonic/internal/charts"
 	"github.com/katonic/katonic/internal/compile"
 	"github.com/katonic/katonic/internal/diag"
+	"github.com/katonic/katonic/internal/outdir"
 	"github.com/katonic/katonic/internal/verify"
 )
 
@@ -80,16 +82,29 @@ func runVerify(stdout, stderr io.Writer, o verifyOptions, envs []string) error {
 	if err := report(stderr, res, err); err != nil {
 		return err
 	}
-	root, out := outputRoot(res.Dir, o.out)
-	lock, err := charts.ReadLock(filepath.Join(res.Dir, charts.LockFile))
-	if err != nil {
-		return exitf(ExitInvalid, "%v", err)
-	}
-	cache, err := chartCache(o.cache)
-	if err != nil {
-		return exitf(ExitUsage, "%v", err)
-	}
 	cwd, _ := os.Getwd()
+	root, out := outputRoot(res.Dir, o.out)
+	// The lock and the cache are read only for the charts layer, so a
+	// broken charts.lock does not stop the other layers.
+	var (
+		lock  *charts.Lock
+		cache charts.Cache
+	)
+	if slices.Contains(o.layers, verify.LayerCharts) {
+		if lock, err = charts.ReadLock(filepath.Join(res.Dir, charts.LockFile)); err != nil {
+			return exitf(ExitInvalid, "%v", err)
+		}
+		if cache, err = chartCache(o.cache); err != nil {
+			return exitf(ExitUsage, "%v", err)
+		}
+	}
+	if !o.render {
+		outAbs := filepath.Join(root, filepath.FromSlash(out))
+		if changes, err := outdir.Plan(outAbs, res.Files, res.Scope); err == nil && len(changes) > 0 {
+			fmt.Fprintf(stderr, "katonic: note: %s differs from a fresh render in %d %s; verify checks it as it is (run 'katonic render', or verify --render)\n",
+				diag.Rel(cwd, outAbs), len(changes), plural(len(changes), "file"))
+		}
+	}
 	opts := verify.Options{Root: root, Out: out, Layers: o.layers, Cache: cache, Lock: lock, WorkDir: cwd}
 	if o.render {
 		opts.Files = res.Files
@@ -122,9 +137,17 @@ func runVerify(stdout, stderr io.Writer, o verifyOptions, envs []string) error {
 					warns++
 				}
 			}
-			fmt.Fprintf(stderr, "%s: %d Flux %s built, %d objects, %d %s templated: %d %s, %d %s\n",
-				e.Name, e.Kustomizations, plural(e.Kustomizations, "Kustomization"), e.Objects,
-				e.Charts, plural(e.Charts, "chart"), errs, plural(errs, "error"), warns, plural(warns, "warning"))
+			var b strings.Builder
+			fmt.Fprintf(&b, "%s: %d Flux %s built", e.Name, e.Kustomizations, plural(e.Kustomizations, "Kustomization"))
+			if n := len(e.Remote); n > 0 {
+				fmt.Fprintf(&b, " (%d more from a remote source, not built)", n)
+			}
+			fmt.Fprintf(&b, ", %d objects", e.Objects)
+			if slices.Contains(rep.Layers, verify.LayerCharts) {
+				fmt.Fprintf(&b, ", %d %s templated", e.Charts, plural(e.Charts, "chart"))
+			}
+			fmt.Fprintf(&b, ": %d %s, %d %s", errs, plural(errs, "error"), warns, plural(warns, "warning"))
+			fmt.Fprintln(stderr, b.String())
 		}
 	}
 	errs, warns := rep.Errors(), rep.Warnings()

@@ -95,6 +95,10 @@ type EnvReport struct {
 	Kustomizations int `json:"kustomizations"`
 	// Objects is how many objects the builds produced.
 	Objects int `json:"objects"`
+	// Remote lists the Flux Kustomizations whose source is not this
+	// repository (e.g. Kubeflow Pipelines from its GitRepository), as
+	// "Kustomization/ns/name from Kind/ns/name": not built offline.
+	Remote []string `json:"remote"`
 	// Charts is how many HelmReleases were templated (layer 4).
 	Charts   int       `json:"charts"`
 	Findings []Finding `json:"findings"`
@@ -207,6 +211,10 @@ func (v *envVerifier) run() EnvReport {
 	if v.has(LayerCharts) {
 		v.charts()
 	}
+	v.rep.Remote = []string{}
+	for _, id := range sortedKeys(v.remote) {
+		v.rep.Remote = append(v.rep.Remote, id+" from "+v.remote[id])
+	}
 	sort.SliceStable(v.rep.Findings, func(i, j int) bool {
 		a, b := v.rep.Findings[i], v.rep.Findings[j]
 		if la, lb := layerIndex(a.Layer), layerIndex(b.Layer); la != lb {
@@ -264,4 +272,13 @@ func (f Finding) MarshalJSON() ([]byte, error) {
 		File: f.Pos.Filename, Line: f.Pos.Line, Column: f.Pos.Column,
 		Object: f.Path, Message: f.Message, Rule: f.Rule, Source: f.Source,
 	})
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
