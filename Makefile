@@ -1,10 +1,10 @@
 # katonic's everyday commands. The README's two commands are `make render`
-# and `make test`; CI (.ci/run) runs `make test` and `make check`.
+# and `make test`; CI (.ci/run) runs `make test`, `make check` and `make verify`.
 
 GO ?= go
 export GOTOOLCHAIN ?= local
 
-.PHONY: all build render check test bench cue-vet fmt generate
+.PHONY: all build render check verify test bench cue-vet fmt generate
 
 all: test
 
@@ -18,6 +18,10 @@ render:
 ## check: fail when out/ is not what the sources render
 check:
 	$(GO) run ./cmd/katonic render --check
+
+## verify: the verify layers that need no chart cache, on out/
+verify:
+	$(GO) run ./cmd/katonic verify --layers build,schema,refs
 
 ## test: vet, then every test with the race detector
 test:

@@ -21,8 +21,8 @@ import (
 const (
 	srcCharts    = "katonic charts pull and charts.lock (README, \"Charts\")"
 	srcTemplate  = "Helm template (helm.sh/helm/v3, client-only install): the chart's templates, values.schema.json and kubeVersion"
-	srcPlacement = "seed 000, \"Node pool requirements\": each service's pods run on its node pool (label katonic.ai/node-pool, taint of the pool)"
-	srcHosts     = "seeds 001 and 003: the platform FQDN, dash-<FQDN> (Superset) and connectors-<FQDN> (Airbyte)"
+	srcPlacement = "seed 000_3264e35a1f2fc576.txt, \"Node pool requirements\": each service's pods run on its node pool (label katonic.ai/node-pool, taint of the pool)"
+	srcHosts     = "seeds 001_023b29528093f049.txt and 003_48ea17a7d7c364df.txt: the platform FQDN, dash-<FQDN> (Superset) and connectors-<FQDN> (Airbyte)"
 	// valuesFromPlaceholder stands in for a value that Flux reads from a
 	// Secret or ConfigMap in the cluster (spec.valuesFrom with targetPath):
 	// offline, the key must exist for the chart to render, not its value.

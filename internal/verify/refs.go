@@ -124,13 +124,13 @@ func (v *envVerifier) refs() {
 			}
 		}
 	}
-	v.cycles("Kustomization", srcRefKustomization)
-	v.cycles("HelmRelease", srcRefHelmRelease)
+	v.cycles("Kustomization")
+	v.cycles("HelmRelease")
 }
 
 // cycles reports each dependsOn cycle among the cluster's objects of kind
 // once, on its lexically first member.
-func (v *envVerifier) cycles(kind, src string) {
+func (v *envVerifier) cycles(kind string) {
 	byID := map[string]*object{}
 	edges := map[string][]string{}
 	for _, o := range v.objects {
@@ -194,7 +194,7 @@ func (v *envVerifier) cycles(kind, src string) {
 					names = append(names, byID[c].name)
 				}
 				names = append(names, byID[cyc[0]].name)
-				v.add(LayerRefs, diag.Error, byID[cyc[0]], "spec.dependsOn", "verify.refs.cycle", src,
+				v.add(LayerRefs, diag.Error, byID[cyc[0]], "spec.dependsOn", "verify.refs.cycle", srcCycle,
 					"dependsOn cycle: %s", strings.Join(names, " → "))
 			}
 		}
