@@ -194,28 +194,36 @@ func (ix *index) pos(o *object, field string) diag.Pos {
 	return diag.Pos{Filename: t.shown(dc.file), Line: at.Line, Column: at.Column}
 }
 
-// splitField splits "spec.dependsOn[0].name" into spec, dependsOn, 0, name.
+// splitField splits a Kubernetes field path such as
+// "spec.dependsOn[0].name" or `metadata.annotations["a.b/c"]` into its
+// keys and indexes: spec, dependsOn, 0, name. A bracketed key is one key,
+// dots included.
 func splitField(f string) []string {
 	var out []string
-	for _, part := range strings.Split(f, ".") {
-		for part != "" {
-			i := strings.IndexByte(part, '[')
-			if i < 0 {
-				out = append(out, part)
-				break
-			}
-			if i > 0 {
-				out = append(out, part[:i])
-			}
-			j := strings.IndexByte(part[i:], ']')
-			if j < 0 {
-				out = append(out, part[i+1:])
-				break
-			}
-			out = append(out, strings.Trim(part[i+1:i+j], `"`))
-			part = part[i+j+1:]
+	var cur strings.Builder
+	flush := func() {
+		if cur.Len() > 0 {
+			out = append(out, cur.String())
+			cur.Reset()
 		}
 	}
+	for i := 0; i < len(f); i++ {
+		switch c := f[i]; c {
+		case '.':
+			flush()
+		case '[':
+			flush()
+			j := strings.IndexByte(f[i+1:], ']')
+			if j < 0 {
+				return append(out, strings.Trim(f[i+1:], `"`))
+			}
+			out = append(out, strings.Trim(f[i+1:i+1+j], `"`))
+			i += j + 1
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	flush()
 	return out
 }
 

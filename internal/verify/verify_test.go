@@ -1,0 +1,377 @@
+package verify
+
+import (
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/katonic/katonic/internal/charts"
+	"github.com/katonic/katonic/internal/compile"
+	"github.com/katonic/katonic/internal/config"
+	"github.com/katonic/katonic/internal/diag"
+	"github.com/katonic/katonic/internal/render"
+)
+
+// repoRoot is the katonic repository, whose environments/ are the examples.
+const repoRoot = "../.."
+
+// examples renders the example environments in memory, once per test.
+func examples(t *testing.T) *compile.Result {
+	t.Helper()
+	res, err := compile.Compile(compile.Options{Dir: repoRoot, Render: true})
+	if err != nil {
+		t.Fatalf("compile: %v\n%v", err, res.Diags)
+	}
+	return res
+}
+
+// run verifies env of res with files (paths relative to out/) in memory.
+func run(t *testing.T, res *compile.Result, env string, files map[string][]byte, layers ...string) EnvReport {
+	t.Helper()
+	opts := Options{Root: t.TempDir(), Out: "out", Files: files, Layers: layers}
+	for _, e := range res.Envs {
+		if e.Env.Name == env {
+			opts.Envs = append(opts.Envs, Env{Env: e.Env, Releases: e.Releases, Secrets: e.Secrets})
+		}
+	}
+	if len(opts.Envs) != 1 {
+		t.Fatalf("no example environment %s", env)
+	}
+	rep, err := Run(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep.Envs[0]
+}
+
+func TestExamplesVerifyClean(t *testing.T) {
+	res := examples(t)
+	for _, e := range res.Envs {
+		t.Run(e.Env.Name, func(t *testing.T) {
+			rep := run(t, res, e.Env.Name, res.Files, LayerBuild, LayerSchema, LayerRefs)
+			for _, f := range rep.Findings {
+				t.Errorf("%s: %s", f.Layer, f.Format(""))
+			}
+			if rep.Kustomizations < 2 || rep.Objects < 40 {
+				t.Errorf("built %d Kustomizations, %d objects: the build layer did not reach the environment's paths", rep.Kustomizations, rep.Objects)
+			}
+			if len(rep.Remote) == 0 {
+				t.Errorf("the Kubeflow Pipelines Kustomizations should be listed as remote")
+			}
+		})
+	}
+}
+
+// TestRules breaks one rendered file per case and expects exactly one
+// finding of the given rule, with a message containing want, at file.
+func TestRules(t *testing.T) {
+	res := examples(t)
+	const env = "globex-cloud"
+	const platform = "environments/globex-cloud/platform/"
+	cases := []struct {
+		name, file, old, new string
+		layer, rule, want    string
+		line                 bool // the finding has a line number
+	}{
+		{"missing resource", platform + "kustomization.yaml", "- istio.yaml", "- istio.yaml\n- nope.yaml",
+			LayerBuild, "verify.build", "nope.yaml", true},
+		{"path missing", "clusters/globex-cloud/platform.yaml", "path: ./out/environments/globex-cloud/platform", "path: ./out/environments/globex-cloud/gone",
+			LayerBuild, "verify.build.path", `path "./out/environments/globex-cloud/gone" does not exist`, true},
+		{"path escapes", "clusters/globex-cloud/platform.yaml", "path: ./out/environments/globex-cloud/platform", "path: ../../etc",
+			LayerBuild, "verify.build.path", "leaves the source artifact", true},
+		{"undefined variable", "clusters/globex-cloud/platform.yaml", "  prune: true\n", "  postBuild:\n    substitute:\n      A: a\n  prune: true\n",
+			LayerBuild, "", "", false},
+		{"enum", platform + "postgres.yaml", "  install:\n", "  install:\n    crds: Never\n",
+			LayerSchema, "verify.schema.crd", `Unsupported value: supported values: "Skip", "Create", "CreateReplace"`, true},
+		{"CEL", platform + "postgres.yaml", "spec:\n  chartRef:", "spec:\n  chart:\n    spec:\n      chart: x\n      sourceRef: {kind: HelmRepository, name: minio}\n  chartRef:",
+			LayerSchema, "verify.schema.crd", "either chart or chartRef must be set", true},
+		{"pattern", "clusters/globex-cloud/platform.yaml", "interval: 10m0s", "interval: often",
+			LayerSchema, "verify.schema.crd", "spec.interval", true},
+		{"core unknown field", "environments/globex-cloud/infrastructure/namespaces.yaml", "kind: Namespace\n", "kind: Namespace\nstatus: {colour: red}\n",
+			LayerSchema, "verify.schema.strict", `unknown field "status.colour"`, true},
+		{"dangling chartRef", platform + "postgres.yaml", "name: bitnami-postgresql", "name: bitnami-pg",
+			LayerRefs, "verify.refs.dangling", "OCIRepository/flux-system/bitnami-pg is not rendered", true},
+		{"dangling Kustomization dependsOn", "clusters/globex-cloud/platform.yaml", "- name: infrastructure", "- name: infra",
+			LayerRefs, "verify.refs.dangling", "Kustomization/flux-system/infra is not rendered", true},
+		{"undocumented Secret", platform + "redis.yaml", "name: redis-credentials", "name: redis-pw",
+			LayerRefs, "verify.refs.dangling", "Secret/flux-system/redis-pw is neither rendered nor a documented", true},
+		{"wrong source kind", platform + "postgres.yaml", "kind: OCIRepository", "kind: GitRepository",
+			LayerRefs, "verify.refs", "cannot reference a GitRepository", true},
+		{"namespace not created", platform + "postgres.yaml", "targetNamespace: application", "targetNamespace: apps",
+			LayerRefs, "verify.refs.namespace", `namespace "apps" is not created`, true},
+		{"HelmRelease cycle", platform + "postgres.yaml", "  install:\n", "  dependsOn:\n  - name: keycloak\n  install:\n",
+			LayerRefs, "verify.refs.cycle", "dependsOn cycle: keycloak → postgres → keycloak", true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			files := maps.Clone(res.Files)
+			body := string(files[c.file])
+			if !strings.Contains(body, c.old) {
+				t.Fatalf("%s has no %q", c.file, c.old)
+			}
+			files[c.file] = []byte(strings.Replace(body, c.old, c.new, 1))
+			rep := run(t, res, env, files, c.layer)
+			if c.rule == "" {
+				for _, f := range rep.Findings {
+					t.Errorf("unexpected: %s", f.Format(""))
+				}
+				return
+			}
+			if len(rep.Findings) != 1 {
+				for _, f := range rep.Findings {
+					t.Logf("%s", f.Format(""))
+				}
+				t.Fatalf("want 1 finding, got %d", len(rep.Findings))
+			}
+			f := rep.Findings[0]
+			if f.Rule != c.rule || !strings.Contains(f.Message, c.want) || f.Severity != diag.Error || f.Env != env || f.Layer != c.layer {
+				t.Errorf("got %s %s: %s", f.Layer, f.Rule, f.Format(""))
+			}
+			at := c.file
+			switch c.rule {
+			case "verify.build": // reported on the Flux Kustomization
+				at = "clusters/globex-cloud/platform.yaml"
+			case "verify.refs.cycle": // reported on the cycle's first member
+				at = platform + "keycloak.yaml"
+			}
+			if c.line && (f.Pos.Line == 0 || !strings.HasSuffix(filepath.ToSlash(f.Pos.Filename), "out/"+at)) {
+				t.Errorf("position %+v, want a line in out/%s", f.Pos, at)
+			}
+		})
+	}
+}
+
+// TestUndefinedVariable: a ${VAR} without a value fails strict substitution
+// only when the Kustomization has spec.postBuild, as in kustomize-controller.
+func TestUndefinedVariable(t *testing.T) {
+	res := examples(t)
+	files := maps.Clone(res.Files)
+	redis := "environments/globex-cloud/platform/redis.yaml"
+	files[redis] = []byte(strings.Replace(string(files[redis]), "  interval: 30m0s", "  interval: 30m0s\n  serviceAccountName: ${A}-${MISSING}", 1))
+	if rep := run(t, res, "globex-cloud", files, LayerBuild); len(rep.Findings) != 0 {
+		t.Errorf("without postBuild, no substitution happens: %v", rep.Findings)
+	}
+	ks := "clusters/globex-cloud/platform.yaml"
+	files[ks] = []byte(strings.Replace(string(files[ks]), "  prune: true\n", "  postBuild:\n    substitute:\n      A: a\n  prune: true\n", 1))
+	rep := run(t, res, "globex-cloud", files, LayerBuild)
+	if len(rep.Findings) != 1 || !strings.Contains(rep.Findings[0].Message, `"MISSING"`) || strings.Contains(rep.Findings[0].Message, `"A"`) {
+		t.Fatalf("want one finding naming MISSING, got %v", rep.Findings)
+	}
+	// With substituteFrom, values live in the cluster: not strict.
+	files[ks] = []byte(strings.Replace(string(files[ks]), "      A: a\n", "      A: a\n    substituteFrom:\n    - kind: ConfigMap\n      name: vars\n      optional: true\n", 1))
+	if rep := run(t, res, "globex-cloud", files, LayerBuild); len(rep.Findings) != 0 {
+		t.Errorf("with substituteFrom, substitution is not strict: %v", rep.Findings)
+	}
+}
+
+func TestChartsWithoutLock(t *testing.T) {
+	res := examples(t)
+	rep := run(t, res, "globex-cloud", res.Files, LayerCharts)
+	if len(rep.Findings) != 1 || rep.Findings[0].Severity != diag.Warning || rep.Findings[0].Rule != "verify.charts.unlocked" {
+		t.Fatalf("want one warning, got %v", rep.Findings)
+	}
+}
+
+func TestUnknownLayer(t *testing.T) {
+	if _, err := Run(Options{Layers: []string{"nope"}}); err == nil || !strings.Contains(err.Error(), `unknown layer "nope"`) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// placementEnv is an environment with a tainted platform pool, an untainted
+// compute pool and a gpu pool with two taints.
+func placementEnv() *envVerifier {
+	env := &config.Environment{Name: "e", Domain: "k.example", KubernetesVersion: "1.29",
+		NodePools: map[config.Role]config.NodePool{
+			config.RolePlatform: {MinNodes: 2},
+			config.RoleCompute:  {MinNodes: 1},
+			config.RoleGPU:      {MinNodes: 1, GPUType: "a100", GPUCount: 1},
+		},
+		Services: map[string]config.Service{"superset": {Enabled: true}},
+	}
+	tr := &tree{docs: map[string][]*doc{}}
+	return &envVerifier{env: Env{Env: env}, tree: tr, index: tr.newIndex()}
+}
+
+func pod(kind string, spec string) charts.Manifest {
+	m := map[string]any{"kind": kind, "metadata": map[string]any{"name": "x"}}
+	ps := map[string]any{}
+	switch spec {
+	case "platform":
+		ps["nodeSelector"] = map[string]any{config.PoolLabelKey: "platform"}
+		ps["tolerations"] = []any{map[string]any{"key": config.PoolLabelKey, "operator": "Equal", "value": "platform", "effect": "NoSchedule"}}
+	case "platform-exists":
+		ps["nodeSelector"] = map[string]any{config.PoolLabelKey: "platform"}
+		ps["tolerations"] = []any{map[string]any{"operator": "Exists"}}
+	case "platform-untolerated":
+		ps["nodeSelector"] = map[string]any{config.PoolLabelKey: "platform"}
+	case "compute":
+		ps["nodeSelector"] = map[string]any{config.PoolLabelKey: "compute"}
+	case "gpu-half":
+		ps["nodeSelector"] = map[string]any{config.PoolLabelKey: "gpu"}
+		ps["tolerations"] = []any{map[string]any{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}}
+	}
+	switch kind {
+	case "CronJob":
+		m["spec"] = map[string]any{"jobTemplate": map[string]any{"spec": map[string]any{"template": map[string]any{"spec": ps}}}}
+	case "Pod":
+		m["spec"] = ps
+	default:
+		m["spec"] = map[string]any{"template": map[string]any{"spec": ps}}
+	}
+	return charts.Manifest{Template: "c/templates/x.yaml", Object: m}
+}
+
+func TestPlacement(t *testing.T) {
+	platform := render.Release{Name: "r", Service: "svc", Pools: []config.Role{config.RolePlatform}}
+	gpu := render.Release{Name: "r", Service: "svc", Pools: []config.Role{config.RoleGPU}}
+	both := render.Release{Name: "r", Service: "svc", Pools: []config.Role{config.RoleCompute, config.RolePlatform}}
+	none := render.Release{Name: "r", Service: "svc"}
+	cases := []struct {
+		name string
+		rel  render.Release
+		mf   charts.Manifest
+		want []string // substrings, one per finding
+	}{
+		{"placed", platform, pod("Deployment", "platform"), nil},
+		{"Exists tolerates every taint", platform, pod("StatefulSet", "platform-exists"), nil},
+		{"CronJob placed", platform, pod("CronJob", "platform"), nil},
+		{"Pod placed", platform, pod("Pod", "platform"), nil},
+		{"DaemonSet exempt", platform, pod("DaemonSet", ""), nil},
+		{"no selector", platform, pod("Deployment", ""), []string{"pod is not placed: spec.template.spec.nodeSelector has no katonic.ai/node-pool; service svc belongs on node pool platform"}},
+		{"CronJob no selector", platform, pod("CronJob", ""), []string{"spec.jobTemplate.spec.template.spec.nodeSelector has no"}},
+		{"taint not tolerated", platform, pod("Job", "platform-untolerated"), []string{"does not tolerate taint katonic.ai/node-pool=platform:NoSchedule"}},
+		{"wrong pool", platform, pod("Deployment", "compute"), []string{"selects node pool compute; service svc belongs on node pool platform"}},
+		{"one of two pools, untainted", both, pod("Deployment", "compute"), nil},
+		{"gpu, one taint of two tolerated", gpu, pod("Deployment", "gpu-half"), []string{"does not tolerate taint katonic.ai/gpu-type=a100:NoSchedule"}},
+		{"pool the environment lacks", render.Release{Service: "svc", Pools: []config.Role{config.RoleStorage}}, pod("Deployment", ""), []string{"not placed"}},
+		{"pods where katonic places none", none, pod("Deployment", "platform"), []string{"katonic places none"}},
+		{"not a workload", platform, charts.Manifest{Object: map[string]any{"kind": "Service"}}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			v := placementEnv()
+			v.checkPlacement(nil, c.rel, charts.Ref{Chart: "c", Version: "1.0.0"}, c.mf)
+			if len(v.rep.Findings) != len(c.want) {
+				t.Fatalf("want %d findings, got %v", len(c.want), v.rep.Findings)
+			}
+			for i, w := range c.want {
+				f := v.rep.Findings[i]
+				if !strings.Contains(f.Message, w) || f.Rule != "verify.charts.placement" || !strings.Contains(f.Message, "chart c 1.0.0: ") {
+					t.Errorf("finding %q, want %q", f.Message, w)
+				}
+			}
+		})
+	}
+}
+
+func TestHosts(t *testing.T) {
+	ingress := func(hosts ...string) charts.Manifest {
+		var rules []any
+		for _, h := range hosts {
+			rules = append(rules, map[string]any{"host": h})
+		}
+		return charts.Manifest{Object: map[string]any{"kind": "Ingress", "metadata": map[string]any{"name": "i"},
+			"spec": map[string]any{"rules": rules, "tls": []any{map[string]any{"hosts": []any{hosts[0]}}}}}}
+	}
+	cases := []struct {
+		name  string
+		hosts []string
+		bad   int
+	}{
+		{"FQDN", []string{"k.example"}, 0},
+		{"dash- with Superset on", []string{"dash-k.example"}, 0},
+		{"connectors- with Airbyte off", []string{"connectors-k.example"}, 2}, // rule and tls
+		{"other host", []string{"k.example", "grafana.k.example"}, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			v := placementEnv()
+			v.checkHosts(nil, charts.Ref{Chart: "c"}, ingress(c.hosts...))
+			if len(v.rep.Findings) != c.bad {
+				t.Fatalf("want %d findings, got %v", c.bad, v.rep.Findings)
+			}
+			for _, f := range v.rep.Findings {
+				if f.Rule != "verify.charts.host" || !strings.Contains(f.Message, "k.example, dash-k.example") {
+					t.Errorf("finding %q", f.Message)
+				}
+			}
+		})
+	}
+}
+
+func TestReleaseValues(t *testing.T) {
+	spec := map[string]any{
+		"values": map[string]any{"auth": map[string]any{"enabled": true}},
+		"valuesFrom": []any{
+			map[string]any{"kind": "Secret", "name": "s", "valuesKey": "pw", "targetPath": "auth.password"},
+			map[string]any{"kind": "Secret", "name": "s", "valuesKey": "values.yaml"},
+			map[string]any{"kind": "Secret", "name": "s", "valuesKey": "k", "targetPath": "list[0].name"},
+		},
+	}
+	vals, err := releaseValues(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := vals["auth"].(map[string]any)
+	if auth["enabled"] != true || auth["password"] != valuesFromPlaceholder {
+		t.Errorf("auth = %v", auth)
+	}
+	if l, ok := vals["list"].([]any); !ok || len(l) != 1 {
+		t.Errorf("list = %v", vals["list"])
+	}
+	if spec["values"].(map[string]any)["auth"].(map[string]any)["password"] != nil {
+		t.Error("releaseValues modified the HelmRelease")
+	}
+	if _, err := releaseValues(map[string]any{"valuesFrom": []any{map[string]any{"targetPath": "a[x]"}}}); err == nil {
+		t.Error("a malformed targetPath should be an error")
+	}
+}
+
+func TestFullVersion(t *testing.T) {
+	for in, want := range map[string]string{"1.29": "1.29.0", "1.29.5": "1.29.5", "v1.30": "v1.30.0"} {
+		if got := fullVersion(in); got != want {
+			t.Errorf("fullVersion(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestSplitField(t *testing.T) {
+	for in, want := range map[string][]string{
+		"":                               nil,
+		"spec":                           {"spec"},
+		"spec.dependsOn[0].name":         {"spec", "dependsOn", "0", "name"},
+		"spec.values[a.b]":               {"spec", "values", "a.b"},
+		`metadata.labels["x"]`:           {"metadata", "labels", "x"},
+		"spec.valuesFrom[2]":             {"spec", "valuesFrom", "2"},
+		"spec.template.spec.containers[": {"spec", "template", "spec", "containers", ""},
+	} {
+		if got := splitField(in); !slices.Equal(got, want) {
+			t.Errorf("splitField(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// FuzzSplitField: field paths come from error messages; no input may panic,
+// and a path without brackets splits on its dots.
+func FuzzSplitField(f *testing.F) {
+	for _, s := range []string{"spec.a[0].b", "a[", "]]..[[", `x["y"]`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := splitField(s)
+		if !strings.ContainsAny(s, "[]") {
+			var want []string
+			for _, p := range strings.Split(s, ".") {
+				if p != "" {
+					want = append(want, p)
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("splitField(%q) = %q, want %q", s, got, want)
+			}
+		}
+	})
+}
