@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 
+	"github.com/katonic/katonic/internal/catalog"
 	"github.com/katonic/katonic/internal/config"
 )
 
@@ -791,5 +792,95 @@ func TestLayerDependsOnRenderedLayers(t *testing.T) {
 	}
 	if _, ok := find(objs, "Kustomization", "pipelines"); !ok {
 		t.Error("pipelines Kustomization missing when platform layer is empty")
+	}
+}
+
+// TestChartsMirror: with charts.mirror, every chart comes from the mirror:
+// one HelmRepository for an HTTP mirror, one OCIRepository per chart for an
+// OCI mirror; no upstream URL and no pull secret remain.
+func TestChartsMirror(t *testing.T) {
+	for _, c := range []struct {
+		mirror, kind, url string
+	}{
+		{"https://charts.acme.example/katonic/", "HelmRepository", "https://charts.acme.example/katonic"},
+		{"oci://registry.acme.example/katonic", "OCIRepository", "oci://registry.acme.example/katonic/redis"},
+	} {
+		env := testEnv("acme", config.ProfileCloud)
+		env.Charts.Mirror = c.mirror
+		res := mustRender(t, env, Options{})
+		objs := objects(t, res.Files)
+		var sources int
+		for _, o := range objs {
+			switch o.kind() {
+			case "HelmRepository", "OCIRepository":
+				sources++
+				if o.kind() != c.kind {
+					t.Errorf("%s: %s/%s, want only %ss", c.mirror, o.kind(), o.name(), c.kind)
+				}
+				u, _ := get(o.m, "spec.url").(string)
+				if !strings.HasPrefix(u, strings.TrimSuffix(c.mirror, "/")) {
+					t.Errorf("%s: %s/%s url %s is not on the mirror", c.mirror, o.kind(), o.name(), u)
+				}
+				if get(o.m, "spec.secretRef") != nil {
+					t.Errorf("%s: %s/%s has a pull secret", c.mirror, o.kind(), o.name())
+				}
+			}
+		}
+		if c.kind == "HelmRepository" && sources != 1 {
+			t.Errorf("%s: %d sources, want one HelmRepository", c.mirror, sources)
+		}
+		for _, r := range res.Releases {
+			if r.Chart.Kind != catalog.Kind(c.kind) {
+				t.Errorf("%s: release %s chart kind %s", c.mirror, r.Name, r.Chart.Kind)
+			}
+			if r.ChartID == catalog.ChartRedis && r.Chart.URL != c.url {
+				t.Errorf("%s: redis chart url %s, want %s", c.mirror, r.Chart.URL, c.url)
+			}
+		}
+		for _, s := range res.Secrets {
+			if s.Name == katonicRegistrySecret {
+				t.Errorf("%s: the private registry's pull secret is still required", c.mirror)
+			}
+		}
+	}
+	env := testEnv("acme", config.ProfileCloud)
+	env.Charts.Mirror = "ftp://x"
+	if _, err := Environment(env, Options{}); err == nil || !strings.Contains(err.Error(), "charts.mirror") {
+		t.Errorf("ftp mirror: err = %v", err)
+	}
+}
+
+// TestReleases: Result.Releases lists every rendered HelmRelease with the
+// pools its Placements put pods on.
+func TestReleases(t *testing.T) {
+	env := testEnv("acme", config.ProfileCloud)
+	env.Services["airbyte"] = config.Service{Enabled: true, Namespace: "airbyte"}
+	res := mustRender(t, env, Options{})
+	objs := objects(t, res.Files)
+	var names []string
+	for _, o := range objs {
+		if o.kind() == "HelmRelease" {
+			names = append(names, o.name())
+		}
+	}
+	var got []string
+	byName := map[string]Release{}
+	for _, r := range res.Releases {
+		got = append(got, r.Name)
+		byName[r.Name] = r
+	}
+	sort.Strings(names)
+	sort.Strings(got)
+	if !reflect.DeepEqual(got, names) {
+		t.Fatalf("Releases %v, HelmReleases %v", got, names)
+	}
+	if p := byName["istio-base"].Pools; len(p) != 0 {
+		t.Errorf("istio-base pools %v, want none", p)
+	}
+	if p := byName["airbyte"].Pools; !reflect.DeepEqual(p, []config.Role{config.RoleCompute, config.RolePlatform}) {
+		t.Errorf("airbyte pools %v", p)
+	}
+	if r := byName["postgres"]; r.Service != "postgres" || r.Namespace != "application" || r.ChartID != catalog.ChartPostgreSQL {
+		t.Errorf("postgres release %+v", r)
 	}
 }

@@ -391,8 +391,9 @@ type Placement struct {
 
 // Placements returns the placement keys katonic sets for the catalog chart
 // id (katonic-domain.md, "placement keys"; each chart's values.yaml), in a
-// fixed order; nil for charts without pods and for unknown ids treated as
-// top-level charts it returns one top-level platform placement.
+// fixed order. It returns an empty list for charts without pods
+// (istio-base) and one top-level platform placement for charts that take
+// nodeSelector and tolerations at the top level, Katonic's own included.
 func Placements(chartID string) []Placement {
 	ps := chartPlacement(chartID)
 	out := make([]Placement, len(ps))
