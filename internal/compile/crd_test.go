@@ -1,8 +1,6 @@
 package compile_test
 
 import (
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -12,27 +10,13 @@ import (
 	"github.com/katonic/katonic/internal/crdschema"
 )
 
-// fluxCRDs is the upstream Flux CRDs, byte for byte (shared reference
-// material next to the repository; absent on a user's machine).
-const fluxCRDs = "../../../shared/reference/flux-crds"
-
 // TestFluxObjectsValidateAgainstCRDs validates every Flux object of the
-// rendered examples against the upstream Flux CRDs — OpenAPI schema,
-// unknown fields and CEL rules — with the API server's own validation code.
+// rendered examples against the Flux CRDs katonic embeds (generated from the
+// pinned Flux API modules; internal/crdschema's tests prove them equal to
+// the upstream CRDs) — OpenAPI schema, unknown fields and CEL rules — with
+// the API server's own validation code.
 func TestFluxObjectsValidateAgainstCRDs(t *testing.T) {
-	paths, _ := filepath.Glob(filepath.Join(fluxCRDs, "*.yaml"))
-	if len(paths) == 0 {
-		t.Skipf("no Flux CRDs at %s: they are shared reference material beside the repository, not part of it", fluxCRDs)
-	}
-	var crds [][]byte
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		crds = append(crds, b)
-	}
-	v, err := crdschema.New(crds...)
+	v, err := crdschema.Flux()
 	if err != nil {
 		t.Fatal(err)
 	}
