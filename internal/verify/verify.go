@@ -104,10 +104,19 @@ type EnvReport struct {
 	Findings []Finding `json:"findings"`
 }
 
-// Report is the result of Run.
+// SchemaVersion is the version of the JSON form of Report (katonic verify
+// -o json). It changes only when a field is removed or changes meaning.
+const SchemaVersion = 1
+
+// Report is the result of Run. Its JSON form is `katonic verify -o json`:
+// {"schemaVersion": 1, "layers": [...], "environments": [{"name",
+// "kustomizations", "objects", "remote", "charts", "findings": [{"environment",
+// "layer", "severity", "file", "line", "column", "object", "message", "rule",
+// "source"}]}]}.
 type Report struct {
-	Layers []string    `json:"layers"`
-	Envs   []EnvReport `json:"environments"`
+	SchemaVersion int         `json:"schemaVersion"`
+	Layers        []string    `json:"layers"`
+	Envs          []EnvReport `json:"environments"`
 }
 
 // Errors counts the error findings of r.
@@ -155,7 +164,7 @@ func Run(opts Options) (*Report, error) {
 	}
 	defer tr.close()
 
-	rep := &Report{Layers: ordered(layers)}
+	rep := &Report{SchemaVersion: SchemaVersion, Layers: ordered(layers)}
 	for _, e := range opts.Envs {
 		v := &envVerifier{opts: opts, tree: tr, index: tr.newIndex(), env: e, layers: layers}
 		rep.Envs = append(rep.Envs, v.run())
