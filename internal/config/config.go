@@ -67,6 +67,9 @@ type Environment struct {
 	Identity      Identity           `json:"identity"`
 	Services      map[string]Service `json:"services"`
 	Charts        Charts             `json:"charts,omitempty"`
+	// Waivers maps a policy id (policy/) to the recorded reason this
+	// environment is exempt from it.
+	Waivers map[string]string `json:"waivers,omitempty"`
 }
 
 // Charts says where an environment's charts come from.
