@@ -169,10 +169,21 @@ func publicCharts() map[string]Chart {
 // katonicChart pins one of Katonic's own charts. They have no public chart:
 // oci://registry.katonic.ai/charts is Katonic's private registry, which an
 // installation must mirror (and authenticate to) before Flux can pull from it.
-// The chart version follows the platform version.
+// The chart version follows the platform version, completed to the
+// MAJOR.MINOR.PATCH that Helm requires of a chart version (SemVer 2, Helm's
+// Chart.yaml reference): platform 4.5 is chart 4.5.0. A bare "4.5" in a
+// HelmRelease would be a range to Flux (4.5.x), not a pin.
 func katonicChart(chart, platformVersion string) Chart {
 	return Chart{Source: chart, Kind: OCIRepository, URL: "oci://registry.katonic.ai/charts/" + chart,
-		Chart: chart, Version: platformVersion, Private: true}
+		Chart: chart, Version: chartVersion(platformVersion), Private: true}
+}
+
+// chartVersion completes MAJOR.MINOR to MAJOR.MINOR.0.
+func chartVersion(v string) string {
+	if strings.Count(v, ".") == 1 {
+		return v + ".0"
+	}
+	return v
 }
 
 // kubeflowPipelines pins the Kubeflow Pipelines manifests at tag.

@@ -69,7 +69,7 @@ func TestPins(t *testing.T) {
 			t.Errorf("%s: pipelines %+v", v, r.Pipelines)
 		}
 		for _, id := range []string{ChartKatonicUI, ChartKatonicAPI} {
-			if c := r.Charts[id]; !c.Private || c.Version != v {
+			if c := r.Charts[id]; !c.Private || c.Version != chartVersion(v) || !exact.MatchString(c.Version) {
 				t.Errorf("%s %s: %+v", v, id, c)
 			}
 		}
