@@ -1,6 +1,7 @@
 // Package testrepo makes katonic configuration repositories for tests: a
-// temporary directory with the real cue.mod/, schema/ and profiles/ of this
-// repository plus the environment files a test gives. Only tests import it.
+// temporary directory with the real cue.mod/, schema/, profiles/ and
+// policy/ of this repository plus the environment files a test gives. Only
+// tests import it.
 package testrepo
 
 import (
@@ -10,8 +11,9 @@ import (
 )
 
 // Packages are the directories of the real repository a test repository
-// gets a copy of.
-var Packages = []string{"cue.mod", "schema", "profiles"}
+// gets a copy of: the CUE module, the schema, the profiles and the policy
+// set. Seed fails when one is missing.
+var Packages = []string{"cue.mod", "schema", "profiles", "policy"}
 
 // New creates a repository in t.TempDir() from the real one at root (the
 // katonic checkout, e.g. "../.."), with files — paths relative to the new

@@ -1,0 +1,564 @@
+// Package policy evaluates the policy set of a katonic repository — the CUE
+// package in policy/ — over each environment's rendered objects.
+//
+// A policy is a field of policies in that package: an id (kebab-case), a
+// severity ("error" or "warning"), a message, the source of the rule, and
+// violations, a CUE comprehension over input. katonic fills input with one
+// environment's configuration, every YAML document it rendered for that
+// environment, its HelmReleases and every leaf value of those documents
+// (see policy/policy.cue for the exact schema), then reads the violations.
+// An environment may waive a policy with a recorded reason
+// (config.Environment.Waivers); a waived violation is reported, marked
+// Waived, and does not count as an error. Waiving an unknown policy is an
+// error.
+//
+// CUE values are not safe for concurrent use: a Set evaluates one
+// environment at a time under a lock, and does the Go work (parsing the
+// rendered YAML, flattening leaves, positions, waivers) outside it.
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/cuecontext"
+	cueerrors "cuelang.org/go/cue/errors"
+	cueload "cuelang.org/go/cue/load"
+	"cuelang.org/go/cue/token"
+
+	"github.com/katonic/katonic/internal/compile"
+	"github.com/katonic/katonic/internal/diag"
+	"github.com/katonic/katonic/internal/load"
+)
+
+// Dir is the directory of a repository, relative to its root, that holds
+// the policy set: the CUE package policy.
+const Dir = "policy"
+
+// Severities a policy may have (policy/policy.cue, #Policy.severity).
+const (
+	SeverityError   = "error"
+	SeverityWarning = "warning"
+)
+
+// ErrInvalid is returned by Load when the policy set has errors; the
+// diagnostics say which.
+var ErrInvalid = errors.New("the policy set is invalid")
+
+// idPattern is policy/policy.cue's #ID: kebab-case.
+var idPattern = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
+
+// Source cited by the diagnostics this package makes itself.
+const (
+	waiverSource = "README \"policy\": an environment may waive a policy of policy/ only with a recorded reason; waiving a policy that does not exist is an error"
+	setSource    = "policy/policy.cue: policies: [#ID]: #Policy"
+)
+
+// Set is a loaded policy set. It is immutable after Load and safe for
+// concurrent use; evaluations are serialised (CUE values are not
+// goroutine-safe).
+type Set struct {
+	dir      string // absolute repository root
+	policies []Policy
+	byID     map[string]int
+
+	mu    sync.Mutex // guards ctx and value
+	ctx   *cue.Context
+	value cue.Value // the policy package, input not filled; zero for an empty set
+	files []*ast.File
+}
+
+// Policy describes one policy of the set.
+type Policy struct {
+	// ID is the policy's field name in policies, kebab-case.
+	ID string
+	// Severity is "error" or "warning".
+	Severity string
+	// Message says what the policy requires; Source where the rule comes from.
+	Message, Source string
+	// Pos is where the policy is declared: the label of its field in its
+	// .cue file (absolute file name), as diag positions are.
+	Pos diag.Pos
+}
+
+// Load loads the policy/ package of the repository rooted at dir (which
+// holds cue.mod/) with CUE's loader, so policies may import the module's
+// packages (katonic.dev/katonic/schema) and CUE's standard library.
+//
+// A repository without policy/, or with no .cue file in it, has an empty
+// Set. Problems of the policy set — CUE syntax or evaluation errors, a
+// policy id that is not kebab-case, a severity, message or source that is
+// missing or not concrete — come back as diagnostics positioned in
+// policy/*.cue (load.FromCUE), together with ErrInvalid and a nil Set.
+// Other errors: dir cannot be read.
+func Load(dir string) (*Set, diag.List, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	s := &Set{dir: abs, byID: map[string]int{}}
+	pdir := filepath.Join(abs, Dir)
+	entries, err := os.ReadDir(pdir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return s, nil, nil
+	case err != nil:
+		return nil, nil, err
+	}
+	hasCUE := false
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".cue") {
+			hasCUE = true
+		}
+	}
+	if !hasCUE {
+		return s, nil, nil
+	}
+
+	insts := cueload.Instances([]string{"./" + Dir}, &cueload.Config{Dir: abs})
+	inst := insts[0]
+	if inst.Err != nil {
+		return nil, cueDiags(inst.Err, abs, inst.Files), ErrInvalid
+	}
+	ctx := cuecontext.New()
+	v := ctx.BuildInstance(inst)
+	if err := v.Err(); err != nil {
+		return nil, cueDiags(err, abs, inst.Files), ErrInvalid
+	}
+	// Errors that do not depend on input: conflicts, wrong types.
+	if err := v.Validate(); err != nil {
+		return nil, cueDiags(err, abs, inst.Files), ErrInvalid
+	}
+	labels := policyLabels(inst.Files)
+	var diags diag.List
+	pv := v.LookupPath(cue.ParsePath("policies"))
+	if pv.Exists() {
+		it, err := pv.Fields()
+		if err != nil {
+			return nil, cueDiags(err, abs, inst.Files), ErrInvalid
+		}
+		for it.Next() {
+			id := it.Selector().Unquoted()
+			pos, ok := labels[id]
+			if !ok {
+				pos = posOf(it.Value().Pos())
+			}
+			if !idPattern.MatchString(id) {
+				diags = append(diags, diag.Diagnostic{Severity: diag.Error, Pos: pos, Path: "policies." + quote(id),
+					Message: fmt.Sprintf("policy id %q is not kebab-case (lower-case letters and digits joined by -)", id),
+					Rule:    "policy.id", Source: setSource})
+				continue
+			}
+			p := Policy{ID: id, Pos: pos}
+			meta := map[string]string{}
+			for _, f := range []string{"severity", "message", "source"} {
+				str, err := it.Value().LookupPath(cue.MakePath(cue.Str(f))).String()
+				if err != nil {
+					diags = append(diags, diag.Diagnostic{Severity: diag.Error, Pos: pos, Path: "policies." + quote(id) + "." + f,
+						Message: fmt.Sprintf("policy %s: %s must be a concrete string that does not depend on input", id, f),
+						Rule:    "policy.meta", Source: setSource})
+					continue
+				}
+				meta[f] = str
+			}
+			if len(meta) < 3 {
+				continue
+			}
+			p.Severity, p.Message, p.Source = meta["severity"], meta["message"], meta["source"]
+			s.policies = append(s.policies, p)
+		}
+	}
+	if len(diags) > 0 {
+		return nil, diags.Sort(), ErrInvalid
+	}
+	sort.Slice(s.policies, func(i, j int) bool { return s.policies[i].ID < s.policies[j].ID })
+	for i, p := range s.policies {
+		s.byID[p.ID] = i
+	}
+	s.ctx, s.value, s.files = ctx, v, inst.Files
+	return s, nil, nil
+}
+
+// cueDiags turns a CUE error about the policy package into diagnostics
+// (load.FromCUE). An error about policies."<id>" that CUE places only in
+// the contract (#Policy in policy/policy.cue), or nowhere, is moved to the
+// deepest field of its path that the policy's own file writes; the
+// "N errors in empty disjunction" summary is dropped when the disjuncts'
+// errors are there.
+func cueDiags(err error, dir string, files []*ast.File) diag.List {
+	diags := load.FromCUE(err, dir, "", "policy.load")
+	// FromCUE keeps each error's own message; an error that wraps its
+	// cause ("import failed") gets the cause added.
+	for i, e := range cueerrors.Errors(err) {
+		if i < len(diags) {
+			diags[i].Message += cause(e)
+		}
+	}
+	paths := map[string]int{}
+	for _, d := range diags {
+		paths[d.Path]++
+	}
+	out := diags[:0]
+	for _, d := range diags {
+		if strings.Contains(d.Message, "errors in empty disjunction") && paths[d.Path] > 1 {
+			continue
+		}
+		d.Message = strings.ReplaceAll(d.Message, dir+string(filepath.Separator), "")
+		if d.Source == "" {
+			d.Source = setSource
+		}
+		segs := labels(d.Path)
+		if len(segs) >= 2 && segs[0] == "policies" {
+			var best token.Pos
+			depth := 0
+			for _, f := range files {
+				if p, n := findField(f.Decls, segs, false); n > depth {
+					best, depth = p, n
+				}
+			}
+			if depth >= 2 && (d.Pos.Filename == "" || d.Pos.Filename != best.Filename()) {
+				d.Pos = posOf(best)
+			}
+		}
+		out = append(out, d)
+	}
+	return out.Sort()
+}
+
+// cause returns ": " and the messages of the errors e wraps, or "".
+func cause(e error) string {
+	var b strings.Builder
+	for w := errors.Unwrap(e); w != nil; w = errors.Unwrap(w) {
+		if ce, ok := w.(cueerrors.Error); ok {
+			f, a := ce.Msg()
+			b.WriteString(": " + fmt.Sprintf(f, a...))
+			continue
+		}
+		b.WriteString(": " + w.Error())
+		break
+	}
+	return b.String()
+}
+
+// labels splits a CUE path into its labels, unquoted; an index is written
+// as its number.
+func labels(path string) []string {
+	if path == "" {
+		return nil
+	}
+	p := cue.ParsePath(path)
+	if p.Err() != nil {
+		return nil
+	}
+	var out []string
+	for _, sel := range p.Selectors() {
+		if sel.LabelType() == cue.StringLabel {
+			out = append(out, sel.Unquoted())
+		} else {
+			out = append(out, sel.String())
+		}
+	}
+	return out
+}
+
+// Policies returns the set's policies sorted by ID (a copy).
+func (s *Set) Policies() []Policy {
+	return append([]Policy(nil), s.policies...)
+}
+
+// Policy returns the policy with id, and whether there is one.
+func (s *Set) Policy(id string) (Policy, bool) {
+	i, ok := s.byID[id]
+	if !ok {
+		return Policy{}, false
+	}
+	return s.policies[i], true
+}
+
+// EnvResult is the outcome of the policy set for one environment.
+type EnvResult struct {
+	// Env is the environment's name.
+	Env string
+	// Violations are every violation, waived ones included, sorted by
+	// policy id, object, path and detail.
+	Violations []Violation
+	// Errors are problems that are not violations: a waiver of a policy
+	// that does not exist (positioned at the waiver in the environment's
+	// file), a policy that failed to evaluate over this input (positioned
+	// in policy/), a rendered file that is not YAML.
+	Errors diag.List
+}
+
+// Violation is one violation of a policy by one object.
+type Violation struct {
+	// Policy is the policy id; Severity, Message and Source are the policy's.
+	Policy   string
+	Severity string
+	// Object is the offending object's id ("Kind/namespace/name",
+	// "Kind/name"), or "Environment/<name>" for the configuration.
+	Object string
+	// File is the object's file relative to the repository root, with the
+	// output prefix given to Evaluate (out/environments/...), or the
+	// environment's file (environments/<name>.cue).
+	File string
+	// Path is the offending field in the object (or the environment), when
+	// the policy names one; Detail says what is wrong.
+	Path, Detail string
+	Message      string
+	Source       string
+	// Line is the line of Path (else of the object) in File, best effort;
+	// 0 when unknown.
+	Line int
+	// Waived says the environment waives the policy; Reason is the reason
+	// it recorded.
+	Waived bool
+	Reason string
+}
+
+// Evaluate evaluates every policy of s over one rendered environment: env
+// (its configuration, file list and releases, from compile.Compile with
+// Render) and files (the rendered files by slash path relative to the
+// output directory, compile.Result.Files). outPrefix is the output
+// directory as shown to users, relative to the repository root (e.g.
+// "out"); it prefixes each object's file.
+//
+// Policy evaluation problems and waivers of unknown policies are returned
+// in EnvResult.Errors. The error is for a call that cannot be evaluated: a
+// nil environment, a file of env.Files missing from files, or input that
+// does not match policy/policy.cue's #Input (a katonic bug).
+func (s *Set) Evaluate(env compile.EnvResult, files map[string][]byte, outPrefix string) (*EnvResult, error) {
+	return s.evaluate(env, files, outPrefix, nil)
+}
+
+// evaluate is Evaluate; tests change the input with mutate before it is
+// evaluated.
+func (s *Set) evaluate(env compile.EnvResult, files map[string][]byte, outPrefix string, mutate func(*input)) (*EnvResult, error) {
+	if env.Env == nil {
+		return nil, fmt.Errorf("policy: nil environment")
+	}
+	res := &EnvResult{Env: env.Env.Name}
+	in, objs, errs, err := buildInput(env, files, outPrefix)
+	if err != nil {
+		return nil, err
+	}
+	if mutate != nil {
+		mutate(in)
+	}
+	res.Errors = append(res.Errors, errs...)
+	envFile := &envSyntax{abs: filepath.Join(s.dir, filepath.FromSlash(env.Env.File)), name: env.Env.Name}
+
+	for _, id := range sortedKeys(env.Env.Waivers) {
+		if _, ok := s.byID[id]; ok {
+			continue
+		}
+		known := make([]string, len(s.policies))
+		for i, p := range s.policies {
+			known[i] = p.ID
+		}
+		list := strings.Join(known, ", ")
+		if list == "" {
+			list = "none"
+		}
+		res.Errors = append(res.Errors, diag.Diagnostic{
+			Severity: diag.Error,
+			Pos:      envFile.pos([]string{"waivers", id}, true),
+			Path:     cue.MakePath(cue.Str("environments"), cue.Str(env.Env.Name), cue.Str("waivers"), cue.Str(id)).String(),
+			Message:  fmt.Sprintf("waiver of unknown policy %q (policies: %s)", id, list),
+			Rule:     "policy.waiver",
+			Source:   waiverSource,
+		})
+	}
+
+	raw, perrs, err := s.eval(in)
+	if err != nil {
+		return nil, fmt.Errorf("policy: environment %s: %w", env.Env.Name, err)
+	}
+	res.Errors = append(res.Errors, perrs...)
+	for _, r := range raw {
+		p := s.policies[s.byID[r.policy]]
+		v := Violation{
+			Policy: p.ID, Severity: p.Severity, Message: p.Message, Source: p.Source,
+			Object: r.Object, Path: r.Path, Detail: r.Detail,
+		}
+		if o, ok := objs[r.Object]; ok {
+			v.File, v.Line = o.file, o.line(r.Path)
+		} else {
+			v.File = env.Env.File
+			if strings.HasPrefix(r.Object, "Environment/") && r.Path != "" {
+				v.Line = envFile.pos(splitPath(r.Path), false).Line
+			}
+		}
+		if reason, ok := env.Env.Waivers[p.ID]; ok {
+			v.Waived, v.Reason = true, reason
+		}
+		res.Violations = append(res.Violations, v)
+	}
+	sort.SliceStable(res.Violations, func(i, j int) bool {
+		a, b := res.Violations[i], res.Violations[j]
+		if a.Policy != b.Policy {
+			return a.Policy < b.Policy
+		}
+		if a.Object != b.Object {
+			return a.Object < b.Object
+		}
+		if a.Path != b.Path {
+			return a.Path < b.Path
+		}
+		return a.Detail < b.Detail
+	})
+	res.Violations = dedupe(res.Violations)
+	res.Errors = res.Errors.Sort()
+	return res, nil
+}
+
+// rawViolation is a #Violation as a policy computed it.
+type rawViolation struct {
+	policy string
+	Object string `json:"object"`
+	Detail string `json:"detail"`
+	Path   string `json:"path"`
+}
+
+// eval fills input and reads every policy's violations, under the lock.
+// A policy that does not evaluate is reported as diagnostics; input that
+// #Input rejects is an error.
+func (s *Set) eval(in *input) ([]rawViolation, diag.List, error) {
+	if len(s.policies) == 0 {
+		return nil, nil, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	filled := s.value.FillPath(cue.ParsePath("input"), s.ctx.Encode(in))
+	if err := filled.LookupPath(cue.ParsePath("input")).Err(); err != nil {
+		return nil, nil, fmt.Errorf("input does not match #Input of policy/policy.cue: %w", err)
+	}
+	var out []rawViolation
+	var diags diag.List
+	for _, p := range s.policies {
+		vv := filled.LookupPath(cue.MakePath(cue.Str("policies"), cue.Str(p.ID), cue.Str("violations")))
+		var vs []rawViolation
+		if err := vv.Decode(&vs); err != nil {
+			// One diagnostic per policy: the same mistake repeats for
+			// every element of violations.
+			ds := cueDiags(err, s.dir, s.files)
+			if len(ds) == 0 {
+				ds = diag.List{{Severity: diag.Error, Message: err.Error()}}
+			}
+			d := ds[0]
+			d.Rule = "policy.eval"
+			if d.Pos.Filename == "" {
+				d.Pos = p.Pos
+			}
+			d.Message = "policy " + p.ID + " does not evaluate: " + d.Message
+			if len(ds) > 1 {
+				d.Message += fmt.Sprintf(" (and %d more errors)", len(ds)-1)
+			}
+			diags = append(diags, d)
+			continue
+		}
+		for _, v := range vs {
+			v.policy = p.ID
+			out = append(out, v)
+		}
+	}
+	return out, diags, nil
+}
+
+func dedupe(vs []Violation) []Violation {
+	out := vs[:0]
+	for i, v := range vs {
+		if i > 0 && v == vs[i-1] {
+			continue
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// Count returns how many violations of rs fail (errors: non-waived
+// violations of error policies, plus every error-severity diagnostic of
+// EnvResult.Errors), how many are non-waived warnings, and how many are
+// waived.
+func Count(rs []*EnvResult) (errors, warnings, waived int) {
+	for _, r := range rs {
+		if r == nil {
+			continue
+		}
+		errors += r.Errors.Errors()
+		for _, v := range r.Violations {
+			switch {
+			case v.Waived:
+				waived++
+			case v.Severity == SeverityWarning:
+				warnings++
+			default:
+				errors++
+			}
+		}
+	}
+	return errors, warnings, waived
+}
+
+// policyLabels finds where each policy is declared: the label of
+// policies."<id>" in the first file, in file order, that declares it.
+func policyLabels(files []*ast.File) map[string]diag.Pos {
+	out := map[string]diag.Pos{}
+	for _, f := range files {
+		for _, d := range f.Decls {
+			fd, ok := d.(*ast.Field)
+			if !ok {
+				continue
+			}
+			if name, _, err := ast.LabelName(fd.Label); err != nil || name != "policies" {
+				continue
+			}
+			s, ok := fd.Value.(*ast.StructLit)
+			if !ok {
+				continue
+			}
+			for _, e := range s.Elts {
+				pf, ok := e.(*ast.Field)
+				if !ok {
+					continue
+				}
+				id, _, err := ast.LabelName(pf.Label)
+				if err != nil || id == "" {
+					continue
+				}
+				if _, seen := out[id]; !seen {
+					out[id] = posOf(pf.Label.Pos())
+				}
+			}
+		}
+	}
+	return out
+}
+
+func posOf(p token.Pos) diag.Pos {
+	if !p.IsValid() {
+		return diag.Pos{}
+	}
+	return diag.Pos{Filename: p.Filename(), Line: p.Line(), Column: p.Column()}
+}
+
+// quote returns id as a CUE label: bare when it is an identifier.
+func quote(id string) string {
+	return cue.MakePath(cue.Str(id)).String()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
