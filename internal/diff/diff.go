@@ -1,0 +1,337 @@
+package diff
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/katonic/katonic/internal/config"
+)
+
+// SchemaVersion is the version of the JSON form written by Report.WriteJSON
+// (documented in the package comment). It changes only when a field is
+// removed or changes meaning.
+const SchemaVersion = 1
+
+// Change values of EnvDiff.Change and ObjectDiff.Change.
+const (
+	ChangeAdded   = "added"
+	ChangeRemoved = "removed"
+	ChangeChanged = "changed"
+)
+
+// Change values of FieldChange.Change (dyff's ADDITION, REMOVAL,
+// MODIFICATION and ORDERCHANGE).
+const (
+	FieldAdded    = "added"
+	FieldRemoved  = "removed"
+	FieldModified = "modified"
+	FieldOrder    = "order"
+)
+
+// Risk levels.
+const (
+	LevelHigh   = "high"
+	LevelMedium = "medium"
+)
+
+// Risk classes; the rules behind each are in the package comment.
+const (
+	ClassDeleted    = "deleted"
+	ClassPrune      = "prune"
+	ClassChartMajor = "chart-major"
+	ClassNodePool   = "node-pool"
+	ClassExposure   = "exposure"
+	ClassDNS        = "dns"
+	ClassTLS        = "tls"
+	ClassSecretRef  = "secret-ref"
+)
+
+// Side is one rendered tree.
+type Side struct {
+	// Files are the rendered files keyed by slash path relative to the
+	// output directory ("clusters/acme/platform.yaml",
+	// "environments/acme/platform/postgres.yaml"), as compile.Result.Files.
+	Files map[string][]byte
+	// Envs are the resolved environments by name, optional: the node-pool,
+	// load-balancer and public-host rules need them (those facts are not
+	// visible in the objects). An environment missing here skips those rules.
+	Envs map[string]*config.Environment
+}
+
+// Options tune Compare. There are none yet; the zero value is the default.
+type Options struct{}
+
+// Report is the result of Compare.
+type Report struct {
+	// SchemaVersion is SchemaVersion, for the JSON form.
+	SchemaVersion int `json:"schemaVersion"`
+	// Envs are the environments with changes or risks, sorted by name;
+	// never nil (an empty list when nothing changed).
+	Envs []EnvDiff `json:"environments"`
+}
+
+// EnvDiff is what changed in one environment.
+type EnvDiff struct {
+	// Name is the environment's name (clusters/<name>/, environments/<name>/).
+	Name string `json:"name"`
+	// Change is "added" (no object before), "removed" (no object after) or "changed".
+	Change string `json:"change"`
+	// Risks are the environment-level risks (node-pool, exposure), sorted.
+	Risks []Risk `json:"risks,omitempty"`
+	// Objects are the added, removed and changed objects, sorted by file,
+	// apiVersion, kind, namespace and name.
+	Objects []ObjectDiff `json:"objects,omitempty"`
+}
+
+// ObjectDiff is one added, removed or changed object.
+type ObjectDiff struct {
+	// Env is the environment, from the file's path.
+	Env string `json:"environment"`
+	// Service is the matrix column: "flux", "infrastructure" or the file
+	// name without extension (see the package comment).
+	Service string `json:"service"`
+	// APIVersion, Kind, Namespace ("" when cluster-scoped) and Name identify
+	// the object; a kustomization.yaml's Name is its file path.
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Namespace  string `json:"namespace,omitempty"`
+	Name       string `json:"name"`
+	// File is the object's file in the new tree (in the old one when removed).
+	File string `json:"file"`
+	// Change is "added", "removed" or "changed".
+	Change string `json:"change"`
+	// Fields are the field-level changes of a changed object, in document
+	// order; nil for added and removed objects.
+	Fields []FieldChange `json:"fields,omitempty"`
+	// Risks are the object's risks, sorted.
+	Risks []Risk `json:"risks,omitempty"`
+}
+
+// FieldChange is one field-level change inside an object.
+type FieldChange struct {
+	// Path is the field's path, e.g. spec.values.primary.nodeSelector (see
+	// the package comment for lists and quoted keys).
+	Path string `json:"path"`
+	// Change is "added", "removed", "modified" or "order".
+	Change string `json:"change"`
+	// Old and New are one-line YAML renderings (flow style) of the values;
+	// empty when absent, and always empty when Redacted.
+	Old string `json:"old,omitempty"`
+	New string `json:"new,omitempty"`
+	// Redacted is set when the value is under a Secret reference or is a
+	// Secret's data: Old and New are then empty and outputs print "changed".
+	Redacted bool `json:"redacted,omitempty"`
+}
+
+// Risk is one classified risk.
+type Risk struct {
+	// Class is one of the Class* constants.
+	Class string `json:"class"`
+	// Level is "high" or "medium".
+	Level string `json:"level"`
+	// Message says what changed and why it matters; it never carries a
+	// value under a Secret reference.
+	Message string `json:"message"`
+}
+
+// Compare compares two rendered trees and classifies the risk of each change
+// (rules in the package comment). Objects are paired by (environment,
+// apiVersion, kind, namespace, name). It returns an error when a file under
+// clusters/ or environments/ is not valid YAML, holds a document that is not
+// a Kubernetes object, or when one side defines an object twice, or when
+// dyff fails on a pair. opts is reserved; pass the zero value.
+func Compare(from, to Side, opts Options) (*Report, error) {
+	_ = opts
+	old, err := parseSide(from, "old")
+	if err != nil {
+		return nil, err
+	}
+	cur, err := parseSide(to, "new")
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{SchemaVersion: SchemaVersion, Envs: []EnvDiff{}}
+	for _, env := range unionKeys(old.envs, cur.envs) {
+		ed, err := compareEnv(env, old, cur, from.Envs[env], to.Envs[env])
+		if err != nil {
+			return nil, err
+		}
+		if len(ed.Objects) > 0 || len(ed.Risks) > 0 {
+			rep.Envs = append(rep.Envs, ed)
+		}
+	}
+	return rep, nil
+}
+
+// compareEnv compares the objects of one environment.
+func compareEnv(env string, old, cur *tree, oldEnv, curEnv *config.Environment) (EnvDiff, error) {
+	ed := EnvDiff{Name: env, Change: ChangeChanged}
+	switch {
+	case !old.envs[env]:
+		ed.Change = ChangeAdded
+	case !cur.envs[env]:
+		ed.Change = ChangeRemoved
+	}
+	if ed.Change == ChangeChanged {
+		ed.Risks = envRisks(oldEnv, curEnv)
+	}
+	envExposure := false
+	for _, r := range ed.Risks {
+		if r.Class == ClassExposure {
+			envExposure = true
+		}
+	}
+	external := curEnv != nil && curEnv.LoadBalancer == "external"
+
+	keys := map[objKey]bool{}
+	for k := range old.objects {
+		if k.env == env {
+			keys[k] = true
+		}
+	}
+	for k := range cur.objects {
+		if k.env == env {
+			keys[k] = true
+		}
+	}
+	for k := range keys {
+		a, b := old.objects[k], cur.objects[k]
+		var od ObjectDiff
+		switch {
+		case a == nil:
+			od = b.diff(ChangeAdded)
+			od.Risks = addedRisks(b, external)
+		case b == nil:
+			od = a.diff(ChangeRemoved)
+			od.Risks = deletedRisks(a, cur.owner(a), old.owner(a))
+		default:
+			changes, err := objectChanges(a, b)
+			if err != nil {
+				return ed, err
+			}
+			if len(changes) == 0 && a.file == b.file {
+				continue
+			}
+			od = b.diff(ChangeChanged)
+			if a.file != b.file {
+				od.Fields = append(od.Fields, FieldChange{Path: "(file)", Change: FieldModified, Old: a.file, New: b.file})
+			}
+			od.Fields = append(od.Fields, fieldChanges(b, changes)...)
+			od.Risks = changedRisks(a, b, changes, external, !envExposure)
+		}
+		ed.Objects = append(ed.Objects, od)
+	}
+	sort.Slice(ed.Objects, func(i, j int) bool { return ed.Objects[i].less(ed.Objects[j]) })
+	return ed, nil
+}
+
+// less orders objects by file, apiVersion, kind, namespace, name.
+func (o ObjectDiff) less(p ObjectDiff) bool {
+	a := [...]string{o.File, o.APIVersion, o.Kind, o.Namespace, o.Name}
+	b := [...]string{p.File, p.APIVersion, p.Kind, p.Namespace, p.Name}
+	for i := range a {
+		if a[i] != b[i] {
+			return a[i] < b[i]
+		}
+	}
+	return false
+}
+
+// Ref returns the object's short reference, Kind/namespace/name (Kind/name
+// when cluster-scoped), as the outputs print it.
+func (o ObjectDiff) Ref() string {
+	if o.Namespace == "" {
+		return o.Kind + "/" + o.Name
+	}
+	return o.Kind + "/" + o.Namespace + "/" + o.Name
+}
+
+// Where returns where the object lives, relative to its environment: the
+// file's layer and name without extension ("platform/postgres",
+// "clusters/platform", "infrastructure/namespaces").
+func (o ObjectDiff) Where() string {
+	_, layer, stem, ok := classify(o.File)
+	if !ok {
+		return o.File
+	}
+	if layer == "" {
+		return stem
+	}
+	return layer + "/" + stem
+}
+
+// Counts returns the number of environments and objects in r, and the
+// number of high and medium risks, environment-level and object-level
+// together.
+func (r *Report) Counts() (envs, objects, high, medium int) {
+	count := func(rs []Risk) {
+		for _, x := range rs {
+			switch x.Level {
+			case LevelHigh:
+				high++
+			case LevelMedium:
+				medium++
+			}
+		}
+	}
+	for _, e := range r.Envs {
+		envs++
+		objects += len(e.Objects)
+		count(e.Risks)
+		for _, o := range e.Objects {
+			count(o.Risks)
+		}
+	}
+	return envs, objects, high, medium
+}
+
+// unionKeys returns the keys of a and b, sorted.
+func unionKeys(a, b map[string]bool) []string {
+	m := map[string]bool{}
+	for k := range a {
+		m[k] = true
+	}
+	for k := range b {
+		m[k] = true
+	}
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// sortRisks removes duplicate (class, message) pairs and sorts: high first,
+// then by class and message. It returns nil for no risks.
+func sortRisks(rs []Risk) []Risk {
+	if len(rs) == 0 {
+		return nil
+	}
+	seen := map[[2]string]bool{}
+	var out []Risk
+	for _, r := range rs {
+		k := [2]string{r.Class, r.Message}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Level != b.Level {
+			return a.Level == LevelHigh
+		}
+		if a.Class != b.Class {
+			return a.Class < b.Class
+		}
+		return a.Message < b.Message
+	})
+	return out
+}
+
+// errorf is fmt.Errorf with the package's prefix.
+func errorf(format string, args ...any) error {
+	return fmt.Errorf("diff: "+format, args...)
+}

@@ -1,0 +1,125 @@
+package diff
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"unicode/utf8"
+)
+
+// ANSI SGR sequences (ECMA-48). Written directly rather than through a
+// colour library: WriteText's caller decides about colour (terminal,
+// NO_COLOR, --color), so no library-level detection may second-guess it.
+const (
+	ansiReset   = "\x1b[0m"
+	ansiBold    = "\x1b[1m"
+	ansiRed     = "\x1b[31m"
+	ansiGreen   = "\x1b[32m"
+	ansiYellow  = "\x1b[33m"
+	ansiBoldRed = "\x1b[1;31m"
+)
+
+// displayLimit is how many characters of a value the text and Markdown
+// forms print; the JSON form keeps values whole.
+const displayLimit = 200
+
+// WriteText writes r for a terminal: one block per environment (a header,
+// then its environment-level risks), then one entry per object,
+//
+//	~ HelmRelease/flux-system/postgres (platform/postgres)
+//	  spec.chart.spec.version: 16.7.0 → 17.0.0
+//	  [HIGH chart-major] spec.chart.spec.version 16.7.0 → 17.0.0 changes the chart's major version: ...
+//
+// with "+" for added and "-" for removed objects, and a last line with the
+// counts. Field lines read "path: old → new", "path: + new", "path: - old",
+// "path: order old → new", or "path: changed" when the value is hidden.
+// ANSI colours are written only when color is true. It returns the first
+// error of w.
+func (r *Report) WriteText(w io.Writer, color bool) error {
+	bw := bufio.NewWriter(w)
+	paint := func(code, s string) string {
+		if !color {
+			return s
+		}
+		return code + s + ansiReset
+	}
+	risk := func(indent string, x Risk) {
+		label := "[MEDIUM " + x.Class + "]"
+		code := ansiYellow
+		if x.Level == LevelHigh {
+			label, code = "[HIGH "+x.Class+"]", ansiBoldRed
+		}
+		fmt.Fprintf(bw, "%s%s %s\n", indent, paint(code, label), x.Message)
+	}
+	envs, objects, high, medium := r.Counts()
+	if envs == 0 {
+		fmt.Fprintln(bw, "no changes")
+		return bw.Flush()
+	}
+	for i, e := range r.Envs {
+		if i > 0 {
+			fmt.Fprintln(bw)
+		}
+		fmt.Fprintln(bw, paint(ansiBold, fmt.Sprintf("environment %s: %s, %s", e.Name, e.Change, plural(len(e.Objects), "object"))))
+		for _, x := range e.Risks {
+			risk("", x)
+		}
+		for _, o := range e.Objects {
+			mark, code := changeMark(o.Change)
+			fmt.Fprintf(bw, "%s %s (%s)\n", paint(code, mark), o.Ref(), o.Where())
+			for _, f := range o.Fields {
+				fmt.Fprintf(bw, "  %s\n", fieldText(f, paint))
+			}
+			for _, x := range o.Risks {
+				risk("  ", x)
+			}
+		}
+	}
+	fmt.Fprintf(bw, "\n%s, %s; risks: %d high, %d medium\n", plural(envs, "environment"), plural(objects, "object"), high, medium)
+	return bw.Flush()
+}
+
+// changeMark is the one-character mark of an object change and its colour.
+func changeMark(change string) (string, string) {
+	switch change {
+	case ChangeAdded:
+		return "+", ansiGreen
+	case ChangeRemoved:
+		return "-", ansiRed
+	}
+	return "~", ansiYellow
+}
+
+// fieldText renders one field line (without indentation).
+func fieldText(f FieldChange, paint func(code, s string) string) string {
+	if f.Redacted {
+		return f.Path + ": changed"
+	}
+	switch f.Change {
+	case FieldAdded:
+		return f.Path + ": " + paint(ansiGreen, "+ "+clip(f.New))
+	case FieldRemoved:
+		return f.Path + ": " + paint(ansiRed, "- "+clip(f.Old))
+	case FieldOrder:
+		return f.Path + ": order " + clip(f.Old) + " → " + clip(f.New)
+	}
+	return f.Path + ": " + paint(ansiRed, clip(f.Old)) + " → " + paint(ansiGreen, clip(f.New))
+}
+
+// clip shortens s to displayLimit runes, marking the cut with "…".
+func clip(s string) string {
+	if utf8.RuneCountInString(s) <= displayLimit {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:displayLimit-1]) + "…"
+}
+
+// plural writes n (with thousands separators) and noun, with an "s"
+// unless n is 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return thousands(n) + " " + noun + "s"
+}

@@ -1,0 +1,206 @@
+package diff
+
+import (
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/gonvenience/ytbx"
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// objKey pairs objects across the two trees.
+type objKey struct {
+	env, apiVersion, kind, namespace, name string
+}
+
+// object is one Kubernetes object of a rendered tree.
+type object struct {
+	objKey
+	service string
+	file    string
+	doc     *yaml.Node // the DocumentNode, as dyff takes it
+	root    *yaml.Node // doc.Content[0], a MappingNode
+}
+
+// diff returns the ObjectDiff header of o.
+func (o *object) diff(change string) ObjectDiff {
+	return ObjectDiff{Env: o.env, Service: o.service, APIVersion: o.apiVersion, Kind: o.kind,
+		Namespace: o.namespace, Name: o.name, File: o.file, Change: change}
+}
+
+// ref is Kind/namespace/name of o.
+func (o *object) ref() string { return o.diff("").Ref() }
+
+// tree is one parsed side.
+type tree struct {
+	objects map[objKey]*object
+	envs    map[string]bool // environments with at least one object
+	// kustomizations are the Flux Kustomizations per environment, for owner.
+	kustomizations map[string][]*object
+}
+
+// kustomizeAPIPrefix is the group of kustomize's own configuration files
+// (kustomization.yaml), which carry no metadata.name.
+const kustomizeAPIPrefix = "kustomize.config.k8s.io/"
+
+// fluxKustomizationPrefix is the API group of Flux Kustomizations.
+const fluxKustomizationPrefix = "kustomize.toolkit.fluxcd.io/"
+
+// classify maps an output path to its environment, layer and file stem;
+// ok is false for files Compare does not read (see the package comment).
+func classify(p string) (env, layer, stem string, ok bool) {
+	ext := path.Ext(p)
+	if ext != ".yaml" && ext != ".yml" {
+		return "", "", "", false
+	}
+	parts := strings.Split(p, "/")
+	if len(parts) < 3 || parts[1] == "" {
+		return "", "", "", false
+	}
+	stem = strings.TrimSuffix(parts[len(parts)-1], ext)
+	switch parts[0] {
+	case "clusters":
+		return parts[1], "clusters", stem, true
+	case "environments":
+		if len(parts) > 3 {
+			layer = parts[2]
+		}
+		return parts[1], layer, stem, true
+	}
+	return "", "", "", false
+}
+
+// serviceOf returns the service of a file (rules in the package comment).
+func serviceOf(layer, stem string) string {
+	switch {
+	case layer == "clusters", stem == "kustomization":
+		return "flux"
+	case layer == "infrastructure":
+		return "infrastructure"
+	}
+	return stem
+}
+
+// parseSide reads every object of s. side names the side in errors.
+func parseSide(s Side, side string) (*tree, error) {
+	t := &tree{objects: map[objKey]*object{}, envs: map[string]bool{}, kustomizations: map[string][]*object{}}
+	names := make([]string, 0, len(s.Files))
+	for p := range s.Files {
+		names = append(names, p)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		p := path.Clean(name)
+		env, layer, stem, ok := classify(p)
+		if !ok {
+			continue
+		}
+		docs, err := ytbx.LoadYAMLDocuments(s.Files[name])
+		if err != nil {
+			return nil, errorf("%s tree: %s: %v", side, p, err)
+		}
+		for i, doc := range docs {
+			if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
+				continue
+			}
+			root := doc.Content[0]
+			if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+				continue
+			}
+			if root.Kind != yaml.MappingNode {
+				return nil, errorf("%s tree: %s: document %d is not a Kubernetes object (not a mapping)", side, p, i+1)
+			}
+			o := &object{service: serviceOf(layer, stem), file: p, doc: doc, root: root}
+			o.env = env
+			o.apiVersion = scalar(root, "apiVersion")
+			o.kind = scalar(root, "kind")
+			o.namespace = scalar(root, "metadata", "namespace")
+			o.name = scalar(root, "metadata", "name")
+			if o.apiVersion == "" || o.kind == "" {
+				return nil, errorf("%s tree: %s: document %d is not a Kubernetes object (no apiVersion or kind)", side, p, i+1)
+			}
+			if o.name == "" {
+				if o.kind != "Kustomization" || !strings.HasPrefix(o.apiVersion, kustomizeAPIPrefix) {
+					return nil, errorf("%s tree: %s: document %d (%s %s) has no metadata.name", side, p, i+1, o.apiVersion, o.kind)
+				}
+				o.name = p
+			}
+			if prev, dup := t.objects[o.objKey]; dup {
+				return nil, errorf("%s tree: %s %s in environment %s is defined twice: %s and %s", side, o.apiVersion, o.ref(), env, prev.file, p)
+			}
+			t.objects[o.objKey] = o
+			t.envs[env] = true
+			if o.kind == "Kustomization" && strings.HasPrefix(o.apiVersion, fluxKustomizationPrefix) {
+				t.kustomizations[env] = append(t.kustomizations[env], o)
+			}
+		}
+	}
+	return t, nil
+}
+
+// ownerInfo is the Flux Kustomization that applies a file.
+type ownerInfo struct {
+	ref   string // Kustomization/namespace/name
+	prune string // spec.prune as written: "true", "false" or ""
+}
+
+// owner returns the Flux Kustomization of t, in o's environment, whose
+// spec.path is the deepest directory holding o's file, or nil. spec.path is
+// relative to the repository root and the file to the output directory, so
+// a path matches a directory when it equals it or ends with "/" + it.
+func (t *tree) owner(o *object) *ownerInfo {
+	var best *object
+	bestLen := -1
+	for _, k := range t.kustomizations[o.env] {
+		p := strings.TrimPrefix(path.Clean(scalar(k.root, "spec", "path")), "./")
+		for dir := path.Dir(o.file); dir != "." && dir != "/"; dir = path.Dir(dir) {
+			if p == dir || strings.HasSuffix(p, "/"+dir) {
+				if len(dir) > bestLen || (len(dir) == bestLen && k.ref() < best.ref()) {
+					best, bestLen = k, len(dir)
+				}
+				break
+			}
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	return &ownerInfo{ref: best.ref(), prune: scalar(best.root, "spec", "prune")}
+}
+
+// lookup follows keys through mapping nodes; nil when a key is missing.
+func lookup(n *yaml.Node, keys ...string) *yaml.Node {
+	for _, k := range keys {
+		n = deref(n)
+		if n == nil || n.Kind != yaml.MappingNode {
+			return nil
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == k {
+				next = n.Content[i+1]
+				break
+			}
+		}
+		n = next
+	}
+	return deref(n)
+}
+
+// scalar is the value of the scalar at keys, or "".
+func scalar(n *yaml.Node, keys ...string) string {
+	v := lookup(n, keys...)
+	if v == nil || v.Kind != yaml.ScalarNode {
+		return ""
+	}
+	return v.Value
+}
+
+// deref follows aliases.
+func deref(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
