@@ -18,10 +18,12 @@ const (
 	ExitOK        = 0 // success
 	ExitInvalid   = 1 // the configuration has errors (or warnings, with --strict)
 	ExitUsage     = 2 // bad flags or arguments, unknown environment, not a katonic repository
-	ExitOutOfDate = 3 // render --check: out/ differs from a fresh render
+	ExitOutOfDate = 3 // render --check: out/ differs from a fresh render; diff: there are changes
 	ExitOutput    = 4 // the output directory cannot be written safely (a file katonic does not own, an unsafe path, I/O)
 	ExitVerify    = 5 // verify found an error (or a warning, with --strict); charts pull: a chart differs from charts.lock
 	ExitFetch     = 6 // charts pull could not fetch a chart (network, repository or registry error)
+	ExitPolicy    = 7 // a policy of policy/ is violated (policy, render, verify) and not waived
+	ExitRisk      = 8 // diff --fail-on: a change at or above the given risk level
 )
 
 // exitError carries an exit code through cobra. A nil err means the
@@ -96,6 +98,8 @@ Run it from the root of the configuration repository.`,
 		newVetCmd(stderr),
 		newVerifyCmd(stdout, stderr),
 		newChartsCmd(stdout, stderr),
+		newDiffCmd(stdout, stderr),
+		newPolicyCmd(stdout, stderr),
 		newVersionCmd(stdout),
 	)
 	return root

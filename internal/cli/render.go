@@ -61,6 +61,18 @@ func runRender(stdout, stderr io.Writer, o renderOptions, envs []string) error {
 	if err := report(stderr, res, err); err != nil {
 		return err
 	}
+	// Policies gate the render: nothing is written while one fails.
+	set, err := loadPolicies(stderr, res.Dir)
+	if err != nil {
+		return err
+	}
+	results, err := evaluatePolicies(stderr, set, res, o.out)
+	if err != nil {
+		return err
+	}
+	if err := policyGate(stderr, results, o.strict); err != nil {
+		return err
+	}
 	cwd, _ := os.Getwd()
 	out := o.out
 	if !filepath.IsAbs(out) {

@@ -46,6 +46,7 @@ in four layers, without a cluster and without the network:
           chart cache (filled by 'katonic charts pull', pinned by charts.lock);
           its pods must select their node pool and tolerate its taints, and
           its Ingress hosts must follow the DNS conventions
+  policy  the policies of policy/ (see 'katonic policy'), waivers honoured
 
 It checks out/ as it is on disk, or with --render a fresh render held in
 memory. The configuration is validated first (as 'katonic vet'). Findings go
@@ -56,7 +57,7 @@ with --strict. verify exits 5 when it finds an error.`,
   katonic verify
 
   # What CI runs: the layers that need no chart cache
-  katonic verify --layers build,schema,refs
+  katonic verify --layers build,schema,refs,policy
 
   # Verify a fresh render of one environment, as JSON
   katonic verify acme-azure --render -o json`,
@@ -106,6 +107,13 @@ func runVerify(stdout, stderr io.Writer, o verifyOptions, envs []string) error {
 		}
 	}
 	opts := verify.Options{Root: root, Out: out, Layers: o.layers, Cache: cache, Lock: lock, WorkDir: cwd}
+	if slices.Contains(o.layers, verify.LayerPolicy) {
+		set, err := loadPolicies(stderr, res.Dir)
+		if err != nil {
+			return err
+		}
+		opts.Policy = policyLayer(set, root, cwd, out)
+	}
 	if o.render {
 		opts.Files = res.Files
 	}

@@ -24,6 +24,8 @@ package verify
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -40,10 +42,19 @@ const (
 	LayerSchema = "schema"
 	LayerRefs   = "refs"
 	LayerCharts = "charts"
+	LayerPolicy = "policy"
 )
 
 // Layers returns every layer name, in order.
-func Layers() []string { return []string{LayerBuild, LayerSchema, LayerRefs, LayerCharts} }
+func Layers() []string {
+	return []string{LayerBuild, LayerSchema, LayerRefs, LayerCharts, LayerPolicy}
+}
+
+// PolicyFunc evaluates the policies of policy/ (internal/policy) over one
+// environment's rendered files (paths relative to the output directory) and
+// returns its findings, for the policy layer. verify does not import the
+// policy engine; the command line passes it in.
+type PolicyFunc func(env Env, files map[string][]byte) ([]Finding, error)
 
 // Env is one environment to verify: its resolved configuration and what the
 // renderer says it installs.
@@ -79,6 +90,8 @@ type Options struct {
 	Lock  *charts.Lock
 	// WorkDir makes reported file names relative; "" keeps them absolute.
 	WorkDir string
+	// Policy runs the policy layer; nil skips it.
+	Policy PolicyFunc
 }
 
 // Finding is one problem found in one environment by one layer.
@@ -220,6 +233,9 @@ func (v *envVerifier) run() EnvReport {
 	if v.has(LayerCharts) {
 		v.charts()
 	}
+	if v.has(LayerPolicy) && v.opts.Policy != nil {
+		v.policy()
+	}
 	v.rep.Remote = []string{}
 	for _, id := range sortedKeys(v.remote) {
 		v.rep.Remote = append(v.rep.Remote, id+" from "+v.remote[id])
@@ -290,4 +306,36 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// policy runs the policy layer over the environment's files as verified:
+// the files under out/clusters/<env>/ and out/environments/<env>/.
+func (v *envVerifier) policy() {
+	files := map[string][]byte{}
+	out := v.tree.abs(v.tree.out)
+	for _, sub := range []string{"clusters", "environments"} {
+		dir := filepath.Join(out, sub, v.env.Env.Name)
+		filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
+				return nil
+			}
+			rel, err := filepath.Rel(out, p)
+			if err != nil {
+				return nil
+			}
+			if b, err := os.ReadFile(p); err == nil {
+				files[filepath.ToSlash(rel)] = b
+			}
+			return nil
+		})
+	}
+	fs, err := v.opts.Policy(v.env, files)
+	if err != nil {
+		v.add(LayerPolicy, diag.Error, nil, "", "policy", "policy/", "%s: %v", v.env.Env.Name, err)
+		return
+	}
+	for _, f := range fs {
+		f.Env, f.Layer = v.env.Env.Name, LayerPolicy
+		v.rep.Findings = append(v.rep.Findings, f)
+	}
 }

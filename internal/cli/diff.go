@@ -1,0 +1,338 @@
+package cli
+
+import (
+	"archive/tar"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/katonic/katonic/internal/compile"
+	"github.com/katonic/katonic/internal/config"
+	"github.com/katonic/katonic/internal/diff"
+	"github.com/katonic/katonic/internal/outdir"
+)
+
+type diffOptions struct {
+	base     string
+	from, to string
+	format   string
+	failOn   string
+	limit    int
+	color    string
+}
+
+func newDiffCmd(stdout, stderr io.Writer) *cobra.Command {
+	var o diffOptions
+	cmd := &cobra.Command{
+		Use:   "diff [ENV...] (--base REV | --from DIR --to DIR)",
+		Short: "Show what a change does to the rendered output, object by object, with its risks",
+		Long: `diff compares two renders object by object, keyed by environment, apiVersion,
+kind, namespace and name, and lists field-level changes with their risks.
+
+With --base REV it renders the configuration at git revision REV (extracted
+with 'git archive' into a temporary directory: your checkout and its .git are
+never touched) and the working tree, each in isolation, with this katonic.
+With --from DIR --to DIR it compares two rendered output directories.
+
+Risks, flagged in every format: an object or namespace deleted (high), a
+Flux Kustomization's prune changed (high), a chart's major version changed
+(high), a node pool removed or shrunk (high, --base only), an internal load
+balancer made external or back (high) or a new public host (medium), a DNS
+host changed (high), TLS removed (high), a Secret reference changed (medium;
+values are never shown).
+
+Formats (-o): text (colour on a terminal unless NO_COLOR is set), markdown
+(for a pull-request comment: an environments × services matrix first, details
+collapsed, kept under 65,536 characters) and json (schemaVersion 1).
+
+Exit codes: 0 no changes, 3 changes, 8 changes at or above --fail-on.`,
+		Example: `  # What does my branch change, compared with main?
+  katonic diff --base main
+
+  # The pull-request comment
+  katonic diff --base origin/main -o markdown > diff.md
+
+  # Fail CI on high-risk changes
+  katonic diff --base origin/main --fail-on high
+
+  # Compare two rendered trees
+  katonic diff --from /tmp/old/out --to out`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runDiff(stdout, stderr, o, args)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.base, "base", "", "git `revision` to compare the working tree with")
+	f.StringVar(&o.from, "from", "", "rendered output `directory` before the change")
+	f.StringVar(&o.to, "to", "", "rendered output `directory` after the change")
+	f.StringVarP(&o.format, "output", "o", "text", "output `format`: text, markdown or json")
+	f.StringVar(&o.failOn, "fail-on", "none", "exit 8 when a change has this risk `level` or higher: high, medium or none")
+	f.IntVar(&o.limit, "limit", 65536, "markdown: the most `characters` to print (GitHub's comment limit)")
+	f.StringVar(&o.color, "color", "auto", "text: colour `when`: auto, always or never")
+	return cmd
+}
+
+func runDiff(stdout, stderr io.Writer, o diffOptions, envs []string) error {
+	switch o.format {
+	case "text", "markdown", "json":
+	default:
+		return exitf(ExitUsage, "-o %s: want text, markdown or json", o.format)
+	}
+	switch o.color {
+	case "auto", "always", "never":
+	default:
+		return exitf(ExitUsage, "--color %s: want auto, always or never", o.color)
+	}
+	switch o.failOn {
+	case "none", "high", "medium":
+	default:
+		return exitf(ExitUsage, "--fail-on %s: want high, medium or none", o.failOn)
+	}
+	var from, to diff.Side
+	switch {
+	case o.base != "" && (o.from != "" || o.to != ""):
+		return exitf(ExitUsage, "--base and --from/--to exclude each other")
+	case o.base != "":
+		var err error
+		if from, to, err = baseSides(stderr, o.base, envs); err != nil {
+			return err
+		}
+	case o.from != "" && o.to != "":
+		var err error
+		if from.Files, err = readTree(o.from); err != nil {
+			return exitf(ExitUsage, "--from: %v", err)
+		}
+		if to.Files, err = readTree(o.to); err != nil {
+			return exitf(ExitUsage, "--to: %v", err)
+		}
+	default:
+		return exitf(ExitUsage, "give --base REV, or --from DIR and --to DIR")
+	}
+	if len(envs) > 0 {
+		from, to = onlyEnvs(from, envs), onlyEnvs(to, envs)
+	}
+	rep, err := diff.Compare(from, to, diff.Options{})
+	if err != nil {
+		return exitf(ExitInvalid, "%v", err)
+	}
+	switch o.format {
+	case "json":
+		err = rep.WriteJSON(stdout)
+	case "markdown":
+		err = rep.WriteMarkdown(stdout, o.limit)
+	default:
+		err = rep.WriteText(stdout, useColor(o.color, stdout))
+	}
+	if err != nil {
+		return exitf(ExitOutput, "%v", err)
+	}
+	nEnvs, nObjs, high, medium := rep.Counts()
+	if o.format != "text" {
+		// The text report ends with this summary; the others are for
+		// machines and comments, so people get it on stderr.
+		fmt.Fprintf(stderr, "%d %s changed in %d %s: %d high-risk, %d medium-risk\n",
+			nObjs, plural(nObjs, "object"), nEnvs, plural(nEnvs, "environment"), high, medium)
+	}
+	if nObjs == 0 && nEnvs == 0 {
+		return nil
+	}
+	if (o.failOn == "high" && high > 0) || (o.failOn == "medium" && high+medium > 0) {
+		return exitf(ExitRisk, "changes at or above risk %s", o.failOn)
+	}
+	return &exitError{code: ExitOutOfDate}
+}
+
+// baseSides renders the configuration at git revision rev and the working
+// tree, each in isolation, and returns them as the two sides of a diff.
+func baseSides(stderr io.Writer, rev string, envs []string) (diff.Side, diff.Side, error) {
+	work, err := compile.Compile(compile.Options{Render: true})
+	if err := report(stderr, work, err); err != nil {
+		return diff.Side{}, diff.Side{}, err
+	}
+	dir, err := os.MkdirTemp("", "katonic-diff-")
+	if err != nil {
+		return diff.Side{}, diff.Side{}, exitf(ExitOutput, "%v", err)
+	}
+	defer os.RemoveAll(dir)
+	sub, err := gitExport(work.Dir, rev, dir)
+	if err != nil {
+		return diff.Side{}, diff.Side{}, exitf(ExitUsage, "--base %s: %v", rev, err)
+	}
+	base, err := compile.Compile(compile.Options{Dir: sub, Render: true})
+	if err != nil {
+		var buf bytes.Buffer
+		if base != nil {
+			base.Diags.Print(&buf, sub)
+		}
+		return diff.Side{}, diff.Side{}, exitf(ExitInvalid, "the configuration at %s does not render: %v\n%s", rev, err, strings.TrimSpace(buf.String()))
+	}
+	return side(base), side(work), nil
+}
+
+func side(res *compile.Result) diff.Side {
+	s := diff.Side{Files: res.Files, Envs: map[string]*config.Environment{}}
+	for _, e := range res.Envs {
+		s.Envs[e.Env.Name] = e.Env
+	}
+	return s
+}
+
+// gitExport writes the tree of rev into dir with `git archive` (nothing in
+// the repository changes) and returns the directory that corresponds to the
+// katonic repository root repo, which may be a subdirectory of the git
+// repository.
+func gitExport(repo, rev, dir string) (string, error) {
+	git := func(args ...string) ([]byte, error) {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = repo
+		var errb bytes.Buffer
+		cmd.Stderr = &errb
+		out, err := cmd.Output()
+		if err != nil {
+			if msg := strings.TrimSpace(errb.String()); msg != "" {
+				return nil, errors.New(msg)
+			}
+			return nil, err
+		}
+		return out, nil
+	}
+	prefix, err := git("rev-parse", "--show-prefix")
+	if err != nil {
+		return "", err
+	}
+	if _, err := git("rev-parse", "--verify", "--quiet", rev+"^{commit}"); err != nil {
+		return "", fmt.Errorf("not a commit in %s", repo)
+	}
+	archive, err := git("archive", "--format=tar", rev)
+	if err != nil {
+		return "", err
+	}
+	if err := untar(bytes.NewReader(archive), dir); err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, filepath.FromSlash(strings.TrimSpace(string(prefix)))), nil
+}
+
+// untar extracts regular files and directories of a tar stream under dir,
+// refusing paths that leave it; links are skipped.
+func untar(r io.Reader, dir string) error {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		name := filepath.FromSlash(strings.TrimSuffix(h.Name, "/"))
+		if name == "" || name == "." {
+			continue
+		}
+		if !filepath.IsLocal(name) {
+			return fmt.Errorf("archive path %q leaves the directory", h.Name)
+		}
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if err := root.MkdirAll(name, 0o755); err != nil {
+				return err
+			}
+		case tar.TypeReg:
+			if err := root.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+				return err
+			}
+			f, err := root.Create(name)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(f, tr)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// readTree reads a rendered output directory: every regular file but the
+// ownership manifest, keyed by slash path.
+func readTree(dir string) (map[string][]byte, error) {
+	files := map[string][]byte{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if rel == outdir.ManifestName {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		files[rel] = b
+		return nil
+	})
+	return files, err
+}
+
+// onlyEnvs keeps the files and environments of the named environments.
+func onlyEnvs(s diff.Side, names []string) diff.Side {
+	out := diff.Side{Files: map[string][]byte{}, Envs: map[string]*config.Environment{}}
+	for p, b := range s.Files {
+		for _, n := range names {
+			if strings.HasPrefix(p, "clusters/"+n+"/") || strings.HasPrefix(p, "environments/"+n+"/") {
+				out.Files[p] = b
+			}
+		}
+	}
+	for _, n := range names {
+		if e, ok := s.Envs[n]; ok {
+			out.Envs[n] = e
+		}
+	}
+	return out
+}
+
+// useColor decides whether text output is coloured: per --color always or
+// never; with auto, only on a terminal and never when NO_COLOR is set
+// (https://no-color.org).
+func useColor(when string, w io.Writer) bool {
+	switch when {
+	case "always":
+		return true
+	case "never":
+		return false
+	}
+	if os.Getenv("NO_COLOR") != "" {
+		return false
+	}
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

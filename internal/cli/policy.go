@@ -1,0 +1,190 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/spf13/cobra"
+
+	"github.com/katonic/katonic/internal/compile"
+	"github.com/katonic/katonic/internal/diag"
+	"github.com/katonic/katonic/internal/policy"
+	"github.com/katonic/katonic/internal/verify"
+)
+
+type policyOptions struct {
+	format string
+	strict bool
+}
+
+func newPolicyCmd(stdout, stderr io.Writer) *cobra.Command {
+	var o policyOptions
+	cmd := &cobra.Command{
+		Use:   "policy [ENV...]",
+		Short: "Check the rendered output against the policies in policy/",
+		Long: `policy renders all environments, or the named ones, in memory and evaluates
+the policies of the policy/ directory over each environment's objects. A
+policy is CUE: an id, a severity (error or warning), a message, the source of
+the rule, and the violations it computes from the environment and its
+rendered objects. Add a policy by adding a .cue file to policy/.
+
+An environment may waive a policy only with a recorded reason:
+
+  environments: acme: waivers: "default-deny": "the data team's namespaces are open by design (ticket OPS-42)"
+
+A waived violation is reported as waived, with its reason, and does not fail.
+Waiving a policy that does not exist is an error.
+
+Output (-o): text (one line per violation, with file:line), json
+(schemaVersion 1) or sarif (SARIF 2.1.0, for code-scanning annotations).
+policy exits 7 when a policy of severity error is violated (or a warning,
+with --strict). render and verify run the same policies.`,
+		Example: `  katonic policy
+  katonic policy acme-azure -o json
+  katonic policy -o sarif > policy.sarif`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runPolicy(stdout, stderr, o, args)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.format, "output", "o", "text", "output `format`: text, json or sarif")
+	f.BoolVar(&o.strict, "strict", false, "treat warnings as errors")
+	return cmd
+}
+
+func runPolicy(stdout, stderr io.Writer, o policyOptions, envs []string) error {
+	switch o.format {
+	case "text", "json", "sarif":
+	default:
+		return exitf(ExitUsage, "-o %s: want text, json or sarif", o.format)
+	}
+	res, err := compile.Compile(compile.Options{Envs: envs, Render: true})
+	if err := report(stderr, res, err); err != nil {
+		return err
+	}
+	set, err := loadPolicies(stderr, res.Dir)
+	if err != nil {
+		return err
+	}
+	results, err := evaluatePolicies(stderr, set, res, "out")
+	if err != nil {
+		return err
+	}
+	switch o.format {
+	case "json":
+		err = policy.WriteJSON(stdout, results)
+	case "sarif":
+		err = policy.WriteSARIF(stdout, set, results, version())
+	default:
+		err = policy.WriteText(stdout, results)
+	}
+	if err != nil {
+		return exitf(ExitOutput, "%v", err)
+	}
+	return policyExit(stderr, results, o.strict)
+}
+
+// loadPolicies loads policy/ and prints its diagnostics.
+func loadPolicies(stderr io.Writer, dir string) (*policy.Set, error) {
+	cwd, _ := os.Getwd()
+	set, diags, err := policy.Load(dir)
+	diags.Print(stderr, cwd)
+	if err != nil {
+		return nil, exitf(ExitInvalid, "policy/: %v", err)
+	}
+	return set, nil
+}
+
+// evaluatePolicies evaluates set over every environment of res (a render
+// in memory); a waiver of an unknown policy is a configuration error.
+func evaluatePolicies(stderr io.Writer, set *policy.Set, res *compile.Result, out string) ([]*policy.EnvResult, error) {
+	cwd, _ := os.Getwd()
+	var results []*policy.EnvResult
+	var errs diag.List
+	for _, e := range res.Envs {
+		r, err := set.Evaluate(e, res.Files, out)
+		if err != nil {
+			return nil, exitf(ExitInvalid, "policy: environment %s: %v", e.Env.Name, err)
+		}
+		errs = append(errs, r.Errors...)
+		results = append(results, r)
+	}
+	if len(errs) > 0 {
+		errs.Sort().Print(stderr, cwd)
+		return nil, exitf(ExitInvalid, "%d %s in waivers", len(errs), plural(len(errs), "error"))
+	}
+	return results, nil
+}
+
+// policyExit prints the policy summary on stderr and returns ExitPolicy
+// when an error-severity policy is violated (or a warning, if strict).
+func policyExit(stderr io.Writer, results []*policy.EnvResult, strict bool) error {
+	errs, warns, waived := policy.Count(results)
+	fmt.Fprintf(stderr, "policy: %d %s, %d %s, %d waived\n", errs, plural(errs, "error"), warns, plural(warns, "warning"), waived)
+	if errs > 0 || (strict && warns > 0) {
+		return exitf(ExitPolicy, "policy: %d %s, %d %s", errs, plural(errs, "violation"), warns, plural(warns, "warning"))
+	}
+	return nil
+}
+
+// policyLayer adapts the policy set to verify's policy layer.
+func policyLayer(set *policy.Set, repo, cwd, out string) verify.PolicyFunc {
+	return func(env verify.Env, files map[string][]byte) ([]verify.Finding, error) {
+		r, err := set.Evaluate(compile.EnvResult{Env: env.Env, Releases: env.Releases, Secrets: env.Secrets, Files: sortedPaths(files)}, files, out)
+		if err != nil {
+			return nil, err
+		}
+		var fs []verify.Finding
+		for _, d := range r.Errors {
+			fs = append(fs, verify.Finding{Diagnostic: d})
+		}
+		for _, v := range r.Violations {
+			if v.Waived {
+				continue
+			}
+			sev := diag.Error
+			if v.Severity == "warning" {
+				sev = diag.Warning
+			}
+			msg := v.Message
+			if v.Detail != "" {
+				msg += ": " + v.Detail
+			}
+			name := v.File
+			if name != "" && !filepath.IsAbs(name) {
+				name = diag.Rel(cwd, filepath.Join(repo, filepath.FromSlash(name)))
+			}
+			fs = append(fs, verify.Finding{Diagnostic: diag.Diagnostic{
+				Severity: sev, Pos: diag.Pos{Filename: name, Line: v.Line, Column: 1},
+				Path: v.Object, Message: msg, Rule: "policy." + v.Policy, Source: v.Source,
+			}})
+		}
+		return fs, nil
+	}
+}
+
+func sortedPaths(files map[string][]byte) []string {
+	out := make([]string, 0, len(files))
+	for p := range files {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// policyGate prints the violations that fail (and the waived ones) on
+// stderr and returns ExitPolicy when there is one; it is silent when every
+// policy passes.
+func policyGate(stderr io.Writer, results []*policy.EnvResult, strict bool) error {
+	errs, warns, waived := policy.Count(results)
+	if errs+warns+waived == 0 {
+		return nil
+	}
+	if err := policy.WriteText(stderr, results); err != nil {
+		return exitf(ExitOutput, "%v", err)
+	}
+	return policyExit(stderr, results, strict)
+}
