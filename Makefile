@@ -1,10 +1,11 @@
 # katonic's everyday commands. The README's two commands are `make render`
-# and `make test`; CI (.ci/run) runs `make test`, `make check` and `make verify`.
+# and `make test`; CI (.ci/run) runs `make test`, `make check`, `make verify`
+# and `make policy`.
 
 GO ?= go
 export GOTOOLCHAIN ?= local
 
-.PHONY: all build render check verify test bench cue-vet fmt generate
+.PHONY: all build render check verify policy test bench cue-vet fmt generate
 
 all: test
 
@@ -22,6 +23,10 @@ check:
 ## verify: the verify layers that need no chart cache, on out/
 verify:
 	$(GO) run ./cmd/katonic verify --layers build,schema,refs
+
+## policy: the policies of policy/ over the rendered environments
+policy:
+	$(GO) run ./cmd/katonic policy
 
 ## test: vet, then every test with the race detector
 test:
