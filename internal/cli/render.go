@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -19,6 +20,7 @@ type renderOptions struct {
 	out    string
 	check  bool
 	strict bool
+	shard  string
 }
 
 func newRenderCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -53,11 +55,19 @@ stdout, and exits 3 when there are any (for pull-request CI).`,
 	f.StringVar(&o.out, "out", "out", "output `directory`")
 	f.BoolVar(&o.check, "check", false, "write nothing; list what differs from a fresh render and exit 3 if anything does")
 	f.BoolVar(&o.strict, "strict", false, "treat warnings as errors")
+	f.StringVar(&o.shard, "shard", "", "render only shard `K/N` of the environments (a stable split by name; the union of all shards is a full render)")
 	return cmd
 }
 
 func runRender(stdout, stderr io.Writer, o renderOptions, envs []string) error {
-	res, err := compile.Compile(compile.Options{Envs: envs, OutDir: o.out, Strict: o.strict, Render: true})
+	var shard compile.Shard
+	if o.shard != "" {
+		var err error
+		if shard, err = compile.ParseShard(o.shard); err != nil {
+			return exitf(ExitUsage, "--shard: %v", err)
+		}
+	}
+	res, err := compile.Compile(compile.Options{Envs: envs, OutDir: o.out, Strict: o.strict, Render: true, Shard: shard})
 	if err := report(stderr, res, err); err != nil {
 		return err
 	}
@@ -79,6 +89,16 @@ func runRender(stdout, stderr io.Writer, o renderOptions, envs []string) error {
 		out = filepath.Join(res.Dir, out)
 	}
 	shown := diag.Rel(cwd, out)
+	if shard.Of > 1 {
+		// A shard also owns the files of removed environments that fall in
+		// it, so that the union of all shards removes them as a full render
+		// does.
+		res.Scope = append(res.Scope, shardRemovals(out, shard, res)...)
+		if len(res.Scope) == 0 {
+			fmt.Fprintf(stderr, "shard %s has no environments\n", shard)
+			return nil
+		}
+	}
 
 	if o.check {
 		changes, err := outdir.Plan(out, res.Files, res.Scope)
@@ -154,4 +174,33 @@ func outputError(err error) error {
 		return exitf(ExitOutput, "%v", err)
 	}
 	return exitf(ExitOutput, "%v", err)
+}
+
+// shardRemovals returns the scope of the environments that have files in
+// the ownership manifest of out, fall in shard, and are not rendered.
+func shardRemovals(out string, shard compile.Shard, res *compile.Result) []string {
+	m, err := outdir.ReadManifest(out)
+	if err != nil {
+		return nil // Plan and Write report an unreadable manifest
+	}
+	rendered := map[string]bool{}
+	for _, e := range res.Envs {
+		rendered[e.Env.Name] = true
+	}
+	seen := map[string]bool{}
+	var scope []string
+	for p := range m {
+		parts := strings.SplitN(p, "/", 3)
+		if len(parts) < 3 || (parts[0] != "clusters" && parts[0] != "environments") {
+			continue
+		}
+		name := parts[1]
+		if seen[name] || rendered[name] || !shard.Has(name) {
+			continue
+		}
+		seen[name] = true
+		scope = append(scope, compile.Scope(name)...)
+	}
+	sort.Strings(scope)
+	return scope
 }

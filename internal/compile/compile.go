@@ -12,6 +12,7 @@ package compile
 import (
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"path"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/katonic/katonic/internal/catalog"
 	"github.com/katonic/katonic/internal/config"
@@ -44,10 +46,55 @@ type Options struct {
 	Strict bool
 	// Render asks for rendering; without it only validation runs (vet).
 	Render bool
+	// Shard, when Of > 0, keeps only the environments in shard Index of Of
+	// (see Shard.Has), so CI can split a fleet across jobs.
+	Shard Shard
+}
+
+// Shard is one of Of deterministic slices of a fleet, numbered 1..Of. An
+// environment belongs to the shard InShard picks for its name, so adding or
+// removing an environment never moves another one between shards, and the
+// union of all shards is the whole fleet, each environment exactly once.
+type Shard struct {
+	Index, Of int
+}
+
+// ParseShard parses "K/N" (1 <= K <= N) as used by --shard.
+func ParseShard(s string) (Shard, error) {
+	var sh Shard
+	if _, err := fmt.Sscanf(s, "%d/%d", &sh.Index, &sh.Of); err != nil || fmt.Sprintf("%d/%d", sh.Index, sh.Of) != s {
+		return Shard{}, fmt.Errorf("shard %q: want K/N, e.g. 2/8", s)
+	}
+	if sh.Of < 1 || sh.Index < 1 || sh.Index > sh.Of {
+		return Shard{}, fmt.Errorf("shard %q: want 1 <= K <= N", s)
+	}
+	return sh, nil
+}
+
+// Has reports whether environment name is in the shard; every name is in
+// the zero Shard. The slice is FNV-1a of the name modulo Of: stable across
+// machines, Go versions and fleet changes.
+func (s Shard) Has(name string) bool {
+	if s.Of <= 1 {
+		return true
+	}
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return int(h.Sum32()%uint32(s.Of)) == s.Index-1
+}
+
+// String is "K/N", or "" for the zero Shard.
+func (s Shard) String() string {
+	if s.Of == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d/%d", s.Index, s.Of)
 }
 
 // Result is what a compile produced.
 type Result struct {
+	// Timings is how long each phase took, for benchmarks and --timings.
+	Timings Timings
 	// Dir is the absolute repository root.
 	Dir string
 	// Diags are every diagnostic of every selected environment, sorted.
@@ -63,6 +110,18 @@ type Result struct {
 }
 
 // EnvResult is one rendered environment.
+// Timings are the wall-clock durations of Compile's phases.
+type Timings struct {
+	// Load is CUE loading and evaluation of schema/, profiles/ and
+	// environments/ (internal/load).
+	Load time.Duration
+	// Validate is decoding and katonic's rules per environment.
+	Validate time.Duration
+	// Render is building the objects and encoding them as YAML, in
+	// parallel (internal/render); zero without Options.Render.
+	Render time.Duration
+}
+
 type EnvResult struct {
 	Env     *config.Environment
 	Files   []string // slash paths relative to the output directory, sorted
@@ -103,16 +162,28 @@ func Compile(opts Options) (*Result, error) {
 	if dir == "" {
 		dir = "."
 	}
+	start := time.Now()
 	repo, diags, err := load.Load(dir)
 	if err != nil {
 		return nil, err
 	}
 	res := &Result{Dir: repo.Dir, Files: map[string][]byte{}}
+	res.Timings.Load = time.Since(start)
+	start = time.Now()
 	selected, err := selectEnvs(repo, opts.Envs)
 	if err != nil {
 		return res, err
 	}
-	if len(opts.Envs) > 0 {
+	if opts.Shard.Of > 0 {
+		var kept []load.Env
+		for _, e := range selected {
+			if opts.Shard.Has(e.Name) {
+				kept = append(kept, e)
+			}
+		}
+		selected = kept
+	}
+	if len(opts.Envs) > 0 || opts.Shard.Of > 1 {
 		for _, e := range selected {
 			res.Scope = append(res.Scope, Scope(e.Name)...)
 		}
@@ -133,6 +204,7 @@ func Compile(opts Options) (*Result, error) {
 		}
 	}
 	res.Diags = diags.Sort()
+	res.Timings.Validate = time.Since(start)
 	if res.Diags.Errors() > 0 {
 		return res, ErrInvalid
 	}
@@ -151,6 +223,8 @@ func Compile(opts Options) (*Result, error) {
 		out = filepath.Join(repo.Dir, out)
 	}
 	prefix := PathPrefix(repo.Dir, out)
+	start = time.Now()
+	defer func() { res.Timings.Render = time.Since(start) }()
 	results := make([]*render.Result, len(valid))
 	errs := make([]error, len(valid))
 	var wg sync.WaitGroup

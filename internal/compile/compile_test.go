@@ -236,7 +236,7 @@ func BenchmarkFleet(b *testing.B) {
 	files := map[string]string{}
 	for i := 0; i < n; i++ {
 		name := fmt.Sprintf("fleet-%03d", i)
-		files["environments/"+name+".cue"] = strings.ReplaceAll(fleetEnv[i%len(fleetEnv)], "NAME", name)
+		files["environments/"+name+".cue"] = strings.ReplaceAll(testrepo.FleetEnvs[i%len(testrepo.FleetEnvs)], "NAME", name)
 	}
 	dir := testrepo.New(b, repoRoot, files)
 	b.ReportAllocs()
@@ -259,57 +259,46 @@ func BenchmarkFleet(b *testing.B) {
 	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(b.N*n), "B/env")
 }
 
-var fleetEnv = []string{`package environments
-
-environments: "NAME": {
-	profile:           "cloud"
-	provider:          "gcp"
-	platformVersion:   "4.5"
-	kubernetesVersion: "1.30.2"
-	domain:            "NAME.fleet.example"
-	loadBalancer:      "internal"
-	nodePools: {
-		platform: {minNodes: 3, maxNodes: 3, cpu: 4, memoryGiB: 16}
-		compute: {minNodes: 1, maxNodes: 20, cpu: 8, memoryGiB: 32}
-		deployment: {minNodes: 1, maxNodes: 5, cpu: 8, memoryGiB: 32}
-		gpu: {minNodes: 0, maxNodes: 4, cpu: 8, memoryGiB: 61, bootDiskGiB: 512, gpuType: "A100"}
+// TestShardsPartitionTheFleet: the shards of a fleet are disjoint and their
+// union is the full render, byte for byte.
+func TestShardsPartitionTheFleet(t *testing.T) {
+	dir := testrepo.New(t, repoRoot, testrepo.Fleet(24))
+	full, err := compile.Compile(compile.Options{Dir: dir, Render: true})
+	if err != nil {
+		t.Fatal(err)
 	}
-	services: {superset: enabled: true, airbyte: enabled: true}
+	for _, n := range []int{1, 2, 5} {
+		union := map[string][]byte{}
+		envs := 0
+		for k := 1; k <= n; k++ {
+			res, err := compile.Compile(compile.Options{Dir: dir, Render: true, Shard: compile.Shard{Index: k, Of: n}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			envs += len(res.Envs)
+			for p, b := range res.Files {
+				if _, dup := union[p]; dup {
+					t.Errorf("%d shards: %s rendered by two shards", n, p)
+				}
+				union[p] = b
+			}
+		}
+		if envs != len(full.Envs) || len(union) != len(full.Files) {
+			t.Errorf("%d shards: %d environments, %d files; full render %d, %d", n, envs, len(union), len(full.Envs), len(full.Files))
+		}
+		for p, b := range full.Files {
+			if !bytes.Equal(union[p], b) {
+				t.Errorf("%d shards: %s differs from the full render", n, p)
+			}
+		}
+	}
 }
-`, `package environments
 
-environments: "NAME": {
-	profile:           "onprem"
-	platformVersion:   "4.5"
-	kubernetesVersion: "1.28.4"
-	domain:            "NAME.fleet.example"
-	nodePools: {
-		master: {minNodes: 3, maxNodes: 3, cpu: 2, memoryGiB: 8}
-		platform: {minNodes: 3, maxNodes: 3, cpu: 4, memoryGiB: 16}
-		compute: {minNodes: 2, maxNodes: 6, cpu: 8, memoryGiB: 32}
-		deployment: {minNodes: 1, maxNodes: 4, cpu: 8, memoryGiB: 32}
-		storage: {minNodes: 3, maxNodes: 3, cpu: 2, memoryGiB: 8}
+func TestParseShard(t *testing.T) {
+	for in, ok := range map[string]bool{"1/1": true, "3/8": true, "0/2": false, "3/2": false, "1/0": false, "a/b": false, "1/2/3": false, "01/2": false, "": false} {
+		_, err := compile.ParseShard(in)
+		if (err == nil) != ok {
+			t.Errorf("ParseShard(%q): err = %v", in, err)
+		}
 	}
-	identity: mode: "saml"
-	services: {superset: enabled: true, airbyte: enabled: true}
 }
-`, `package environments
-
-environments: "NAME": {
-	profile:           "azure-private"
-	platformVersion:   "5.0.9"
-	kubernetesVersion: "1.29.5"
-	domain:            "NAME.fleet.example"
-	sharedStorage:     true
-	nodePools: {
-		platform: {minNodes: 2, maxNodes: 3, vmSize: "Standard_DS3_v2"}
-		compute: {minNodes: 1, maxNodes: 10, vmSize: "Standard_D8s_v3"}
-	}
-	network: {
-		vnetCIDR:           "10.20.0.0/16"
-		clusterSubnetCIDR:  "10.20.0.0/23"
-		jumphostSubnetCIDR: "10.20.8.0/29"
-	}
-	services: {superset: enabled: true, airbyte: enabled: true}
-}
-`}
