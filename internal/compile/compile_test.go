@@ -231,32 +231,78 @@ func TestReadmeListsSecrets(t *testing.T) {
 // BenchmarkFleet renders a generated fleet of 100 environments (the three
 // profiles in turn, every service on) and reports time and allocations per
 // environment.
+// BenchmarkFleet compiles and renders generated fleets (testrepo.Fleet:
+// every profile, every service enabled) of 10, 100 and 1,000 environments
+// in memory, and reports the cost per environment — total and per phase
+// (CUE load, validation, render = objects + YAML) — so the curve shows
+// whether cost stays flat as the fleet grows. docs/performance.md records
+// the numbers and the method.
 func BenchmarkFleet(b *testing.B) {
-	const n = 100
-	files := map[string]string{}
-	for i := 0; i < n; i++ {
-		name := fmt.Sprintf("fleet-%03d", i)
-		files["environments/"+name+".cue"] = strings.ReplaceAll(testrepo.FleetEnvs[i%len(testrepo.FleetEnvs)], "NAME", name)
+	for _, n := range []int{10, 100, 1000} {
+		b.Run(fmt.Sprintf("envs=%d", n), func(b *testing.B) {
+			dir := testrepo.New(b, repoRoot, testrepo.Fleet(n))
+			b.ReportAllocs()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			var t compile.Timings
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				res, err := compile.Compile(compile.Options{Dir: dir, Render: true})
+				if err != nil {
+					b.Fatalf("%v\n%v", err, res.Diags)
+				}
+				if len(res.Envs) != n {
+					b.Fatalf("rendered %d environments, want %d", len(res.Envs), n)
+				}
+				t.Load += res.Timings.Load
+				t.Validate += res.Timings.Validate
+				t.Render += res.Timings.Render
+			}
+			b.StopTimer()
+			runtime.ReadMemStats(&after)
+			per := float64(b.N * n)
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/per, "ns/env")
+			b.ReportMetric(float64(t.Load.Nanoseconds())/per, "load-ns/env")
+			b.ReportMetric(float64(t.Validate.Nanoseconds())/per, "validate-ns/env")
+			b.ReportMetric(float64(t.Render.Nanoseconds())/per, "render-ns/env")
+			b.ReportMetric(float64(after.Mallocs-before.Mallocs)/per, "allocs/env")
+			b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/per, "B/env")
+		})
 	}
-	dir := testrepo.New(b, repoRoot, files)
-	b.ReportAllocs()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		res, err := compile.Compile(compile.Options{Dir: dir, Render: true})
-		if err != nil {
-			b.Fatalf("%v\n%v", err, res.Diags)
-		}
-		if len(res.Envs) != n {
-			b.Fatalf("rendered %d environments, want %d", len(res.Envs), n)
-		}
+}
+
+// BenchmarkFleetWrite writes a rendered fleet of 1,000 environments into an
+// output directory: first into an empty one (every file added), then again
+// with nothing changed.
+func BenchmarkFleetWrite(b *testing.B) {
+	const n = 1000
+	dir := testrepo.New(b, repoRoot, testrepo.Fleet(n))
+	res, err := compile.Compile(compile.Options{Dir: dir, Render: true})
+	if err != nil {
+		b.Fatal(err)
 	}
-	b.StopTimer()
-	runtime.ReadMemStats(&after)
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/env")
-	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/float64(b.N*n), "allocs/env")
-	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(b.N*n), "B/env")
+	b.Run("empty", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			out := filepath.Join(b.TempDir(), "out")
+			if _, err := outdir.Write(out, res.Files, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/env")
+	})
+	b.Run("unchanged", func(b *testing.B) {
+		out := filepath.Join(b.TempDir(), "out")
+		if _, err := outdir.Write(out, res.Files, nil); err != nil {
+			b.Fatal(err)
+		}
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if _, err := outdir.Write(out, res.Files, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/env")
+	})
 }
 
 // TestShardsPartitionTheFleet: the shards of a fleet are disjoint and their

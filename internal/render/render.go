@@ -28,7 +28,7 @@ import (
 	"sort"
 	"strings"
 
-	"sigs.k8s.io/yaml"
+	yamlv2 "go.yaml.in/yaml/v2"
 
 	"github.com/katonic/katonic/internal/catalog"
 	"github.com/katonic/katonic/internal/config"
@@ -342,8 +342,10 @@ func encode(o any) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	dec := json.NewDecoder(bytes.NewReader(j))
+	dec.UseNumber()
 	var m map[string]any
-	if err := json.Unmarshal(j, &m); err != nil {
+	if err := dec.Decode(&m); err != nil {
 		return nil, err
 	}
 	delete(m, "status")
@@ -356,7 +358,32 @@ func encode(o any) ([]byte, error) {
 			delete(m, "metadata")
 		}
 	}
-	return yaml.Marshal(m)
+	// The YAML is what sigs.k8s.io/yaml.Marshal writes (yaml.v2, keys
+	// sorted), without its JSON text round trip: numbers become int64 or
+	// float64 as yaml.v2 would parse them from JSON.
+	return yamlv2.Marshal(numbers(m))
+}
+
+// numbers replaces every json.Number in v by an int64, or a float64 when it
+// is not an integer.
+func numbers(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = numbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = numbers(e)
+		}
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		f, _ := x.Float64()
+		return f
+	}
+	return v
 }
 
 // addSecret records a Secret reference, merging keys.
