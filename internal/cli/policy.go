@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"github.com/katonic/katonic/internal/compile"
 	"github.com/katonic/katonic/internal/diag"
 	"github.com/katonic/katonic/internal/policy"
+	"github.com/katonic/katonic/internal/rendercache"
 	"github.com/katonic/katonic/internal/verify"
 )
 
@@ -69,7 +71,7 @@ func runPolicy(stdout, stderr io.Writer, o policyOptions, envs []string) error {
 	if err != nil {
 		return err
 	}
-	results, err := evaluatePolicies(stderr, set, res, "out")
+	results, err := evaluatePolicies(stderr, set, res, "out", renderCache(false))
 	if err != nil {
 		return err
 	}
@@ -99,15 +101,44 @@ func loadPolicies(stderr io.Writer, dir string) (*policy.Set, error) {
 }
 
 // evaluatePolicies evaluates set over every environment of res (a render
-// in memory); a waiver of an unknown policy is a configuration error.
-func evaluatePolicies(stderr io.Writer, set *policy.Set, res *compile.Result, out string) ([]*policy.EnvResult, error) {
+// in memory); a waiver of an unknown policy is a configuration error. With
+// a cache, an environment whose configuration, rendered files and policies
+// are unchanged reuses its last result.
+func evaluatePolicies(stderr io.Writer, set *policy.Set, res *compile.Result, out string, cache *rendercache.Cache) ([]*policy.EnvResult, error) {
 	cwd, _ := os.Getwd()
 	var results []*policy.EnvResult
 	var errs diag.List
+	var policyKey string
+	if cache != nil && rendercache.ToolID() != "" {
+		h := rendercache.NewHasher().AddString("tool", rendercache.ToolID()).AddString("out", out)
+		if err := h.AddTree(res.Dir, policy.Dir); err == nil {
+			policyKey = h.Key()
+		}
+	}
 	for _, e := range res.Envs {
+		var key string
+		if policyKey != "" {
+			cfg, _ := json.Marshal(e.Env)
+			src, _ := os.ReadFile(filepath.Join(res.Dir, filepath.FromSlash(e.Env.File)))
+			h := rendercache.NewHasher().AddString("policies", policyKey).AddString("env", e.Env.Name).
+				AddString("file", e.Env.File).Add("source", src).Add("config", cfg)
+			for _, p := range e.Files {
+				h.Add(p, res.Files[p])
+			}
+			key = h.Key()
+			var r policy.EnvResult
+			if cache.Get(key, &r) {
+				errs = append(errs, r.Errors...)
+				results = append(results, &r)
+				continue
+			}
+		}
 		r, err := set.Evaluate(e, res.Files, out)
 		if err != nil {
 			return nil, exitf(ExitInvalid, "policy: environment %s: %v", e.Env.Name, err)
+		}
+		if key != "" {
+			cache.Put(key, r)
 		}
 		errs = append(errs, r.Errors...)
 		results = append(results, r)

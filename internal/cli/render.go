@@ -14,13 +14,15 @@ import (
 	"github.com/katonic/katonic/internal/compile"
 	"github.com/katonic/katonic/internal/diag"
 	"github.com/katonic/katonic/internal/outdir"
+	"github.com/katonic/katonic/internal/rendercache"
 )
 
 type renderOptions struct {
-	out    string
-	check  bool
-	strict bool
-	shard  string
+	out     string
+	check   bool
+	strict  bool
+	shard   string
+	noCache bool
 }
 
 func newRenderCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -55,6 +57,7 @@ stdout, and exits 3 when there are any (for pull-request CI).`,
 	f.StringVar(&o.out, "out", "out", "output `directory`")
 	f.BoolVar(&o.check, "check", false, "write nothing; list what differs from a fresh render and exit 3 if anything does")
 	f.BoolVar(&o.strict, "strict", false, "treat warnings as errors")
+	f.BoolVar(&o.noCache, "no-cache", false, "render everything, ignoring the render cache ($KATONIC_RENDER_CACHE_DIR or the user cache directory)")
 	f.StringVar(&o.shard, "shard", "", "render only shard `K/N` of the environments (a stable split by name; the union of all shards is a full render)")
 	return cmd
 }
@@ -67,7 +70,8 @@ func runRender(stdout, stderr io.Writer, o renderOptions, envs []string) error {
 			return exitf(ExitUsage, "--shard: %v", err)
 		}
 	}
-	res, err := compile.Compile(compile.Options{Envs: envs, OutDir: o.out, Strict: o.strict, Render: true, Shard: shard})
+	cache := renderCache(o.noCache)
+	res, err := compile.Compile(compile.Options{Envs: envs, OutDir: o.out, Strict: o.strict, Render: true, Shard: shard, Cache: cache})
 	if err := report(stderr, res, err); err != nil {
 		return err
 	}
@@ -76,7 +80,7 @@ func runRender(stdout, stderr io.Writer, o renderOptions, envs []string) error {
 	if err != nil {
 		return err
 	}
-	results, err := evaluatePolicies(stderr, set, res, o.out)
+	results, err := evaluatePolicies(stderr, set, res, o.out, cache)
 	if err != nil {
 		return err
 	}
@@ -203,4 +207,17 @@ func shardRemovals(out string, shard compile.Shard, res *compile.Result) []strin
 	}
 	sort.Strings(scope)
 	return scope
+}
+
+// renderCache returns the render cache, or nil when disabled or when no
+// cache directory is known (then everything is rendered).
+func renderCache(off bool) *rendercache.Cache {
+	if off {
+		return nil
+	}
+	d, err := rendercache.DefaultDir()
+	if err != nil {
+		return nil
+	}
+	return &rendercache.Cache{Dir: d}
 }

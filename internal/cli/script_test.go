@@ -39,6 +39,7 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			// Charts pulled by scripts stay in the script's directory.
 			env.Setenv("KATONIC_CACHE_DIR", filepath.Join(env.WorkDir, ".cache", "katonic"))
+			env.Setenv("KATONIC_RENDER_CACHE_DIR", filepath.Join(env.WorkDir, ".cache", "render"))
 			if err := testrepo.Seed(repoRoot, env.WorkDir); err != nil {
 				return err
 			}

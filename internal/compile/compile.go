@@ -28,6 +28,8 @@ import (
 	"github.com/katonic/katonic/internal/load"
 	"github.com/katonic/katonic/internal/outdir"
 	"github.com/katonic/katonic/internal/render"
+	"github.com/katonic/katonic/internal/rendercache"
+	"github.com/katonic/katonic/internal/secrets"
 	"github.com/katonic/katonic/internal/validate"
 )
 
@@ -49,6 +51,12 @@ type Options struct {
 	// Shard, when Of > 0, keeps only the environments in shard Index of Of
 	// (see Shard.Has), so CI can split a fleet across jobs.
 	Shard Shard
+	// Cache, when not nil, serves renders whose inputs have not changed
+	// (see internal/rendercache): with nothing changed, no CUE is evaluated
+	// and nothing is rendered; otherwise only environments whose inputs
+	// changed are rendered. Results are byte-identical to an uncached
+	// compile. Used only with Render.
+	Cache *rendercache.Cache
 }
 
 // Shard is one of Of deterministic slices of a fleet, numbered 1..Of. An
@@ -95,6 +103,8 @@ func (s Shard) String() string {
 type Result struct {
 	// Timings is how long each phase took, for benchmarks and --timings.
 	Timings Timings
+	// Cached counts the environments whose render came from Options.Cache.
+	Cached int
 	// Dir is the absolute repository root.
 	Dir string
 	// Diags are every diagnostic of every selected environment, sorted.
@@ -163,6 +173,29 @@ func Compile(opts Options) (*Result, error) {
 		dir = "."
 	}
 	start := time.Now()
+	var ck keys
+	caching := false
+	if opts.Render && opts.Cache != nil {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return nil, err
+		}
+		out := opts.OutDir
+		if out == "" {
+			out = "out"
+		}
+		if !filepath.IsAbs(out) {
+			out = filepath.Join(abs, out)
+		}
+		if ck, caching, err = cacheKeys(abs, out, opts); err == nil && caching {
+			var fe fleetEntry
+			if opts.Cache.Get(ck.fleet, &fe) {
+				res := fromFleet(abs, &fe)
+				res.Timings.Load = time.Since(start)
+				return res, nil
+			}
+		}
+	}
 	repo, diags, err := load.Load(dir)
 	if err != nil {
 		return nil, err
@@ -192,8 +225,25 @@ func Compile(opts Options) (*Result, error) {
 	vopts := validate.Options{PlatformVersions: catalog.Versions()}
 	var valid []*config.Environment
 	perEnv := map[string]diag.List{}
+	sopsFiles := map[string][]secrets.File{}
 	for _, e := range selected {
 		env, d := validate.Environment(repo, e, vopts)
+		// SOPS-encrypted Secrets of secrets/<env>/ (issue #5): a plaintext
+		// or malformed one is a configuration error, at its file.
+		// Only for an environment that validated, whose name is safe.
+		if env != nil && d.Errors() == 0 {
+			files, err := secrets.Scan(repo.Dir, e.Name)
+			var serrs secrets.Errors
+			switch {
+			case errors.As(err, &serrs):
+				for _, se := range serrs {
+					d = append(d, se.Diagnostic(repo.Dir))
+				}
+			case err != nil:
+				return res, err
+			}
+			sopsFiles[e.Name] = files
+		}
 		if opts.Strict {
 			d = d.Strict()
 		}
@@ -227,6 +277,7 @@ func Compile(opts Options) (*Result, error) {
 	defer func() { res.Timings.Render = time.Since(start) }()
 	results := make([]*render.Result, len(valid))
 	errs := make([]error, len(valid))
+	hits := make([]bool, len(valid))
 	var wg sync.WaitGroup
 	jobs := make(chan int)
 	for w := 0; w < min(runtime.GOMAXPROCS(0), max(len(valid), 1)); w++ {
@@ -235,8 +286,20 @@ func Compile(opts Options) (*Result, error) {
 			defer wg.Done()
 			for i := range jobs {
 				env := valid[i]
+				key := ck.env[env.Name]
+				if caching && key != "" {
+					var ee envEntry
+					if opts.Cache.Get(key, &ee) {
+						results[i], hits[i] = &render.Result{Files: ee.Files, Secrets: ee.Secrets, Releases: ee.Releases}, true
+						continue
+					}
+				}
 				_, statErr := os.Stat(filepath.Join(out, "clusters", env.Name, "flux-system", "kustomization.yaml"))
-				results[i], errs[i] = render.Environment(env, render.Options{PathPrefix: prefix, Bootstrapped: statErr == nil})
+				results[i], errs[i] = render.Environment(env, render.Options{PathPrefix: prefix, Bootstrapped: statErr == nil, Secrets: sopsFiles[env.Name]})
+				if caching && key != "" && errs[i] == nil {
+					r := results[i]
+					opts.Cache.Put(key, &envEntry{Files: r.Files, Secrets: r.Secrets, Releases: r.Releases})
+				}
 			}
 		}()
 	}
@@ -256,6 +319,12 @@ func Compile(opts Options) (*Result, error) {
 		sort.Strings(res.Envs[i].Files)
 		res.Envs[i].Secrets = r.Secrets
 		res.Envs[i].Releases = r.Releases
+		if hits[i] {
+			res.Cached++
+		}
+	}
+	if caching {
+		opts.Cache.Put(ck.fleet, toFleet(res))
 	}
 	return res, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"sort"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/katonic/katonic/internal/compile"
 	"github.com/katonic/katonic/internal/outdir"
+	"github.com/katonic/katonic/internal/rendercache"
 	"github.com/katonic/katonic/internal/testrepo"
 )
 
@@ -346,5 +348,75 @@ func TestParseShard(t *testing.T) {
 		if (err == nil) != ok {
 			t.Errorf("ParseShard(%q): err = %v", in, err)
 		}
+	}
+}
+
+// TestCacheIsByteIdentical: a cached compile gives exactly what an uncached
+// one gives — files, environments, diagnostics — with nothing changed (the
+// whole fleet from the cache), after one environment changed (only it
+// rendered), and after the schema changed (nothing from the cache).
+func TestCacheIsByteIdentical(t *testing.T) {
+	const n = 12
+	dir := testrepo.New(t, repoRoot, testrepo.Fleet(n))
+	cache := &rendercache.Cache{Dir: t.TempDir()}
+	check := func(step string, wantCached int) {
+		t.Helper()
+		fresh, err := compile.Compile(compile.Options{Dir: dir, Render: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := compile.Compile(compile.Options{Dir: dir, Render: true, Cache: cache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Cached != wantCached {
+			t.Errorf("%s: %d environments from the cache, want %d", step, got.Cached, wantCached)
+		}
+		if len(got.Files) != len(fresh.Files) {
+			t.Errorf("%s: %d files, uncached %d", step, len(got.Files), len(fresh.Files))
+		}
+		for p, b := range fresh.Files {
+			if !bytes.Equal(got.Files[p], b) {
+				t.Errorf("%s: %s differs from an uncached render", step, p)
+			}
+		}
+		if !reflect.DeepEqual(got.Envs, fresh.Envs) || !reflect.DeepEqual(got.Diags, fresh.Diags) || !reflect.DeepEqual(got.Scope, fresh.Scope) {
+			t.Errorf("%s: environments, diagnostics or scope differ from an uncached compile", step)
+		}
+	}
+	check("cold", 0)
+	check("warm", n)
+
+	env := filepath.Join(dir, "environments", "fleet-0003.cue")
+	b, err := os.ReadFile(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte(`maxNodes: 20`)) {
+		t.Fatalf("%s has no maxNodes: 20", env)
+	}
+	if err := os.WriteFile(env, bytes.Replace(b, []byte(`maxNodes: 20`), []byte(`maxNodes: 21`), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	check("one environment changed", n-1)
+	check("warm again", n)
+
+	schema := filepath.Join(dir, "schema", "environment.cue")
+	b, err = os.ReadFile(schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(schema, append(b, "\n// a comment changes the key\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	check("schema changed", 0)
+
+	// Options are part of the key.
+	one, err := compile.Compile(compile.Options{Dir: dir, Render: true, Cache: cache, Envs: []string{"fleet-0001"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(one.Envs) != 1 || len(one.Scope) == 0 {
+		t.Errorf("a cached full render answered a one-environment render: %d environments, scope %v", len(one.Envs), one.Scope)
 	}
 }

@@ -16,7 +16,7 @@ func TestEncodeMatchesSigsYAML(t *testing.T) {
 		"data": map[string]any{
 			"int": 3, "big": 1000000000, "neg": -7, "float": 0.5, "exp": 1.5e-7, "huge": 1e21,
 			"list": []any{1, "2", 3.25, true, nil, map[string]any{"k": "v: x"}},
-			"str": "multi\nline", "empty": "", "null": nil, "yes": "yes", "star": "*", "colon": "a: b",
+			"str":  "multi\nline", "empty": "", "null": nil, "yes": "yes", "star": "*", "colon": "a: b",
 		},
 	}
 	want, err := yaml.Marshal(obj)

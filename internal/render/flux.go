@@ -12,6 +12,7 @@ import (
 
 	"github.com/katonic/katonic/internal/catalog"
 	"github.com/katonic/katonic/internal/config"
+	"github.com/katonic/katonic/internal/secrets"
 )
 
 // Reconciliation timing of the Flux objects katonic writes. Pinned sources
@@ -46,6 +47,25 @@ func deps(names []string) []meta.DependencyReference {
 func (r *renderer) layerKustomization(layer string, dependsOn []string) *kustomizev1.Kustomization {
 	return fluxKustomization(layer, r.fluxPath(layer), bootstrapSource, dependsOn)
 }
+
+// secretsKustomization applies environments/<env>/secrets, decrypting its
+// SOPS-encrypted Secrets with the age key of flux-system/sops-age (Flux,
+// "Kustomization — Decryption": spec.decryption.provider sops, secretRef a
+// Secret in the Kustomization's namespace; Flux guide "Manage Kubernetes
+// secrets with SOPS"). No dependsOn, targetNamespace or patches: see
+// Options.Secrets.
+func (r *renderer) secretsKustomization() *kustomizev1.Kustomization {
+	k := r.layerKustomization(LayerSecrets, nil)
+	k.Spec.Decryption = &kustomizev1.Decryption{
+		Provider:  decryptionProviderSOPS,
+		SecretRef: &meta.LocalObjectReference{Name: secrets.KeySecretName},
+	}
+	return k
+}
+
+// decryptionProviderSOPS is the only provider of a Flux Kustomization's
+// spec.decryption (kustomize-controller's API: +kubebuilder:validation:Enum=sops).
+const decryptionProviderSOPS = "sops"
 
 // fluxKustomization is a Flux Kustomization named name in flux-system that
 // applies path of the GitRepository source, after dependsOn, with prune,

@@ -1,0 +1,111 @@
+package compile
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/katonic/katonic/internal/diag"
+	"github.com/katonic/katonic/internal/load"
+	"github.com/katonic/katonic/internal/render"
+	"github.com/katonic/katonic/internal/rendercache"
+	"github.com/katonic/katonic/internal/secrets"
+)
+
+// fleetEntry is a whole successful Compile, cached under the fleet key.
+type fleetEntry struct {
+	Diags diag.List
+	Envs  []EnvResult
+	Scope []string
+	Files map[string][]byte
+}
+
+// envEntry is one environment's render, cached under its environment key.
+type envEntry struct {
+	Files    map[string][]byte
+	Secrets  []render.SecretRef
+	Releases []render.Release
+}
+
+// keys computes the cache keys of a compile: the fleet key (every input of
+// the whole compile) and a key per environment file name, or ok false when
+// this build of katonic cannot be identified (nothing is cached then).
+// The environment key covers katonic, cue.mod/, schema/, profiles/, the
+// environment's file, the spec.path prefix and whether flux bootstrap wrote
+// clusters/<env>/flux-system/ — everything render.Environment depends on.
+type keys struct {
+	fleet string
+	env   map[string]string
+}
+
+func cacheKeys(dir, out string, opts Options) (keys, bool, error) {
+	tool := rendercache.ToolID()
+	if tool == "" {
+		return keys{}, false, nil
+	}
+	prefix := PathPrefix(dir, out)
+	global := rendercache.NewHasher().AddString("tool", tool).AddString("prefix", prefix)
+	for _, d := range []string{"cue.mod", load.SchemaDir, load.ProfilesDir} {
+		if err := global.AddTree(dir, d); err != nil {
+			return keys{}, false, err
+		}
+	}
+	g := global.Key()
+
+	entries, err := os.ReadDir(filepath.Join(dir, load.EnvironmentsDir))
+	if err != nil {
+		return keys{}, false, err
+	}
+	fleet := rendercache.NewHasher().AddString("global", g).
+		AddString("envs", strings.Join(opts.Envs, ",")).
+		AddString("shard", opts.Shard.String()).
+		AddString("strict", fmt.Sprint(opts.Strict))
+	k := keys{env: map[string]string{}}
+	for _, e := range entries { // sorted by name
+		fleet.AddString("entry", e.Name()+" "+e.Type().String())
+		if !e.Type().IsRegular() || filepath.Ext(e.Name()) != ".cue" {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, load.EnvironmentsDir, e.Name()))
+		if err != nil {
+			return keys{}, false, err
+		}
+		name := strings.TrimSuffix(e.Name(), ".cue")
+		_, statErr := os.Stat(filepath.Join(out, "clusters", name, "flux-system", "kustomization.yaml"))
+		// The environment's SOPS-encrypted Secrets (secrets/<env>/); a file
+		// name that is not a plain path element never validates anyway.
+		eh := rendercache.NewHasher()
+		if filepath.IsLocal(name) && filepath.Base(name) == name {
+			if err := eh.AddTree(dir, filepath.Join(secrets.Dir, name)); err != nil {
+				return keys{}, false, err
+			}
+		}
+		ek := rendercache.NewHasher().AddString("global", g).AddString("file", e.Name()).Add("data", b).AddString("secrets", eh.Key()).
+			AddString("bootstrapped", fmt.Sprint(statErr == nil)).Key()
+		k.env[name] = ek
+		fleet.AddString("env", ek)
+	}
+	if err := fleet.AddTree(dir, secrets.Dir); err != nil {
+		return keys{}, false, err
+	}
+	k.fleet = fleet.Key()
+	return k, true, nil
+}
+
+// fromFleet rebuilds a Result from a cached fleet entry.
+func fromFleet(dir string, fe *fleetEntry) *Result {
+	res := &Result{Dir: dir, Diags: fe.Diags, Envs: fe.Envs, Files: fe.Files, Cached: len(fe.Envs)}
+	if fe.Scope != nil {
+		res.Scope = fe.Scope
+	}
+	if res.Files == nil {
+		res.Files = map[string][]byte{}
+	}
+	return res
+}
+
+// toFleet makes the cache entry of a successful render.
+func toFleet(res *Result) *fleetEntry {
+	return &fleetEntry{Diags: res.Diags, Scope: res.Scope, Envs: res.Envs, Files: res.Files}
+}

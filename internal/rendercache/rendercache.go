@@ -1,0 +1,190 @@
+// Package rendercache keeps renders keyed by a hash of every input that
+// decides them, so that rendering a fleet where nothing changed costs
+// reading one file, and a change to one environment re-renders that
+// environment only.
+//
+// A key covers: katonic itself (ToolID: its module version and VCS
+// revision, or the hash of its executable for a modified or unversioned
+// build — so the catalog, the renderer and the rules, which are Go, are
+// covered), the CUE module, schema and profiles (every file under cue.mod/,
+// schema/ and profiles/), the environment files, and the render options.
+// Entries are gob files written atomically; a damaged or unreadable entry is
+// a miss. The cache may be deleted at any time.
+package rendercache
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/gob"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"sort"
+	"sync"
+)
+
+// DirEnv is the environment variable that sets the cache directory.
+const DirEnv = "KATONIC_RENDER_CACHE_DIR"
+
+// DefaultDir returns $KATONIC_RENDER_CACHE_DIR if set, else
+// os.UserCacheDir()/katonic/render. It fails only when neither is known.
+func DefaultDir() (string, error) {
+	if d := os.Getenv(DirEnv); d != "" {
+		return d, nil
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("render cache: %w (set %s)", err, DirEnv)
+	}
+	return filepath.Join(base, "katonic", "render"), nil
+}
+
+// Cache is a directory of entries named by key.
+type Cache struct {
+	// Dir is created on the first Put.
+	Dir string
+}
+
+// Get decodes the entry for key into v and reports whether there was one.
+// A missing, unreadable or undecodable entry is a miss (false).
+func (c *Cache) Get(key string, v any) bool {
+	if c == nil || c.Dir == "" {
+		return false
+	}
+	b, err := os.ReadFile(c.path(key))
+	if err != nil {
+		return false
+	}
+	return gob.NewDecoder(bytes.NewReader(b)).Decode(v) == nil
+}
+
+// Put stores v (gob-encodable) under key, atomically: readers see the old
+// entry or the new one, never a part.
+func (c *Cache) Put(key string, v any) error {
+	if c == nil || c.Dir == "" {
+		return nil
+	}
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(v); err != nil {
+		return fmt.Errorf("render cache: %w", err)
+	}
+	p := c.path(key)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return fmt.Errorf("render cache: %w", err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("render cache: %w", err)
+	}
+	_, err = f.Write(buf.Bytes())
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), p)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("render cache: %w", err)
+	}
+	return nil
+}
+
+func (c *Cache) path(key string) string {
+	return filepath.Join(c.Dir, key[:2], key+".gob")
+}
+
+// Hasher builds a key from labelled parts; the labels and lengths are part
+// of the hash, so parts cannot run into each other.
+type Hasher struct{ h io.Writer }
+
+// NewHasher starts a key.
+func NewHasher() *Hasher { return &Hasher{h: sha256.New()} }
+
+// Add hashes one labelled part.
+func (k *Hasher) Add(label string, data []byte) *Hasher {
+	fmt.Fprintf(k.h, "%s %d\n", label, len(data))
+	k.h.Write(data)
+	return k
+}
+
+// AddString hashes one labelled string part.
+func (k *Hasher) AddString(label, s string) *Hasher { return k.Add(label, []byte(s)) }
+
+// Key returns the hex SHA-256 of everything added.
+func (k *Hasher) Key() string {
+	return hex.EncodeToString(k.h.(interface{ Sum([]byte) []byte }).Sum(nil))
+}
+
+// AddTree hashes every regular file under root/rel (paths relative to root,
+// sorted, and contents). A missing directory hashes as empty.
+func (k *Hasher) AddTree(root, rel string) error {
+	var files []string
+	err := filepath.WalkDir(filepath.Join(root, rel), func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if d.Type().IsRegular() {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("render cache: %w", err)
+	}
+	sort.Strings(files)
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return fmt.Errorf("render cache: %w", err)
+		}
+		r, _ := filepath.Rel(root, p)
+		k.Add("file "+filepath.ToSlash(r), b)
+	}
+	return nil
+}
+
+var toolID = sync.OnceValue(func() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		var rev, modified string
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				modified = s.Value
+			}
+		}
+		if v := bi.Main.Version; v != "" && v != "(devel)" && modified != "true" {
+			return bi.Main.Path + "@" + v + "+" + rev
+		}
+		if rev != "" && modified == "false" {
+			return bi.Main.Path + "@" + rev
+		}
+	}
+	// A development build: the executable itself is the version.
+	exe, err := os.Executable()
+	if err == nil {
+		if f, err := os.Open(exe); err == nil {
+			defer f.Close()
+			h := sha256.New()
+			if _, err := io.Copy(h, f); err == nil {
+				return "exe:" + hex.EncodeToString(h.Sum(nil))
+			}
+		}
+	}
+	return "" // unknown: ToolID's caller must not cache
+})
+
+// ToolID identifies this katonic build: "module@version+revision" for a
+// released or clean VCS build, else the SHA-256 of its executable. It is ""
+// when neither is known, and then nothing may be cached.
+func ToolID() string { return toolID() }
