@@ -1,0 +1,82 @@
+package rendercache
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestPutGet(t *testing.T) {
+	c := &Cache{Dir: t.TempDir()}
+	type entry struct {
+		Files map[string][]byte
+		N     int
+	}
+	key := NewHasher().AddString("a", "b").Key()
+	var got entry
+	if c.Get(key, &got) {
+		t.Fatal("hit in an empty cache")
+	}
+	want := entry{Files: map[string][]byte{"x.yaml": []byte("k: v\n")}, N: 3}
+	if err := c.Put(key, &want); err != nil {
+		t.Fatal(err)
+	}
+	if !c.Get(key, &got) || got.N != 3 || string(got.Files["x.yaml"]) != "k: v\n" {
+		t.Fatalf("got %+v", got)
+	}
+	// A damaged entry is a miss, not an error.
+	if err := os.WriteFile(c.path(key), []byte("not gob"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if c.Get(key, &entry{}) {
+		t.Error("a damaged entry was a hit")
+	}
+	// A nil or directory-less cache never hits and never fails.
+	var none *Cache
+	if none.Get(key, &got) || none.Put(key, &want) != nil || (&Cache{}).Get(key, &got) {
+		t.Error("a disabled cache hit or failed")
+	}
+}
+
+func TestHasher(t *testing.T) {
+	// Labels and lengths are hashed: parts cannot run into each other.
+	a := NewHasher().AddString("x", "ab").AddString("y", "c").Key()
+	b := NewHasher().AddString("x", "a").AddString("y", "bc").Key()
+	if a == b {
+		t.Error("different parts gave the same key")
+	}
+	if a != NewHasher().AddString("x", "ab").AddString("y", "c").Key() {
+		t.Error("the same parts gave different keys")
+	}
+	dir := t.TempDir()
+	k1 := NewHasher()
+	if err := k1.AddTree(dir, "missing"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "d", "e"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "d", "e", "f"), []byte("1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	k2, k3 := NewHasher(), NewHasher()
+	if err := k2.AddTree(dir, "d"); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "d", "e", "f"), []byte("2"), 0o644)
+	if err := k3.AddTree(dir, "d"); err != nil {
+		t.Fatal(err)
+	}
+	if k1.Key() == k2.Key() || k2.Key() == k3.Key() {
+		t.Error("a tree's content does not change its key")
+	}
+}
+
+func TestToolID(t *testing.T) {
+	if ToolID() == "" {
+		t.Skip("this test binary cannot be identified; katonic then caches nothing")
+	}
+	if ToolID() != ToolID() {
+		t.Error("ToolID is not stable")
+	}
+}
