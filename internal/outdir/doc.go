@@ -12,12 +12,79 @@
 // render leaves it, and every file, byte-for-byte and mtime unchanged.
 //
 // [Plan] compares a desired set of files with the directory and reports the
-// changes; [Write] applies them: it writes added and changed files atomically,
-// removes stale generated files and the directories their removal emptied, and
+// changes; [Write] applies them: it writes added and changed files, removes
+// stale generated files and the directories their removal emptied, and
 // rewrites the manifest. A [Scope] limits a render to some path prefixes (some
 // environments); manifest entries outside it are kept as they are.
 //
+// # Paths
+//
 // Paths are checked by [CheckPath] and never escape the root: symbolic links
 // under the root are refused, never followed, and all file operations go
-// through an [os.Root].
+// through an [os.Root]. The root itself may be given as a symbolic link: it is
+// resolved first, and the directory it names is written.
+//
+// # One render at a time
+//
+// [Write] and [Plan] hold an exclusive advisory lock (flock(2)) for their
+// whole run, so two renders of one directory never interleave and a plan
+// never reads a render half done. The lock file lives beside the output
+// directory, not in it, because the directory itself is replaced by a write:
+// for /repo/out it is /repo/.out.katonic-lock. The holder writes its process
+// id into it and removes it when done, so a repository has no lock file at
+// rest (git status shows it only while a render runs, or after one was
+// killed; the next render reuses and removes it, since the kernel releases a
+// dead process's lock). Only when the parent directory is not writable (out/
+// is a mount, say) is the lock file out/.katonic-lock instead. A call that
+// finds the lock held waits, polling, up to [DefaultLockTimeout] (or
+// [Options.LockTimeout]; negative: not at all), says so once on
+// [Options.Progress], then fails with a [*LockError] naming the lock file and
+// the holder's process id. Platforms without flock (Windows) do not lock.
+//
+// # All or nothing
+//
+// A render killed at any instant leaves the output directory either fully old
+// or fully new. Two strategies give that.
+//
+// Swap (the default): Write builds the complete new tree in a staging
+// directory beside the root, /repo/.out.katonic-stage-<id>: it writes the new
+// files there, and hard-links every file it does not change into it — other
+// environments' files, files katonic does not own such as those `flux
+// bootstrap` writes under clusters/<env>/flux-system/, empty directories,
+// symbolic links (as links) — so they keep their inode and bytes. Where a hard
+// link is impossible, a file is copied with its content, mode and mtime, and a
+// link recreated with its target. Directories are recreated with their mode
+// and, where allowed, owner. Then, on Linux, renameat2(RENAME_EXCHANGE) swaps
+// the staging directory and the root in one atomic step, and the old tree is
+// removed. Where the exchange is unsupported (other systems, or EINVAL from
+// the file system) the fallback is three renames: staging to
+// .out.katonic-ready-<id> (the marker that it is complete), out to
+// .out.katonic-old-<id>, ready to out. A kill between the last two leaves no
+// out/; the next Write, Plan or [ReadManifest] finishes the swap (a ready tree
+// moves in; without one, an old tree moves back). Leftover staging, ready and
+// old directories of killed renders are removed by the next Write.
+//
+// In place: when the root cannot be moved — it holds .git (`--out .`, or an
+// output repository of its own), it holds the working directory, it is a mount
+// point, its parent is not writable, renaming it fails, or something in it
+// cannot be carried into a staging tree (a nested mount point, an unreadable
+// directory) — Write writes into the root itself, through a journal: the new
+// contents go to out/.katonic-staging first; the list of steps is then
+// renamed to out/.katonic-journal (the commit point); then the stale files are
+// removed, the staged files renamed into place and the manifest last, and the
+// journal and staging directory are removed. A kill before the commit leaves the old
+// tree (and a staging directory that the next call removes); a kill after it
+// leaves the journal, which the next Write, Plan or [ReadManifest] replays to
+// the end. Until then, readers other than katonic may see a mixed tree.
+//
+// The names .katonic-generated, .katonic-journal, .katonic-staging and
+// .katonic-lock are reserved at the root of the output directory.
+//
+// Limits: files are not fsynced, so the guarantee is against the process
+// dying, not against power loss. A swap recreates directories, so their
+// mtimes, extended attributes and ACLs are not kept (their modes are). A file
+// that another program creates in the output directory while a render is
+// staging lands in the old tree and is removed with it; so does the working
+// directory of a process inside the output directory (a shell in
+// out/clusters, say), which is left in a removed directory.
 package outdir

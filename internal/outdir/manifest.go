@@ -113,8 +113,29 @@ func readManifest(root string) (entries map[string]string, raw []byte, err error
 // invalid path (see [CheckPath]), or duplicates another; errors give
 // "<ManifestName>:<line>". Callers such as a drift check compare the hashes with
 // the files on disk.
+//
+// If a render of root was killed half way (see the package documentation),
+// ReadManifest first takes the lock and finishes or rolls it back, as [Plan]
+// does; otherwise it only reads (the manifest is replaced atomically).
 func ReadManifest(root string) (map[string]string, error) {
-	entries, _, err := readManifest(root)
+	t, err := resolve(root)
+	if err != nil {
+		return nil, err
+	}
+	if t.needsRecovery() {
+		l, err := t.lock(Options{}, false)
+		if err != nil {
+			return nil, err
+		}
+		defer l.release()
+		if err := t.refresh(); err != nil {
+			return nil, err
+		}
+		if err := t.recover(false); err != nil {
+			return nil, err
+		}
+	}
+	entries, _, err := readManifest(t.root)
 	return entries, err
 }
 

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Scope limits which generated paths a render is responsible for. A nil Scope
@@ -121,13 +122,37 @@ func (e *OwnershipError) Error() string {
 	return b.String()
 }
 
+// Options configures [PlanWith] and [WriteWith]. The zero value is what
+// [Plan] and [Write] use: a full render, waiting up to [DefaultLockTimeout]
+// for another render's lock, silently.
+type Options struct {
+	// Scope limits the render to some path prefixes; see [Scope].
+	Scope Scope
+	// LockTimeout is how long to wait while another render holds the output
+	// directory's lock (see [LockError]): zero means [DefaultLockTimeout], a
+	// negative value means do not wait at all.
+	LockTimeout time.Duration
+	// Progress, if not nil, receives one line when the call has to wait for
+	// another render's lock, naming the lock file and its holder (for a CLI:
+	// stderr). Nothing else is written to it.
+	Progress io.Writer
+}
+
+// DefaultLockTimeout is how long [Plan] and [Write] wait for another render
+// of the same output directory to finish before failing with a [*LockError].
+const DefaultLockTimeout = time.Minute
+
 // Plan compares the desired files (slash path relative to root -> content) with
 // the directory root and returns the changes a [Write] would make, sorted by
 // path: Added for a path not on disk (including one listed in the manifest but
 // missing), Changed for a generated file whose content differs, and Removed for
 // each manifest entry inside scope that is no longer desired. Files whose content
-// is already right are not listed. A missing root is an empty tree. Plan only
-// reads.
+// is already right are not listed. A missing root is an empty tree.
+//
+// Plan holds the output directory's lock while it reads (see [LockError]), so
+// it never sees a render half done, and first finishes or rolls back a render
+// that was killed (see the package documentation). Apart from that recovery
+// and its lock file, which it removes, Plan writes nothing.
 //
 // Plan returns an error, and no changes, if: scope is invalid; a desired path
 // fails [CheckPath], lies outside scope, or is inside another desired path; the
@@ -136,9 +161,35 @@ func (e *OwnershipError) Error() string {
 // are refused, never followed) or not a regular file or directory; a desired
 // path cannot be created because a file or directory that katonic does not
 // remove is in the way. If a desired path exists on disk but is not listed in
-// the manifest, it returns an [*OwnershipError] naming every such path.
+// the manifest, it returns an [*OwnershipError] naming every such path. If
+// another render holds the lock for longer than [DefaultLockTimeout], it
+// returns a [*LockError].
 func Plan(root string, desired map[string][]byte, scope Scope) ([]Change, error) {
-	pl, err := makePlan(root, desired, scope)
+	return PlanWith(root, desired, Options{Scope: scope})
+}
+
+// PlanWith is [Plan] with options: the scope, how long to wait for the lock,
+// and where to say that it waits.
+func PlanWith(root string, desired map[string][]byte, opts Options) ([]Change, error) {
+	if err := validateDesired(desired, opts.Scope); err != nil {
+		return nil, err
+	}
+	t, err := resolve(root)
+	if err != nil {
+		return nil, err
+	}
+	l, err := t.lock(opts, false)
+	if err != nil {
+		return nil, err
+	}
+	defer l.release()
+	if err := t.refresh(); err != nil {
+		return nil, err
+	}
+	if err := t.recover(false); err != nil {
+		return nil, err
+	}
+	pl, err := makePlan(t, desired, opts.Scope)
 	if err != nil {
 		return nil, err
 	}
@@ -146,96 +197,109 @@ func Plan(root string, desired map[string][]byte, scope Scope) ([]Change, error)
 }
 
 // Write applies [Plan] to root and returns the changes it made. Nothing is
-// written if Plan fails. It creates root (mode 0755) if missing; removes stale
-// generated files, then the directories that became empty because of that
-// (never root, never a directory that still holds anything); writes each added
-// or changed file to a temporary file beside it and renames it into place (files
-// 0644, new directories 0755); and finally rewrites the manifest the same way,
-// if its bytes change. Files whose content is already right are not touched.
+// written if Plan fails. The result is the tree Plan describes: added and
+// changed files written (mode 0644; new directories 0755 less the umask),
+// stale generated files removed with the directories that became empty
+// because of that (never root, never a directory that still holds anything,
+// never one that was empty before), the manifest rewritten, and every other
+// file, generated or not, left byte for byte as it was. If nothing changes,
+// nothing at all is written.
 //
-// Before creating any file it records the new paths in the manifest, so an
-// interrupted Write leaves only files that the manifest lists: the next Write
-// resumes instead of reporting an [*OwnershipError]. Files are not fsynced.
-// Symbolic links are checked again before each write or removal, and every
-// operation goes through an [os.Root], so nothing outside root is touched.
+// Write is all or nothing, even if the process is killed at any instant: it
+// builds the complete new tree in a directory beside root and exchanges the
+// two atomically, or, where root cannot be moved, commits through a journal
+// that the next Write, Plan or [ReadManifest] finishes; see the package
+// documentation. It holds the output directory's lock throughout, so two
+// renders never interleave; it waits up to [DefaultLockTimeout] for another
+// render to finish, then returns a [*LockError].
+//
+// Symbolic links are checked before each write or removal, and every
+// operation goes through an [os.Root], so nothing outside root and its
+// katonic-named siblings (see the package documentation) is touched. Files
+// are not fsynced: the guarantee is against the process dying, not the machine.
 func Write(root string, desired map[string][]byte, scope Scope) ([]Change, error) {
-	pl, err := makePlan(root, desired, scope)
+	return WriteWith(root, desired, Options{Scope: scope})
+}
+
+// WriteWith is [Write] with options: the scope, how long to wait for the lock,
+// and where to say that it waits.
+func WriteWith(root string, desired map[string][]byte, opts Options) ([]Change, error) {
+	if err := validateDesired(desired, opts.Scope); err != nil {
+		return nil, err
+	}
+	t, err := resolve(root)
 	if err != nil {
 		return nil, err
 	}
-	if !pl.rootExists {
-		if err := os.MkdirAll(root, 0o755); err != nil {
-			return nil, fmt.Errorf("creating output root: %w", err)
+	if !t.exists {
+		// The lock file and the staging directory live beside root.
+		if err := os.MkdirAll(t.parent, 0o755); err != nil {
+			return nil, fmt.Errorf("output root %s: creating its parent directory: %w", t.name, err)
 		}
 	}
-	r, err := os.OpenRoot(root)
+	l, err := t.lock(opts, true)
 	if err != nil {
-		return nil, fmt.Errorf("opening output root: %w", err)
+		return nil, err
 	}
-	defer r.Close()
-
-	manifest := pl.oldRaw
-	setManifest := func(b []byte) error {
-		if manifest != nil && bytes.Equal(b, manifest) {
-			return nil
-		}
-		if err := writeAtomic(r, ManifestName, b); err != nil {
-			return err
-		}
-		manifest = b
-		return nil
+	defer l.release()
+	if err := t.refresh(); err != nil {
+		return nil, err
 	}
-
-	// Claim new paths before creating them.
-	if slices.ContainsFunc(pl.changes, func(c Change) bool { return c.Kind == Added }) {
-		claim := maps.Clone(pl.old)
-		maps.Copy(claim, pl.hashes)
-		if err := setManifest(formatManifest(claim)); err != nil {
-			return nil, err
-		}
+	if err := t.recover(true); err != nil {
+		return nil, err
 	}
-	for _, c := range pl.changes {
-		if c.Kind != Removed || pl.gone[c.Path] {
-			continue
-		}
-		if err := removeGenerated(root, r, c.Path); err != nil {
-			return nil, err
-		}
+	pl, err := makePlan(t, desired, opts.Scope)
+	if err != nil {
+		return nil, err
 	}
-	for _, c := range pl.changes {
-		if c.Kind == Removed {
-			continue
-		}
-		if _, _, err := inspect(root, c.Path); err != nil {
-			return nil, err
-		}
-		if dir := path.Dir(c.Path); dir != "." {
-			if err := r.MkdirAll(filepath.FromSlash(dir), 0o755); err != nil {
-				return nil, &PathError{Path: c.Path, Rule: "creating its directory: " + bareErr(err)}
-			}
-		}
-		if testHookWrite != nil {
-			if err := testHookWrite(c.Path); err != nil {
+	pl.manifest = formatManifest(pl.next)
+	if pl.rootExists && len(pl.changes) == 0 && pl.oldRaw != nil && bytes.Equal(pl.manifest, pl.oldRaw) {
+		return pl.changes, nil
+	}
+	reason := t.inPlaceReason()
+	if reason == "" {
+		err = t.writeSwap(pl, opts)
+		var ce *carryError
+		if !errors.As(err, &ce) {
+			if err != nil {
 				return nil, err
 			}
+			return pl.changes, nil
 		}
-		if err := writeAtomic(r, c.Path, pl.desired[c.Path]); err != nil {
-			return nil, err
-		}
+		reason = ce.reason
 	}
-	if err := setManifest(formatManifest(pl.next)); err != nil {
+	if err := t.writeInPlace(pl, reason); err != nil {
 		return nil, err
 	}
 	return pl.changes, nil
 }
 
-// testHookWrite, if set by a test, runs before each generated file is written;
-// an error it returns aborts the Write as a failed write would.
-var testHookWrite func(p string) error
+// validateDesired checks the scope and the desired paths, before anything
+// is read or locked.
+func validateDesired(desired map[string][]byte, scope Scope) error {
+	if err := scope.check(); err != nil {
+		return err
+	}
+	for _, p := range slices.Sorted(maps.Keys(desired)) {
+		if err := CheckPath(p); err != nil {
+			return err
+		}
+		if !scope.contains(p) {
+			return &PathError{Path: p, Rule: fmt.Sprintf("is outside the render scope %q", []string(scope))}
+		}
+		for d := range parentDirs(p) {
+			if _, ok := desired[d]; ok {
+				return &PathError{Path: p, Rule: fmt.Sprintf("is inside %s, which is also a desired file", quotePath(d))}
+			}
+		}
+	}
+	return nil
+}
 
 // plan is the result of comparing desired files with the output directory.
 type plan struct {
 	changes    []Change
+	root       string // the resolved output root
 	rootExists bool
 	old        map[string]string // manifest on disk: path -> sha256 hex
 	oldRaw     []byte            // its bytes; nil if there is none
@@ -243,30 +307,25 @@ type plan struct {
 	desired    map[string][]byte
 	hashes     map[string]string // desired path -> sha256 hex
 	gone       map[string]bool   // stale entries already absent from disk
+	stale      map[string]bool   // manifest entries in scope no longer desired
+	write      map[string]bool   // added or changed paths
+	manifest   []byte            // formatManifest(next), set by Write
 }
 
-func makePlan(root string, desired map[string][]byte, scope Scope) (*plan, error) {
-	if err := scope.check(); err != nil {
+func makePlan(t *target, desired map[string][]byte, scope Scope) (*plan, error) {
+	if err := validateDesired(desired, scope); err != nil {
 		return nil, err
 	}
+	root := t.root
 	paths := slices.Sorted(maps.Keys(desired))
 	pl := &plan{
+		root:    root,
 		desired: desired,
 		hashes:  make(map[string]string, len(desired)),
 		gone:    make(map[string]bool),
+		write:   make(map[string]bool),
 	}
 	for _, p := range paths {
-		if err := CheckPath(p); err != nil {
-			return nil, err
-		}
-		if !scope.contains(p) {
-			return nil, &PathError{Path: p, Rule: fmt.Sprintf("is outside the render scope %q", []string(scope))}
-		}
-		for d := range parentDirs(p) {
-			if _, ok := desired[d]; ok {
-				return nil, &PathError{Path: p, Rule: fmt.Sprintf("is inside %s, which is also a desired file", quotePath(d))}
-			}
-		}
 		pl.hashes[p] = hashHex(desired[p])
 	}
 
@@ -275,9 +334,9 @@ func makePlan(root string, desired map[string][]byte, scope Scope) (*plan, error
 	case errors.Is(err, fs.ErrNotExist):
 		pl.old = map[string]string{}
 	case err != nil:
-		return nil, fmt.Errorf("output root: %w", err)
+		return nil, fmt.Errorf("output root %s: %w", t.name, err)
 	case !fi.IsDir():
-		return nil, fmt.Errorf("output root %s is not a directory", root)
+		return nil, fmt.Errorf("output root %s is not a directory", t.name)
 	default:
 		pl.rootExists = true
 		if pl.old, pl.oldRaw, err = readManifest(root); err != nil {
@@ -358,6 +417,12 @@ func makePlan(root string, desired map[string][]byte, scope Scope) (*plan, error
 		}
 	}
 	maps.Copy(pl.next, pl.hashes)
+	pl.stale = stale
+	for _, c := range pl.changes {
+		if c.Kind != Removed {
+			pl.write[c.Path] = true
+		}
+	}
 	slices.SortFunc(pl.changes, func(a, b Change) int { return strings.Compare(a.Path, b.Path) })
 	return pl, nil
 }
@@ -411,40 +476,6 @@ func emptiedByRemoval(abs, rel string, stale map[string]bool) bool {
 		}
 	}
 	return true
-}
-
-// removeGenerated removes the stale generated file p, then each parent
-// directory that its removal left empty, stopping below root.
-func removeGenerated(root string, r *os.Root, p string) error {
-	leaf, blocker, err := inspect(root, p)
-	if err != nil {
-		return err
-	}
-	if leaf == nil || blocker != "" {
-		return nil // already gone: its directories were not emptied by us
-	}
-	if !leaf.Mode().IsRegular() {
-		return &PathError{Path: p, Rule: "stale generated file is no longer a regular file; refusing to remove it"}
-	}
-	if err := r.Remove(filepath.FromSlash(p)); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		return &PathError{Path: p, Rule: "removing stale generated file: " + bareErr(err)}
-	}
-	for dir := path.Dir(p); dir != "."; dir = path.Dir(dir) {
-		empty, err := isEmptyDir(r, dir)
-		if err != nil {
-			return &PathError{Path: dir, Rule: "checking whether directory is empty: " + bareErr(err)}
-		}
-		if !empty {
-			return nil
-		}
-		if err := r.Remove(filepath.FromSlash(dir)); err != nil {
-			return &PathError{Path: dir, Rule: "removing directory emptied of stale files: " + bareErr(err)}
-		}
-	}
-	return nil
 }
 
 func isEmptyDir(r *os.Root, dir string) (bool, error) {

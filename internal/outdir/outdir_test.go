@@ -603,39 +603,59 @@ func TestOwnershipErrorMessage(t *testing.T) {
 	}
 }
 
-func TestInterruptedWriteResumes(t *testing.T) {
-	root := t.TempDir()
-	must(t, os.WriteFile(filepath.Join(root, "user.txt"), []byte("mine"), 0o644))
-	if _, err := Write(root, bytesMap(map[string]string{"old/x.yaml": "x"}), nil); err != nil {
-		t.Fatal(err)
-	}
-	desired := bytesMap(map[string]string{"a.yaml": "a", "b/b.yaml": "b", "c.yaml": "c"})
-	testHookWrite = func(p string) error {
-		if p == "b/b.yaml" {
-			return errors.New("disk full")
-		}
-		return nil
-	}
-	_, err := Write(root, desired, nil)
-	testHookWrite = nil
-	if err == nil || err.Error() != "disk full" {
-		t.Fatalf("interrupted Write: %v", err)
-	}
-	// a.yaml is on disk now; the manifest must already claim it.
-	changes, err := Write(root, desired, nil)
-	if err != nil {
-		t.Fatalf("Write after an interrupted one: %v", err)
-	}
-	// old/x.yaml was removed before the failure but is still listed: now dropped.
-	if got, want := changeStrings(changes), []string{"added b/b.yaml", "added c.yaml", "removed old/x.yaml"}; !slices.Equal(got, want) {
-		t.Errorf("changes %q, want %q", got, want)
-	}
-	want := map[string]string{"user.txt": "mine", "a.yaml": "a", "b/b.yaml": "b", "c.yaml": "c"}
-	if got := readTree(t, root); !maps.Equal(got, want) {
-		t.Errorf("tree %q, want %q", got, want)
-	}
-	owned, _ := ReadManifest(root)
-	if got := slices.Sorted(maps.Keys(owned)); !slices.Equal(got, []string{"a.yaml", "b/b.yaml", "c.yaml"}) {
-		t.Errorf("manifest lists %q", got)
+// TestFailedWriteLeavesOldTree: a Write that fails half way (here, writing
+// one file of the new tree) leaves the tree exactly as it was, with both
+// strategies, and the next Write does the whole render.
+func TestFailedWriteLeavesOldTree(t *testing.T) {
+	for _, inPlace := range []bool{false, true} {
+		t.Run(map[bool]string{false: "swap", true: "in place"}[inPlace], func(t *testing.T) {
+			base := t.TempDir()
+			root := filepath.Join(base, "out")
+			must(t, os.MkdirAll(root, 0o755))
+			must(t, os.WriteFile(filepath.Join(root, "user.txt"), []byte("mine"), 0o644))
+			if inPlace {
+				must(t, os.Mkdir(filepath.Join(root, ".git"), 0o755))
+			}
+			if _, err := Write(root, bytesMap(map[string]string{"old/x.yaml": "x"}), nil); err != nil {
+				t.Fatal(err)
+			}
+			before := snapshot(t, root)
+			desired := bytesMap(map[string]string{"a.yaml": "a", "b/b.yaml": "b", "c.yaml": "c"})
+			setHook(t, func(event, p string) error {
+				if event == "stage" && p == "b/b.yaml" {
+					return errors.New("disk full")
+				}
+				return nil
+			})
+			_, err := Write(root, desired, nil)
+			testHook = nil
+			if err == nil || err.Error() != "disk full" {
+				t.Fatalf("interrupted Write: %v", err)
+			}
+			if after := snapshot(t, root); !maps.Equal(after, before) {
+				t.Fatalf("a failed Write changed the tree:\nbefore %q\nafter  %q", before, after)
+			}
+			if got := siblingNames(t, base); len(got) != 0 {
+				t.Errorf("a failed Write left %q beside the root", got)
+			}
+			changes, err := Write(root, desired, nil)
+			if err != nil {
+				t.Fatalf("Write after a failed one: %v", err)
+			}
+			if got, want := changeStrings(changes), []string{"added a.yaml", "added b/b.yaml", "added c.yaml", "removed old/x.yaml"}; !slices.Equal(got, want) {
+				t.Errorf("changes %q, want %q", got, want)
+			}
+			want := map[string]string{"user.txt": "mine", "a.yaml": "a", "b/b.yaml": "b", "c.yaml": "c"}
+			if inPlace {
+				want[".git/"] = dirMark
+			}
+			if got := readTree(t, root); !maps.Equal(got, want) {
+				t.Errorf("tree %q, want %q", got, want)
+			}
+			owned, _ := ReadManifest(root)
+			if got := slices.Sorted(maps.Keys(owned)); !slices.Equal(got, []string{"a.yaml", "b/b.yaml", "c.yaml"}) {
+				t.Errorf("manifest lists %q", got)
+			}
+		})
 	}
 }

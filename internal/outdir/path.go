@@ -38,8 +38,10 @@ func quotePath(p string) string {
 // directory. It returns nil if p is a clean, relative, slash-separated path:
 // not empty, no leading or trailing "/", no empty, "." or ".." segment, no
 // backslash, no NUL or other control character (the manifest is line-based),
-// valid UTF-8, and not [ManifestName]. Otherwise it returns a *PathError naming
-// the first rule p breaks.
+// valid UTF-8, and not one of the names katonic keeps at the root of the
+// output directory: [ManifestName], ".katonic-journal", ".katonic-staging" and
+// ".katonic-lock" (see the package documentation). Otherwise it returns a
+// *PathError naming the first rule p breaks.
 //
 // A path accepted by CheckPath, joined to any root with filepath.Join, stays
 // inside that root (FuzzCheckPath checks this). It does not guard against
@@ -63,6 +65,9 @@ func CheckPath(p string) error {
 		return bad(`path ends with "/"; it must name a file`)
 	case p == ManifestName:
 		return bad("path is the ownership manifest " + ManifestName + ", which katonic writes itself")
+	}
+	if first, _, _ := strings.Cut(p, "/"); first == journalName || first == stagingName || first == insideLockName {
+		return bad("path is under " + first + ", a name katonic reserves at the root of the output directory")
 	}
 	for seg := range strings.SplitSeq(p, "/") {
 		switch seg {

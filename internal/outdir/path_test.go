@@ -13,6 +13,7 @@ func TestCheckPath(t *testing.T) {
 		"a", "a.yaml", "clusters/acme/flux-system/gotk-sync.yaml", ".hidden", "a/.katonic-generated",
 		"..a", "a..", "a/...", "ünïcode/ファイル.yaml", "with space.yaml", ".katonic-generated.bak",
 		"C:/x", // a plain relative name on Unix; katonic does not target Windows paths
+		"a/.katonic-lock", "a/.katonic-journal", ".katonic-staging.d/x", ".katonic-lockfile",
 	}
 	for _, p := range ok {
 		if err := CheckPath(p); err != nil {
@@ -20,26 +21,29 @@ func TestCheckPath(t *testing.T) {
 		}
 	}
 	bad := map[string]string{
-		"":            "path is empty",
-		"/etc/passwd": "path is absolute",
-		"/":           "path is absolute",
-		"a/":          `path ends with "/"`,
-		"a//b":        "empty segment",
-		".":           `"." segment`,
-		"./a":         `"." segment`,
-		"a/./b":       `"." segment`,
-		"..":          `".." segment`,
-		"../a":        `".." segment`,
-		"a/../../b":   `".." segment`,
-		"a/..":        `".." segment`,
-		`a\b`:         "backslash",
-		`..\..\evil`:  "backslash",
-		"a\x00b":      "NUL",
-		"a\nb":        "control character",
-		"a\rb":        "control character",
-		"a\x7fb":      "control character",
-		"\xff.yaml":   "UTF-8",
-		ManifestName:  "ownership manifest",
+		"":                   "path is empty",
+		"/etc/passwd":        "path is absolute",
+		"/":                  "path is absolute",
+		"a/":                 `path ends with "/"`,
+		"a//b":               "empty segment",
+		".":                  `"." segment`,
+		"./a":                `"." segment`,
+		"a/./b":              `"." segment`,
+		"..":                 `".." segment`,
+		"../a":               `".." segment`,
+		"a/../../b":          `".." segment`,
+		"a/..":               `".." segment`,
+		`a\b`:                "backslash",
+		`..\..\evil`:         "backslash",
+		"a\x00b":             "NUL",
+		"a\nb":               "control character",
+		"a\rb":               "control character",
+		"a\x7fb":             "control character",
+		"\xff.yaml":          "UTF-8",
+		ManifestName:         "ownership manifest",
+		".katonic-journal":   "a name katonic reserves at the root",
+		".katonic-staging/x": "path is under .katonic-staging, a name katonic reserves",
+		".katonic-lock":      "a name katonic reserves at the root",
 	}
 	for p, want := range bad {
 		err := CheckPath(p)

@@ -1,0 +1,5 @@
+//go:build race
+
+package outdir
+
+const raceEnabled = true

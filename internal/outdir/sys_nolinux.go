@@ -1,0 +1,9 @@
+//go:build !linux
+
+package outdir
+
+// exchange reports errNoExchange: only Linux has renameat2(RENAME_EXCHANGE).
+func exchange(dirfd int, a, b string) error { return errNoExchange }
+
+// renameNoReplace reports errNoExchange: only Linux has RENAME_NOREPLACE.
+func renameNoReplace(dirfd int, a, b string) error { return errNoExchange }
