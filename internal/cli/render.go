@@ -105,7 +105,7 @@ func runRender(stdout, stderr io.Writer, o renderOptions, envs []string) error {
 	}
 
 	if o.check {
-		changes, err := outdir.Plan(out, res.Files, res.Scope)
+		changes, err := outdir.PlanWith(out, res.Files, outdir.Options{Scope: res.Scope, Progress: stderr})
 		if err != nil {
 			return outputError(err)
 		}
@@ -119,7 +119,7 @@ func runRender(stdout, stderr io.Writer, o renderOptions, envs []string) error {
 		return nil
 	}
 
-	changes, err := outdir.Write(out, res.Files, res.Scope)
+	changes, err := outdir.WriteWith(out, res.Files, outdir.Options{Scope: res.Scope, Progress: stderr})
 	if err != nil {
 		return outputError(err)
 	}
