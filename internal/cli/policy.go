@@ -115,7 +115,13 @@ func evaluatePolicies(stderr io.Writer, set *policy.Set, res *compile.Result, ou
 			policyKey = h.Key()
 		}
 	}
+	none := len(set.Policies()) == 0
 	for _, e := range res.Envs {
+		if none && len(e.Env.Waivers) == 0 {
+			// No policy to evaluate and no waiver to check.
+			results = append(results, &policy.EnvResult{Env: e.Env.Name})
+			continue
+		}
 		var key string
 		if policyKey != "" {
 			cfg, _ := json.Marshal(e.Env)
