@@ -23,7 +23,9 @@ import (
 	"cuelang.org/go/cue/cuecontext"
 	cueerrors "cuelang.org/go/cue/errors"
 	cueload "cuelang.org/go/cue/load"
+	"cuelang.org/go/cue/parser"
 	"cuelang.org/go/cue/token"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/katonic/katonic/internal/config"
 	"github.com/katonic/katonic/internal/diag"
@@ -66,6 +68,10 @@ type Env struct {
 	// Syntax is that file's syntax tree, for precise positions.
 	Syntax *ast.File
 	// Value is environments."<Name>" with profiles.#Environment applied.
+	// It does not exist (the zero Value) for an Env that only stands for
+	// an entry of environments/ that could not be loaded (a file with a
+	// syntax error, say): the load's diagnostics say why, and validation
+	// skips it.
 	Value cue.Value
 }
 
@@ -125,7 +131,6 @@ func Load(dir string) (*Repository, diag.List, error) {
 
 	// The schema and the profiles.
 	insts := cueload.Instances([]string{"./" + SchemaDir, "./" + ProfilesDir}, &cueload.Config{Dir: dir})
-	var diags diag.List
 	for _, inst := range insts {
 		if inst.Err != nil {
 			return nil, FromCUE(inst.Err, dir, "", "schema"), nil
@@ -152,25 +157,45 @@ func Load(dir string) (*Repository, diag.List, error) {
 	sort.Strings(repo.VMSizes)
 
 	// The environments, with the profiles applied by an in-memory file.
+	// Every file of environments/ is checked and read here first (size,
+	// encoding, syntax, package); CUE's loader reads only what passed, from
+	// memory, and an empty file of the package for each file that did not.
 	envDir := filepath.Join(dir, EnvironmentsDir)
+	popts := []parser.Option{parser.ParseComments}
+	if mf := insts[0].ModuleFile; mf != nil && mf.Language != nil && mf.Language.Version != "" {
+		popts = append(popts, parser.Version(mf.Language.Version))
+	}
+	files, diags, err := scanEnvironments(envDir, popts)
+	if err != nil {
+		return nil, nil, err
+	}
 	apply := fmt.Sprintf("package environments\n\nimport profiles %q\n\nenvironments: [string]: profiles.#Environment\n",
 		strings.TrimSuffix(insts[1].ImportPath, ":profiles"))
-	cfg := &cueload.Config{
-		Dir:     dir,
-		Overlay: map[string]cueload.Source{filepath.Join(envDir, applyFile): cueload.FromString(apply)},
+	overlay := map[string]cueload.Source{}
+	for p, src := range files.sources {
+		overlay[p] = cueload.FromBytes(src)
 	}
+	overlay[filepath.Join(envDir, applyFile)] = cueload.FromString(apply)
+	cfg := &cueload.Config{Dir: dir, Overlay: overlay}
 	einsts := cueload.Instances([]string{"./" + EnvironmentsDir}, cfg)
 	einst := einsts[0]
 	if einst.Err != nil {
-		return repo, FromCUE(einst.Err, dir, "", "cue"), nil
+		repo.Envs = standIns(nil, files, true)
+		return repo, append(diags, FromCUE(einst.Err, dir, "", "cue")...), nil
 	}
 	decls, d := declarations(einst, dir)
 	diags = append(diags, d...)
+	for _, x := range d {
+		if stem := stemOf(filepath.Base(x.Pos.Filename)); x.Pos.Filename != "" && files.standIns[stem] == "" {
+			files.standIns[stem] = x.Pos.Filename
+		}
+	}
 	envsV := ctx.BuildInstance(einst)
 	if err := envsV.Err(); err != nil {
 		// Evaluation errors of single environments surface in validation;
 		// an error here is one no environment can be blamed for alone.
 		if !envsV.LookupPath(cue.ParsePath("environments")).Exists() {
+			repo.Envs = standIns(nil, files, true)
 			return repo, append(diags, FromCUE(err, dir, "", "cue")...), nil
 		}
 	}
@@ -179,7 +204,38 @@ func Load(dir string) (*Repository, diag.List, error) {
 		decl.Value = v
 		repo.Envs = append(repo.Envs, decl)
 	}
+	repo.Envs = standIns(repo.Envs, files, false)
 	return repo, diags, nil
+}
+
+// standIns adds to envs, for each name no environment has, an Env without
+// a Value standing for an entry of environments/ that could not be loaded
+// or broke the layout: the rejected ones, and with all every .cue file
+// (when the package as a whole failed to load). Naming such an environment
+// on the command line then reports why, instead of "no environment named".
+// Validation skips an Env without a Value; the load's diagnostics already
+// fail the run.
+func standIns(envs []Env, files envFiles, all bool) []Env {
+	have := map[string]bool{}
+	for _, e := range envs {
+		have[e.Name] = true
+	}
+	add := func(name, path string) {
+		if name != "" && !have[name] {
+			have[name] = true
+			envs = append(envs, Env{Name: name, File: path})
+		}
+	}
+	for name, path := range files.standIns {
+		add(name, path)
+	}
+	if all {
+		for path := range files.sources {
+			add(stemOf(filepath.Base(path)), path)
+		}
+	}
+	sort.Slice(envs, func(i, j int) bool { return envs[i].Name < envs[j].Name })
+	return envs
 }
 
 // declarations scans the syntax of the environments package: each file may
@@ -187,10 +243,22 @@ func Load(dir string) (*Repository, diag.List, error) {
 // fields are allowed), with literal names; an environment may be declared
 // in one file only, and that file is named after it (<name>.cue, issue #2's
 // layout: one file per installation).
+//
+// An environment declared in more than one file belongs to the file named
+// after it (else to the first file declaring it); each declaration in
+// another file is an error and is removed from the syntax before CUE
+// evaluates it, so its values cannot also conflict with the real ones. A
+// name that is not a DNS-1123 label is left to validation (one error about
+// the name, not a second one about a file name built from it).
 func declarations(inst *build.Instance, dir string) ([]Env, diag.List) {
+	type declaration struct {
+		name   string
+		file   *ast.File
+		field  *ast.Field
+		parent *ast.StructLit
+	}
 	var diags diag.List
-	byName := map[string]Env{}
-	firstPos := map[string]token.Pos{}
+	var all []declaration
 	for _, f := range inst.Files {
 		if filepath.Base(f.Filename) == applyFile {
 			continue
@@ -213,32 +281,71 @@ func declarations(inst *build.Instance, dir string) ([]Env, diag.List) {
 					fmt.Sprintf("field %q is not allowed at the top level of an environment file: declare environments.\"<name>\" only", name), "environments.layout"))
 				continue
 			}
-			for _, ef := range envFields(field) {
-				ename, _, err := ast.LabelName(ef.Label)
-				path := cue.MakePath(cue.Str("environments"), cue.Str(ename)).String()
-				if err != nil || ename == "" {
-					diags = append(diags, errAt(ef.Label.Pos(), "environments",
+			parent, ok := field.Value.(*ast.StructLit)
+			if !ok {
+				diags = append(diags, errAt(field.Value.Pos(), "environments",
+					"environments must be a struct literal of environments: environments: \"<name>\": {...}", "environments.layout"))
+				field.Value = &ast.StructLit{}
+				continue
+			}
+			// Patterns, comprehensions and computed names are reported and
+			// removed, so they cannot also change the other environments.
+			kept := parent.Elts[:0:0]
+			for _, elt := range parent.Elts {
+				switch elt := elt.(type) {
+				case *ast.CommentGroup, *ast.Attribute, *ast.LetClause:
+				case *ast.Field:
+					ename, _, err := ast.LabelName(elt.Label)
+					if err == nil && ename != "" {
+						all = append(all, declaration{name: ename, file: f, field: elt, parent: parent})
+						break
+					}
+					msg := "environment names must be literal strings, not patterns or expressions"
+					if err == nil {
+						msg = "an environment name must not be empty"
+					}
+					diags = append(diags, errAt(elt.Label.Pos(), "environments", msg, "environments.layout"))
+					continue
+				default:
+					diags = append(diags, errAt(elt.Pos(), "environments",
 						"environment names must be literal strings, not patterns or expressions", "environments.layout"))
 					continue
 				}
-				if prev, ok := byName[ename]; ok && prev.File != f.Filename {
-					diags = append(diags, errAt(ef.Label.Pos(), path,
-						fmt.Sprintf("environment %q is declared twice: also at %s (each environment lives in one file)",
-							ename, posOf(firstPos[ename]).String(dir)), "environments.duplicate"))
-					continue
-				}
-				if _, ok := byName[ename]; ok {
-					continue
-				}
-				if want := ename + ".cue"; filepath.Base(f.Filename) != want {
-					diags = append(diags, errAt(ef.Label.Pos(), path,
-						fmt.Sprintf("environment %q must be declared in %s/%s, not in %s (one file per installation, named after it)",
-							ename, EnvironmentsDir, want, filepath.Base(f.Filename)), "environments.layout"))
-				}
-				byName[ename] = Env{Name: ename, File: f.Filename, Syntax: f}
-				firstPos[ename] = ef.Label.Pos()
+				kept = append(kept, elt)
 			}
+			parent.Elts = kept
 		}
+	}
+
+	// The file each environment belongs to.
+	home := map[string]declaration{}
+	for _, d := range all {
+		h, ok := home[d.name]
+		if !ok || filepath.Base(d.file.Filename) == d.name+".cue" && filepath.Base(h.file.Filename) != d.name+".cue" {
+			home[d.name] = d
+		}
+	}
+	byName := map[string]Env{}
+	for _, d := range all {
+		h := home[d.name]
+		path := cue.MakePath(cue.Str("environments"), cue.Str(d.name)).String()
+		if d.file != h.file {
+			diags = append(diags, errAt(d.field.Label.Pos(), path,
+				fmt.Sprintf("environment %q is declared twice: also at %s (each environment lives in one file)",
+					d.name, posOf(h.field.Label.Pos()).String(dir)), "environments.duplicate"))
+			removeField(d.parent, d.field)
+			continue
+		}
+		if _, ok := byName[d.name]; ok {
+			continue
+		}
+		want := d.name + ".cue"
+		if len(validation.IsDNS1123Label(d.name)) == 0 && filepath.Base(d.file.Filename) != want {
+			diags = append(diags, errAt(d.field.Label.Pos(), path,
+				fmt.Sprintf("environment %q must be declared in %s/%s, not in %s (one file per installation, named after it)",
+					d.name, EnvironmentsDir, want, filepath.Base(d.file.Filename)), "environments.layout"))
+		}
+		byName[d.name] = Env{Name: d.name, File: d.file.Filename, Syntax: d.file}
 	}
 	names := make([]string, 0, len(byName))
 	for n := range byName {
@@ -252,20 +359,17 @@ func declarations(inst *build.Instance, dir string) ([]Env, diag.List) {
 	return envs, diags
 }
 
-// envFields returns the fields of the struct that a top-level
-// "environments" field declares.
-func envFields(f *ast.Field) []*ast.Field {
-	s, ok := f.Value.(*ast.StructLit)
-	if !ok {
-		return nil
+// removeField removes f from the struct s (a duplicate declaration).
+func removeField(s *ast.StructLit, f *ast.Field) {
+	if s == nil {
+		return
 	}
-	var out []*ast.Field
-	for _, e := range s.Elts {
-		if ef, ok := e.(*ast.Field); ok {
-			out = append(out, ef)
+	for i, e := range s.Elts {
+		if e == f {
+			s.Elts = append(s.Elts[:i:i], s.Elts[i+1:]...)
+			return
 		}
 	}
-	return out
 }
 
 func errAt(p token.Pos, path, msg, rule string) diag.Diagnostic {
@@ -309,11 +413,16 @@ func FromCUE(err error, dir, preferFile, rule string) diag.List {
 			primary = positions[0]
 		}
 		format, args := e.Msg()
+		msg := fmt.Sprintf(format, args...)
+		if len(args) == 0 && strings.Contains(format, "%") {
+			// Some errors (wrapped Go errors) keep their text in Error only.
+			msg = e.Error()
+		}
 		d := diag.Diagnostic{
 			Severity: diag.Error,
 			Pos:      posOf(primary),
 			Path:     formatPath(e.Path()),
-			Message:  fmt.Sprintf(format, args...),
+			Message:  msg,
 			Rule:     rule,
 		}
 		if source.IsValid() {

@@ -9,6 +9,7 @@ package validate
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"sort"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
+	cueerrors "cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/token"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -34,17 +36,26 @@ type Options struct {
 
 // Environment validates e from repo. It returns the decoded environment
 // (nil when it has errors) and every diagnostic found, sorted. Warnings do
-// not make the result nil.
+// not make the result nil. An Env without a Value (one that stands for an
+// entry of environments/ the load rejected, with its own diagnostic) gives
+// nil and no diagnostics.
 func Environment(repo *load.Repository, e load.Env, opts Options) (*config.Environment, diag.List) {
+	if !e.Value.Exists() {
+		return nil, nil
+	}
 	c := &checker{repo: repo, env: e}
 	c.name()
 	if err := e.Value.Validate(cue.Concrete(true)); err != nil {
-		c.cueErrors(err)
+		if err := c.profile(err); err != nil {
+			c.cueErrors(err)
+		}
 		return nil, c.diags.Sort()
 	}
 	var env config.Environment
 	if err := e.Value.Decode(&env); err != nil {
-		c.cueErrors(err)
+		if !c.overflow(e.Value, nil) {
+			c.cueErrors(err)
+		}
 		return nil, c.diags.Sort()
 	}
 	env.Name = e.Name
@@ -114,25 +125,116 @@ func (c *checker) cueErrors(err error) {
 			bounded[d.Path] = true
 		}
 	}
+	// A value outside an enum ("a" | "b") is reported once per
+	// alternative ("conflicting values") and once as "empty disjunction":
+	// keep the last, listing the alternatives.
+	alternatives := map[string][]string{}
+	for _, d := range diags {
+		if strings.Contains(d.Message, "errors in empty disjunction") {
+			alternatives[d.Path] = []string{}
+		}
+	}
+	for _, d := range diags {
+		if alts, ok := alternatives[d.Path]; ok && strings.HasPrefix(d.Message, "conflicting values ") {
+			alternatives[d.Path] = append(alts, d.Message)
+		}
+	}
 	for _, d := range diags {
 		if bounded[d.Path] && !strings.Contains(d.Message, "out of bound") {
 			continue
 		}
+		if _, ok := alternatives[d.Path]; ok && strings.HasPrefix(d.Message, "conflicting values ") {
+			continue
+		}
 		if d.Pos.Filename != c.env.File {
-			sels := cue.ParsePath(d.Path).Selectors()
-			if len(sels) >= 2 {
+			d.Pos = c.pos(nil)
+			if sels := cue.ParsePath(d.Path).Selectors(); len(sels) >= 2 {
 				rel := make([]string, 0, len(sels)-2)
 				for _, s := range sels[2:] {
-					rel = append(rel, s.Unquoted())
+					if s.LabelType() == cue.StringLabel {
+						rel = append(rel, s.Unquoted())
+					} else {
+						rel = append(rel, s.String())
+					}
 				}
 				d.Pos = c.pos(rel)
 			}
 		}
 		if strings.Contains(d.Message, "errors in empty disjunction") {
-			d.Message = "the value is none of the ones the schema allows (" + d.Message + ")"
+			d.Message = "the value is none of the ones the schema allows"
+			if alts := alternatives[d.Path]; len(alts) > 0 {
+				d.Message += " (" + strings.Join(alts, "; ") + ")"
+			}
 		}
 		c.diags = append(c.diags, d)
 	}
+}
+
+// profile reports a missing or ambiguous profile and returns the schema's
+// other errors (nil when there are none). Without one profile, every `if
+// profile == ...` of profiles.#Environment fails at once, and CUE says
+// "unresolved disjunction" at the environment once per profile; say it
+// once.
+func (c *checker) profile(err error) error {
+	var rest cueerrors.Error
+	found := false
+	for _, e := range cueerrors.Errors(err) {
+		if format, _ := e.Msg(); strings.HasPrefix(format, "unresolved disjunction") && len(e.Path()) <= 2 {
+			found = true
+			continue
+		}
+		rest = cueerrors.Append(rest, e)
+	}
+	if !found {
+		return err
+	}
+	profiles := strings.Join(c.sortedProfiles(), ", ")
+	if _, written := astPos(c.env.Syntax, []string{"environments", c.env.Name, "profile"}); written {
+		c.errorf([]string{"profile"}, "schema", "schema/environment.cue: #Profile",
+			"profile must be exactly one of %s", profiles)
+	} else {
+		c.errorf(nil, "schema", "schema/environment.cue: #Profile",
+			"profile is missing: every environment names its profile (%s)", profiles)
+	}
+	if rest == nil {
+		return nil
+	}
+	return rest
+}
+
+func (c *checker) sortedProfiles() []string {
+	var out []string
+	for p := range c.repo.Rules {
+		out = append(out, fmt.Sprintf("%q", p))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// overflow reports the first integer under v (at the environment-relative
+// path rel) that does not fit Go's int: the schema's int is unbounded,
+// and decoding such a value fails without saying where. It reports
+// whether it found one.
+func (c *checker) overflow(v cue.Value, rel []string) bool {
+	switch v.IncompleteKind() {
+	case cue.IntKind:
+		if _, err := v.Int64(); err != nil {
+			c.errorf(rel, "schema", "schema/environment.cue: counts and sizes are integers",
+				"%v is too large: the most katonic accepts is %d", v, int64(math.MaxInt64))
+			return true
+		}
+	case cue.StructKind:
+		it, err := v.Fields()
+		if err != nil {
+			return false
+		}
+		for it.Next() {
+			if c.overflow(it.Value(), append(rel[:len(rel):len(rel)], it.Selector().Unquoted())) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // pos finds rel in the environment's own file: the value's position when
@@ -201,12 +303,13 @@ const (
 )
 
 func (c *checker) name() {
-	for _, msg := range validation.IsDNS1123Label(c.env.Name) {
+	// One error, however many ways the name is wrong.
+	if msgs := validation.IsDNS1123Label(c.env.Name); len(msgs) > 0 {
 		c.diags = append(c.diags, diag.Diagnostic{
 			Severity: diag.Error,
 			Pos:      c.pos(nil),
 			Path:     cue.MakePath(cue.Str("environments"), cue.Str(c.env.Name)).String(),
-			Message:  fmt.Sprintf("environment name %q is not a DNS-1123 label: %s", c.env.Name, msg),
+			Message:  fmt.Sprintf("environment name %q is not a DNS-1123 label: %s", c.env.Name, strings.Join(msgs, "; ")),
 			Rule:     "environment.name",
 			Source:   layoutSource,
 		})
@@ -401,6 +504,14 @@ func (c *checker) dns() {
 	}
 	if errs := validation.IsFullyQualifiedDomainName(field.NewPath("domain"), e.Domain); len(errs) > 0 {
 		bad(e.Domain, "domain", errs)
+		return
+	}
+	// IsFullyQualifiedDomainName allows a final dot (the DNS root); the
+	// domain is written into Ingress hosts, which Kubernetes requires
+	// without one.
+	if strings.HasSuffix(e.Domain, ".") {
+		bad(e.Domain, "domain", field.ErrorList{field.Invalid(field.NewPath("domain"), e.Domain,
+			"it must not end with a dot: it becomes Ingress hosts, which Kubernetes requires without one")})
 		return
 	}
 	for _, h := range []struct{ key, host, what string }{

@@ -170,6 +170,10 @@ func TestRules(t *testing.T) {
 			severity: diag.Error, rule: "schema", message: `conflicting values "airbyte" and "data"`},
 		{name: "vmSize contradicts cpu", base: azure, old: `vmSize: "Standard_DS3_v2"}`, new: `vmSize: "Standard_DS3_v2", cpu: 8}`,
 			severity: diag.Error, rule: "schema", message: "conflicting values"},
+		{name: "domain with a final dot", base: cloud, old: `"mlops.globex.example"`, new: `"mlops.globex.example."`,
+			severity: diag.Error, rule: "dns.name", message: "it must not end with a dot", line: 8, col: 21},
+		{name: "profile missing", base: cloud, old: "\tprofile:           \"cloud\"\n", new: "",
+			severity: diag.Error, rule: "schema", message: "profile is missing", line: 3, col: 20},
 		{name: "bad profile", base: cloud, old: `profile:           "cloud"`, new: `profile:           "edge"`,
 			severity: diag.Error, rule: "schema", message: "none of the ones the schema allows", line: 4, col: 21},
 	}

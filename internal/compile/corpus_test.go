@@ -1,0 +1,521 @@
+package compile_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/katonic/katonic/internal/compile"
+	"github.com/katonic/katonic/internal/diag"
+	"github.com/katonic/katonic/internal/load"
+	"github.com/katonic/katonic/internal/outdir"
+	"github.com/katonic/katonic/internal/testrepo"
+)
+
+// corpusGood is the valid environment every corpus repository renders
+// before the broken input is added.
+const corpusGood = `package environments
+
+environments: good: {
+	profile:           "cloud"
+	platformVersion:   "4.5"
+	kubernetesVersion: "1.27"
+	domain:            "good.example"
+	nodePools: {
+		platform: {minNodes: 2, maxNodes: 2, cpu: 4, memoryGiB: 16}
+		compute: {minNodes: 1, maxNodes: 2, cpu: 8, memoryGiB: 32}
+		deployment: {minNodes: 1, maxNodes: 2, cpu: 8, memoryGiB: 32}
+	}
+}
+`
+
+// cloudEnv is a valid cloud environment named name (line 3 declares it;
+// line 4 is its profile, line 8 its domain, line 10 its platform pool),
+// with old replaced by new to break it.
+func cloudEnv(name, old, new string) string {
+	body := fmt.Sprintf(`package environments
+
+environments: %q: {
+	profile:           "cloud"
+	provider:          "aws"
+	platformVersion:   "4.5"
+	kubernetesVersion: "1.27"
+	domain:            "bad.example"
+	nodePools: {
+		platform: {minNodes: 2, maxNodes: 2, cpu: 4, memoryGiB: 16}
+		compute: {minNodes: 1, maxNodes: 2, cpu: 8, memoryGiB: 32}
+		deployment: {minNodes: 1, maxNodes: 2, cpu: 8, memoryGiB: 32}
+	}
+}
+`, name)
+	if old == "" {
+		return body
+	}
+	if !strings.Contains(body, old) {
+		panic("corpus bug: " + old + " not in the environment")
+	}
+	return strings.Replace(body, old, new, 1)
+}
+
+// found is one expected diagnostic: its position as printed (relative to
+// the repository), its rule, and part of its message.
+type found struct{ pos, rule, msg string }
+
+// corpusCase is one broken input.
+type corpusCase struct {
+	name string
+	// files are added to the repository (paths relative to it).
+	files map[string]string
+	// setup makes what files cannot: pipes, symlinks, directories.
+	setup func(t *testing.T, dir string)
+	// want are the diagnostics, all errors, exactly (no more).
+	want []found
+	// named are environments to compile alone as well: the broken one
+	// still fails with the same diagnostics (exit 1), never as an unknown
+	// environment (exit 2). Default: "bad", and "good" too when every
+	// diagnostic is the load's (a broken file fails every run).
+	named []string
+}
+
+// corpus is issue #5's bad input. Each case gets exactly the diagnostics
+// listed: one, except where more are natural (commented).
+var corpus = []corpusCase{
+	// Syntax.
+	{name: "syntax error",
+		files: map[string]string{"environments/bad.cue": "package environments\n\nenvironments: bad: {\n\tprofile: \"cloud\"\n\tdomain \"x.example\"\n}\n"},
+		want:  []found{{"environments/bad.cue:5:9", "cue", "expected label or ':'"}}},
+	{name: "unclosed brace",
+		files: map[string]string{"environments/bad.cue": "package environments\n\nenvironments: bad: {\n\tprofile: \"cloud\"\n"},
+		want:  []found{{"environments/bad.cue:4:19", "cue", "expected '}', found 'EOF'"}}},
+	{name: "NUL byte",
+		files: map[string]string{"environments/bad.cue": "package environments\n\nenvironments: bad: {profile: \"cl\x00oud\"}\n"},
+		want:  []found{{"environments/bad.cue:3:33", "cue", "illegal character NUL"}}},
+
+	// Types, unknown fields, values out of bounds.
+	{name: "wrong type",
+		files: map[string]string{"environments/bad.cue": cloudEnv("bad", "compute: {minNodes: 1,", `compute: {minNodes: "one",`)},
+		want:  []found{{"environments/bad.cue:11:23", "schema", `conflicting values "one" and int`}}},
+	{name: "float for an integer",
+		files: map[string]string{"environments/bad.cue": cloudEnv("bad", "cpu: 4,", "cpu: 4.5,")},
+		want:  []found{{"environments/bad.cue:10:45", "schema", "conflicting values 4.5 and int"}}},
+	{name: "unknown field",
+		files: map[string]string{"environments/bad.cue": cloudEnv("bad", "\tdomain:", "\tregion: \"us-east-1\"\n\tdomain:")},
+		want:  []found{{"environments/bad.cue:8:2", "schema", "field not allowed"}}},
+	{name: "unknown node pool",
+		files: map[string]string{"environments/bad.cue": cloudEnv("bad", "nodePools: {", "nodePools: {\n\t\tbatch: {minNodes: 1, maxNodes: 2}")},
+		want:  []found{{"environments/bad.cue:10:3", "schema", "field not allowed"}}},
+	{name: "value outside an enum",
+		files: map[string]string{"environments/bad.cue": cloudEnv("bad", `provider:          "aws"`, `provider:          "aws"
+	loadBalancer:      "public"`)},
+		want: []found{{"environments/bad.cue:6:21", "schema", `none of the ones the schema allows (conflicting values "external" and "public"; conflicting values "internal" and "public")`}}},
+	{name: "unknown profile",
+		files: map[string]string{"environments/bad.cue": cloudEnv("bad", `"cloud"`, `"edge"`)},
+		want:  []found{{"environments/bad.cue:4:21", "schema", "none of the ones the schema allows"}}},
+	{name: "profile missing",
+		files: map[string]string{"environments/bad.cue": cloudEnv("bad", "\tprofile:           \"cloud\"\n", "")},
+		want:  []found{{"environments/bad.cue:3:22", "schema", `profile is missing: every environment names its profile ("azure-private", "cloud", "onprem")`}}},
+	// CUE evaluates nothing else without a profile: the unknown field is
+	// reported once the profile is given.
+	{name: "profile missing and an unknown field",
+		files: map[string]string{"environments/bad.cue": cloudEnv("bad", "\tprofile:           \"cloud\"\n", "\tregion: \"us-east-1\"\n")},
+		want:  []found{{"environments/bad.cue:3:22", "schema", "profile is missing"}}},
+	{name: "profile not one value",
+		files: map[string]string{"environments/bad.cue": cloudEnv("bad", `"cloud"`, `"cloud" | "onprem"`)},
+		want:  []found{{"environments/bad.cue:4:21", "schema", "profile must be exactly one of"}}},
+	{name: "negative node count",
+		files: map[string]string{"environments/bad.cue": cloudEnv("bad", "compute: {minNodes: 1,", "compute: {minNodes: -1,")},
+		want:  []found{{"environments/bad.cue:11:23", "schema", "invalid value -1 (out of bound >=0)"}}},
+	{name: "integer too large",
+		files: map[string]string{"environments/bad.cue": cloudEnv("bad", "memoryGiB: 32}\n\t\tdeployment", "memoryGiB: 99999999999999999999999}\n\t\tdeployment")},
+		want:  []found{{"environments/bad.cue:11:58", "schema", "99999999999999999999999 is too large"}}},
+	{name: "below a hard minimum",
+		files: map[string]string{"environments/bad.cue": cloudEnv("bad", "platform: {minNodes: 2,", "platform: {minNodes: 1,")},
+		want:  []found{{"environments/bad.cue:10:24", "nodepool.min", "the platform pool needs minNodes >= 2 nodes, got 1"}}},
+	{name: "explicit bottom",
+		files: map[string]string{"environments/bad.cue": "package environments\n\nenvironments: bad: _|_\n"},
+		want:  []found{{"environments/bad.cue:3:20", "schema", "explicit error (_|_ literal)"}}},
+	// Every required field missing: one "incomplete value" per field (the
+	// profile is given, so the others can be checked).
+	{name: "required fields missing",
+		files: map[string]string{"environments/bad.cue": "package environments\n\nenvironments: bad: profile: \"cloud\"\n"},
+		want: []found{
+			{"environments/bad.cue:3:15", "schema", "incomplete value string"},                            // domain
+			{"environments/bad.cue:3:15", "schema", `incomplete value =~"^[0-9]+\\.[0-9]+(\\.[0-9]+)?$"`}, // kubernetesVersion
+			{"environments/bad.cue:3:15", "schema", "incomplete value string"},                            // platformVersion
+		}},
+
+	// Pools a profile does not have or needs.
+	{name: "master pool on cloud",
+		files: map[string]string{"environments/bad.cue": cloudEnv("bad", "nodePools: {", "nodePools: {\n\t\tmaster: {minNodes: 1, maxNodes: 3, cpu: 2, memoryGiB: 8}")},
+		want:  []found{{"environments/bad.cue:10:11", "profile.pools", "profile cloud has no master pool"}}},
+	{name: "storage pool on cloud",
+		files: map[string]string{"environments/bad.cue": cloudEnv("bad", "nodePools: {", "nodePools: {\n\t\tstorage: {minNodes: 3, maxNodes: 3, cpu: 2, memoryGiB: 8}")},
+		want:  []found{{"environments/bad.cue:10:12", "profile.pools", "profile cloud has no storage pool"}}},
+	{name: "compute pool missing",
+		files: map[string]string{"environments/bad.cue": cloudEnv("bad", "\t\tcompute: {minNodes: 1, maxNodes: 2, cpu: 8, memoryGiB: 32}\n", "")},
+		want:  []found{{"environments/bad.cue:9:13", "profile.pools", "profile cloud requires a compute pool"}}},
+
+	// Names: environment keys.
+	{name: "name ../x",
+		files: map[string]string{"environments/bad.cue": cloudEnv("../x", "", "")},
+		want:  []found{{"environments/bad.cue:3:23", "environment.name", `environment name "../x" is not a DNS-1123 label`}}, named: []string{"../x"}},
+	{name: "name a/b",
+		files: map[string]string{"environments/bad.cue": cloudEnv("a/b", "", "")},
+		want:  []found{{"environments/bad.cue:3:22", "environment.name", `environment name "a/b" is not a DNS-1123 label`}}, named: []string{"a/b"}},
+	{name: "name with a dot, in its own file",
+		files: map[string]string{"environments/x.y.cue": cloudEnv("x.y", "", "")},
+		want:  []found{{"environments/x.y.cue:3:22", "environment.name", "must not contain dots"}}, named: []string{"x.y"}},
+	{name: "name with upper case and underscore",
+		files: map[string]string{"environments/Acme_1.cue": cloudEnv("Acme_1", "", "")},
+		want:  []found{{"environments/Acme_1.cue:3:25", "environment.name", `environment name "Acme_1" is not a DNS-1123 label`}}, named: []string{"Acme_1"}},
+	{name: "name with a newline",
+		files: map[string]string{"environments/bad.cue": cloudEnv("a\nb", "", "")},
+		want:  []found{{"environments/bad.cue:3:23", "environment.name", `environment name "a\nb" is not a DNS-1123 label`}}, named: []string{"a\nb"}},
+	{name: "name longer than 63",
+		files: map[string]string{"environments/" + strings.Repeat("a", 64) + ".cue": cloudEnv(strings.Repeat("a", 64), "", "")},
+		want:  []found{{"environments/" + strings.Repeat("a", 64) + ".cue:3:83", "environment.name", "must be no more than 63 characters"}}, named: []string{strings.Repeat("a", 64)}},
+	// A name wrong in several ways is still one error.
+	{name: "name too long and upper case",
+		files: map[string]string{"environments/bad.cue": cloudEnv(strings.Repeat("0", 38)+"A"+strings.Repeat("0", 25), "", "")},
+		want: []found{{"environments/bad.cue:3:83", "environment.name",
+			"is not a DNS-1123 label: must be no more than 63 characters; a lowercase RFC 1123 label must consist of lower case alphanumeric characters"}},
+		named: []string{strings.Repeat("0", 38) + "A" + strings.Repeat("0", 25)}},
+	{name: "empty name",
+		files: map[string]string{"environments/bad.cue": cloudEnv("", "", "")},
+		want:  []found{{"environments/bad.cue:3:15", "environments.layout", "an environment name must not be empty"}}},
+	{name: "computed name",
+		files: map[string]string{"environments/bad.cue": "package environments\n\n_n: \"bad\"\nenvironments: \"\\(_n)\": {}\n"},
+		want:  []found{{"environments/bad.cue:4:15", "environments.layout", "environment names must be literal strings"}}},
+	{name: "pattern over every environment",
+		files: map[string]string{"environments/bad.cue": "package environments\n\nenvironments: [Name=_]: domain: Name\n"},
+		want:  []found{{"environments/bad.cue:3:15", "environments.layout", "environment names must be literal strings"}}},
+	{name: "comprehension",
+		files: map[string]string{"environments/bad.cue": "package environments\n\nenvironments: {for n in [\"bad\"] {(n): {}}}\n"},
+		want:  []found{{"environments/bad.cue:3:16", "environments.layout", "environment names must be literal strings"}}},
+	{name: "environments not a struct",
+		files: map[string]string{"environments/bad.cue": "package environments\n\nenvironments: 5\n"},
+		want:  []found{{"environments/bad.cue:3:15", "environments.layout", "environments must be a struct literal"}}},
+	{name: "another top-level field",
+		files: map[string]string{"environments/bad.cue": "package environments\n\nsettings: debug: true\n"},
+		want:  []found{{"environments/bad.cue:3:1", "environments.layout", `field "settings" is not allowed at the top level`}}},
+
+	// Names: files.
+	{name: "environment in a file named otherwise",
+		files: map[string]string{"environments/Other_File.cue": cloudEnv("bad", "", "")},
+		want:  []found{{"environments/Other_File.cue:3:15", "environments.layout", `environment "bad" must be declared in environments/bad.cue, not in Other_File.cue`}}},
+	{name: "file name katonic reserves",
+		files: map[string]string{"environments/katonic_apply.cue": cloudEnv("bad", "", "")},
+		want:  []found{{"environments/katonic_apply.cue:1:1", "environments.file", "katonic_apply.cue is a name katonic reserves"}}, named: []string{"katonic_apply", "good"}},
+	{name: "duplicate environment across files",
+		files: map[string]string{"environments/zz.cue": strings.Replace(corpusGood, "good.example", "other.example", 1)},
+		want:  []found{{"environments/zz.cue:3:15", "environments.duplicate", `environment "good" is declared twice: also at environments/good.cue:3:15`}}, named: []string{"good", "zz"}},
+	// The file named after the environment owns it, even when another
+	// file sorts first.
+	{name: "duplicate environment in a file sorting first",
+		files: map[string]string{"environments/aa.cue": strings.Replace(corpusGood, "good.example", "other.example", 1)},
+		want:  []found{{"environments/aa.cue:3:15", "environments.duplicate", `environment "good" is declared twice: also at environments/good.cue:3:15`}}, named: []string{"good", "aa"}},
+
+	// Files that are not environment files.
+	{name: "empty file",
+		files: map[string]string{"environments/bad.cue": ""},
+		want:  []found{{"environments/bad.cue:1:1", "environments.layout", "bad.cue is empty"}}},
+	{name: "only a package clause",
+		files: map[string]string{"environments/bad.cue": "package environments\n"},
+		want:  []found{{"environments/bad.cue:1:1", "environments.layout", `bad.cue declares no environment: declare environments."bad" in it`}}},
+	{name: "only imports",
+		files: map[string]string{"environments/bad.cue": "package environments\n\nimport \"strings\"\n"},
+		want:  []found{{"environments/bad.cue:1:1", "environments.layout", "bad.cue declares no environment"}}},
+	{name: "no package clause",
+		files: map[string]string{"environments/bad.cue": "environments: bad: {}\n"},
+		want:  []found{{"environments/bad.cue:1:1", "environments.layout", "bad.cue has no package clause"}}},
+	{name: "another package",
+		files: map[string]string{"environments/bad.cue": "package other\n\nenvironments: bad: {}\n"},
+		want:  []found{{"environments/bad.cue:1:9", "environments.layout", "bad.cue is in package other"}}},
+	{name: "non-CUE file",
+		files: map[string]string{"environments/notes.txt": "not CUE {{{\n"},
+		want:  []found{{"environments/notes.txt:1:1", "environments.layout", "notes.txt is not a CUE file"}}, named: []string{"notes", "good"}},
+	{name: "YAML environment",
+		files: map[string]string{"environments/bad.yaml": "environments:\n  bad:\n    profile: cloud\n"},
+		want:  []found{{"environments/bad.yaml:1:1", "environments.layout", "bad.yaml is not a CUE file"}}},
+	{name: "directory named like an environment",
+		files: map[string]string{"environments/bad/bad.cue": cloudEnv("bad", "", "")},
+		want:  []found{{"environments/bad", "environments.layout", "environments/bad is a directory"}}},
+	{name: "directory named like an environment file",
+		files: map[string]string{"environments/bad.cue/x.cue": "package environments\n"},
+		want:  []found{{"environments/bad.cue", "environments.layout", "environments/bad.cue is a directory"}}},
+	{name: "hidden and underscore files are ignored, as by CUE",
+		files: map[string]string{"environments/.gitkeep": "", "environments/_draft.cue": "not CUE {{{", "environments/.bad.cue": "{{{"},
+		setup: func(t *testing.T, dir string) {
+			// The corpus wants at least one error: add one elsewhere.
+			write(t, filepath.Join(dir, "environments", "bad.cue"), "")
+		},
+		want: []found{{"environments/bad.cue:1:1", "environments.layout", "bad.cue is empty"}}},
+
+	// Encoding.
+	{name: "invalid UTF-8 in a string",
+		files: map[string]string{"environments/bad.cue": cloudEnv("bad", `"bad.example"`, "\"bad\xff.example\"")},
+		want:  []found{{"environments/bad.cue:8:25", "environments.file", "bad.cue is not valid UTF-8 (byte 0xff)"}}},
+	{name: "invalid UTF-8 in a comment",
+		files: map[string]string{"environments/bad.cue": "package environments\n\n// caf\xe9\n" + cloudEnv("bad", "", "")[len("package environments\n\n"):]},
+		want:  []found{{"environments/bad.cue:3:7", "environments.file", "bad.cue is not valid UTF-8 (byte 0xe9)"}}},
+	{name: "UTF-16",
+		files: map[string]string{"environments/bad.cue": "\xff\xfep\x00a\x00c\x00k\x00"},
+		want:  []found{{"environments/bad.cue:1:1", "environments.file", "not valid UTF-8 (byte 0xff)"}}},
+
+	// Size and depth.
+	{name: "10 MB file",
+		setup: func(t *testing.T, dir string) {
+			write(t, filepath.Join(dir, "environments", "big.cue"), hiddenFields(10<<20))
+		},
+		want: []found{{"environments/big.cue:1:1", "environments.file", "big.cue has 10485"}}, named: []string{"big", "good"}},
+	{name: "one byte over the limit",
+		setup: func(t *testing.T, dir string) {
+			s := "package environments\n\n// "
+			s += strings.Repeat("x", load.MaxFileSize-len(s)) + "\n"
+			write(t, filepath.Join(dir, "environments", "big.cue"), s)
+		},
+		want: []found{{"environments/big.cue:1:1", "environments.file", "big.cue has 1048577 bytes"}}, named: []string{"big", "good"}},
+	{name: "nesting deeper than CUE's parser allows",
+		files: map[string]string{"environments/bad.cue": "package environments\n\n_x: " + strings.Repeat("{a: ", 100000) + "1" + strings.Repeat("}", 100000) + "\n"},
+		want:  []found{{"environments/bad.cue:3:40002", "cue", "exceeds maximum nesting depth of 10000"}}},
+	{name: "deep nesting in an unknown field",
+		files: map[string]string{"environments/bad.cue": cloudEnv("bad", "\tdomain:", "\tx: "+strings.Repeat("[", 9000)+strings.Repeat("]", 9000)+"\n\tdomain:")},
+		want:  []found{{"environments/bad.cue:8:2", "schema", "field not allowed"}},
+		named: []string{}}, // seconds under the race detector: once is enough
+
+	// DNS.
+	{name: "domain with a final dot",
+		files: map[string]string{"environments/bad.cue": cloudEnv("bad", `"bad.example"`, `"bad.example."`)},
+		want:  []found{{"environments/bad.cue:8:21", "dns.name", "it must not end with a dot"}}},
+}
+
+// corpusSpecial are the cases that need the operating system's help.
+var corpusSpecial = []corpusCase{
+	{name: "named pipe",
+		setup: func(t *testing.T, dir string) {
+			if err := mkfifo(filepath.Join(dir, "environments", "bad.cue")); err != nil {
+				t.Skip("no named pipes here:", err)
+			}
+		},
+		want: []found{{"environments/bad.cue", "environments.file", "bad.cue is a named pipe, not a regular file"}}},
+	// A newline in a file name could forge lines of a CI log: the name is
+	// quoted, the error placed at the directory.
+	{name: "file name with a newline",
+		setup: func(t *testing.T, dir string) {
+			if runtime.GOOS == "windows" {
+				t.Skip("no newlines in Windows file names")
+			}
+			write(t, filepath.Join(dir, "environments", "bad\n.cue"), cloudEnv("bad", "", ""))
+		},
+		want:  []found{{"environments", "environments.layout", `environments/ has an entry named "bad\n.cue": file names must be printable UTF-8`}},
+		named: []string{"good"}},
+	{name: "symlink to /dev/zero",
+		setup: func(t *testing.T, dir string) {
+			if _, err := os.Stat("/dev/zero"); err != nil {
+				t.Skip("no /dev/zero here")
+			}
+			if err := os.Symlink("/dev/zero", filepath.Join(dir, "environments", "bad.cue")); err != nil {
+				t.Skip("no symlinks here:", err)
+			}
+		},
+		want: []found{{"environments/bad.cue", "environments.file", "bad.cue is a device, not a regular file"}}},
+	{name: "dangling symlink",
+		setup: func(t *testing.T, dir string) {
+			if err := os.Symlink(filepath.Join(dir, "nowhere.cue"), filepath.Join(dir, "environments", "bad.cue")); err != nil {
+				t.Skip("no symlinks here:", err)
+			}
+		},
+		want: []found{{"environments/bad.cue", "environments.file", "cannot read bad.cue:"}}},
+	{name: "unreadable file",
+		setup: func(t *testing.T, dir string) {
+			if runtime.GOOS == "windows" || os.Geteuid() == 0 {
+				t.Skip("file modes do not stop this user from reading")
+			}
+			p := filepath.Join(dir, "environments", "bad.cue")
+			write(t, p, cloudEnv("bad", "", ""))
+			if err := os.Chmod(p, 0); err != nil {
+				t.Fatal(err)
+			}
+		},
+		want: []found{{"environments/bad.cue:1:1", "environments.file", "cannot read bad.cue: permission denied"}}},
+}
+
+// hiddenFields is an environment file of about n bytes of hidden fields:
+// valid CUE that takes CUE's evaluator seconds at 10 MB.
+func hiddenFields(n int) string {
+	var b strings.Builder
+	b.WriteString("package environments\n\n")
+	for i := 0; b.Len() < n; i++ {
+		fmt.Fprintf(&b, "_h%d: %q\n", i, strings.Repeat("y", 100))
+	}
+	return b.String()
+}
+
+func write(t testing.TB, path, body string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// snapshot reads every file under dir.
+func snapshot(t testing.TB, dir string) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		out[p] = b
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// renderOnce is what `katonic render` does: compile, and write only a
+// render that succeeded.
+func renderOnce(dir string, envs ...string) (*compile.Result, error) {
+	res, err := compile.Compile(compile.Options{Dir: dir, Envs: envs, Render: true})
+	if err != nil {
+		return res, err
+	}
+	_, err = outdir.Write(filepath.Join(dir, "out"), res.Files, res.Scope)
+	return res, err
+}
+
+// TestCorpus renders a good repository, adds each broken input of issue
+// #5 to a copy of it and renders again: every case must fail as invalid
+// configuration (exit 1, never an unknown environment), with exactly the
+// listed diagnostics — positioned relative to the repository, one line
+// each — within a few seconds and without reading more than a bounded
+// amount, and leave out/ byte for byte as it was.
+func TestCorpus(t *testing.T) {
+	base := testrepo.New(t, repoRoot, map[string]string{"environments/good.cue": corpusGood})
+	if res, err := renderOnce(base); err != nil {
+		t.Fatalf("rendering the good repository: %v\n%v", err, res.Diags)
+	}
+	cases := append(append([]corpusCase(nil), corpus...), corpusSpecial...)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := testrepo.CopyDir(base, dir); err != nil {
+				t.Fatal(err)
+			}
+			before := snapshot(t, filepath.Join(dir, "out"))
+			for name, body := range tc.files {
+				write(t, filepath.Join(dir, filepath.FromSlash(name)), body)
+			}
+			if tc.setup != nil {
+				tc.setup(t, dir)
+			}
+
+			var m0, m1 runtime.MemStats
+			runtime.ReadMemStats(&m0)
+			start := time.Now()
+			res, err := renderOnce(dir)
+			elapsed := time.Since(start)
+			runtime.ReadMemStats(&m1)
+			budget := 5 * time.Second
+			if raceEnabled {
+				budget *= 10
+			}
+			if elapsed > budget {
+				t.Errorf("render took %v; bad input must fail within a few seconds", elapsed)
+			}
+			if alloc := m1.TotalAlloc - m0.TotalAlloc; alloc > 512<<20 {
+				t.Errorf("render allocated %d MiB", alloc>>20)
+			}
+			if !errors.Is(err, compile.ErrInvalid) {
+				t.Fatalf("render: want the configuration to be invalid (exit 1), got %v", err)
+			}
+			if len(res.Files) != 0 {
+				t.Errorf("an invalid configuration rendered %d files", len(res.Files))
+			}
+			checkDiags(t, dir, res.Diags, tc.want)
+
+			named := tc.named
+			if named == nil {
+				named = []string{"bad"}
+				if loadLevel(tc.want) {
+					named = append(named, "good")
+				}
+			}
+			for _, n := range named {
+				nres, err := renderOnce(dir, n)
+				var unknown *compile.UnknownEnvError
+				switch {
+				case errors.As(err, &unknown):
+					t.Errorf("render %s: %v (exit 2); the broken input must be reported (exit 1)", n, err)
+				case !errors.Is(err, compile.ErrInvalid):
+					t.Errorf("render %s: want the configuration to be invalid, got %v", n, err)
+				default:
+					checkDiags(t, dir, nres.Diags, tc.want)
+				}
+			}
+
+			after := snapshot(t, filepath.Join(dir, "out"))
+			if len(after) != len(before) {
+				t.Errorf("out/ has %d files, had %d", len(after), len(before))
+			}
+			for p, b := range before {
+				if !bytes.Equal(after[p], b) {
+					t.Errorf("%s changed", p)
+				}
+			}
+		})
+	}
+}
+
+// loadLevel tells whether every diagnostic of want is the load's: about
+// files and layout, not about one environment's values.
+func loadLevel(want []found) bool {
+	for _, w := range want {
+		if w.rule != "cue" && !strings.HasPrefix(w.rule, "environments.") {
+			return false
+		}
+	}
+	return true
+}
+
+// checkDiags wants exactly the diagnostics want, errors, in order.
+func checkDiags(t *testing.T, dir string, got diag.List, want []found) {
+	t.Helper()
+	var lines []string
+	for _, d := range got {
+		lines = append(lines, d.Format(dir))
+	}
+	all := strings.Join(lines, "\n")
+	if len(got) != len(want) {
+		t.Fatalf("%d diagnostics, want %d:\n%s", len(got), len(want), all)
+	}
+	for i, d := range got {
+		line := d.Format(dir)
+		if strings.ContainsAny(line, "\n\r") {
+			t.Errorf("diagnostic is not one line: %q", line)
+		}
+		if d.Severity != diag.Error {
+			t.Errorf("not an error: %s", line)
+		}
+		if filepath.IsAbs(d.Pos.String(dir)) || strings.HasPrefix(d.Pos.String(dir), "..") {
+			t.Errorf("position not relative to the repository: %s", line)
+		}
+		w := want[i]
+		if d.Pos.String(dir) != w.pos || d.Rule != w.rule || !strings.Contains(d.Message, w.msg) {
+			t.Errorf("diagnostic %d:\n got %s\nwant %s: error: ...%s... [rule %s; ...]", i, line, w.pos, w.msg, w.rule)
+		}
+	}
+}

@@ -1,0 +1,273 @@
+package load
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/parser"
+	"cuelang.org/go/cue/token"
+
+	"github.com/katonic/katonic/internal/diag"
+)
+
+// MaxFileSize is the largest file katonic reads from environments/, in
+// bytes (1 MiB). An environment file is about a kilobyte; the limit keeps a
+// mistaken file (a log, a dump, /dev/zero behind a symlink) from holding
+// katonic for seconds or minutes and from exhausting its memory: a larger
+// file is an error and is not read.
+const MaxFileSize = 1 << 20
+
+// fileSource is the Source of the diagnostics about the files themselves.
+const fileSource = "issue #5: environments/ holds UTF-8 CUE files of package environments, at most 1 MiB each"
+
+// envFiles is what scanEnvironments found in environments/.
+type envFiles struct {
+	// sources are the contents of the files CUE's loader may read, by
+	// absolute path: the bytes checked here (so the loader never opens a
+	// file itself), or an empty file of the package for a file rejected
+	// here (so one broken file does not hide the other environments).
+	sources map[string][]byte
+	// standIns are the names of the entries rejected here (the file or
+	// directory name up to its first dot): an environment of that name, if
+	// no file declares it, stands for the broken entry, so naming it on the
+	// command line reports the entry's error, not an unknown environment.
+	standIns map[string]string // name -> absolute path
+}
+
+// emptyFile replaces a rejected file for CUE's loader.
+var emptyFile = []byte("package " + EnvironmentsDir + "\n")
+
+// scanEnvironments checks every entry of envDir before CUE's loader reads
+// it. Entries whose names start with "." or "_" are skipped, as CUE's
+// loader skips them. Every other entry must have a printable name and be a
+// regular file named <something>.cue, at most MaxFileSize bytes, valid
+// UTF-8, that parses (with the parser options opts, those of the module's
+// language version), belongs to package environments and declares
+// something. Each entry that is not gets exactly one diagnostic — a
+// directory, a file that is not CUE, cannot be read, is not a regular
+// file, is too large, is not UTF-8, has no or another package clause, or
+// declares nothing — except a syntax error, which gets the parser's
+// errors. Diagnostics point at line 1, column 1 of a file judged whole,
+// and at the entry's path alone when it has no lines (a directory, a
+// pipe, a device, a dangling symlink). A missing envDir holds no
+// environments.
+func scanEnvironments(envDir string, opts []parser.Option) (envFiles, diag.List, error) {
+	found := envFiles{sources: map[string][]byte{}, standIns: map[string]string{}}
+	entries, err := os.ReadDir(envDir)
+	if os.IsNotExist(err) {
+		return found, nil, nil
+	}
+	if err != nil {
+		return found, nil, err
+	}
+	var diags diag.List
+	for _, de := range entries {
+		name := de.Name()
+		path := filepath.Join(envDir, name)
+		stem, _, _ := strings.Cut(name, ".")
+		isCUE := strings.HasSuffix(name, ".cue")
+		reject := func(d diag.Diagnostic) {
+			diags = append(diags, d)
+			if isCUE {
+				found.sources[path] = emptyFile
+			}
+			if stem != "" {
+				found.standIns[stem] = path
+			}
+		}
+		at := diag.Pos{Filename: path, Line: 1, Column: 1}
+		if name == applyFile {
+			reject(fileErr(at, "", fmt.Sprintf("%s is a name katonic reserves for the file it adds in memory; rename the file", name)))
+			continue
+		}
+		if strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") {
+			continue
+		}
+		if !printable(name) {
+			// The name would break the one-line diagnostics (a newline
+			// could forge lines in a CI log): say where, quoted.
+			d := layoutErr(diag.Pos{Filename: envDir}, "",
+				fmt.Sprintf("%s/ has an entry named %q: file names must be printable UTF-8", EnvironmentsDir, name))
+			diags = append(diags, d)
+			if isCUE {
+				found.sources[path] = emptyFile
+			}
+			continue
+		}
+		fi, err := os.Stat(path)
+		switch {
+		case err != nil:
+			reject(fileErr(diag.Pos{Filename: path}, "", fmt.Sprintf("cannot read %s: %v", name, underlying(err))))
+			continue
+		case fi.IsDir():
+			reject(layoutErr(diag.Pos{Filename: path}, "",
+				fmt.Sprintf("%s/%s is a directory: katonic reads only the files %s/<name>.cue, one per installation; nothing under it is loaded",
+					EnvironmentsDir, name, EnvironmentsDir)))
+			continue
+		case !isCUE:
+			p := at
+			if !fi.Mode().IsRegular() {
+				p = diag.Pos{Filename: path} // no lines to point at
+			}
+			reject(layoutErr(p, "",
+				fmt.Sprintf("%s is not a CUE file: %s/ holds one <name>.cue file per installation (names starting with . or _ are ignored)",
+					name, EnvironmentsDir)))
+			continue
+		case !fi.Mode().IsRegular():
+			reject(fileErr(diag.Pos{Filename: path}, "", fmt.Sprintf("%s is %s, not a regular file", name, kind(fi.Mode()))))
+			continue
+		case fi.Size() > MaxFileSize:
+			reject(fileErr(at, "", fmt.Sprintf("%s has %d bytes; an environment file may have at most %d (1 MiB)", name, fi.Size(), MaxFileSize)))
+			continue
+		}
+		src, err := readLimited(path)
+		if err != nil {
+			reject(fileErr(at, "", fmt.Sprintf("cannot read %s: %v", name, underlying(err))))
+			continue
+		}
+		if d := checkSource(path, src, opts); len(d) > 0 {
+			diags = append(diags, d[1:]...)
+			reject(d[0])
+			continue
+		}
+		found.sources[path] = src
+	}
+	return found, diags, nil
+}
+
+// readLimited reads at most MaxFileSize bytes of path; a longer file (one
+// that grew since it was measured) is an error.
+func readLimited(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	src, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(src) > MaxFileSize {
+		return nil, fmt.Errorf("it has more than %d bytes (1 MiB), the most an environment file may have", MaxFileSize)
+	}
+	return src, nil
+}
+
+// underlying drops the operation and path of a *fs.PathError, which the
+// diagnostic's position already names.
+func underlying(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
+
+// checkSource checks the contents of one environment file at path: valid
+// UTF-8, CUE syntax, package environments, and at least one declaration.
+// It returns nothing for a good file, the parser's errors for a syntax
+// error, or exactly one diagnostic.
+func checkSource(path string, src []byte, opts []parser.Option) diag.List {
+	name := filepath.Base(path)
+	if !utf8.Valid(src) {
+		off := firstInvalidUTF8(src)
+		line := bytes.Count(src[:off], []byte("\n")) + 1
+		col := off - (bytes.LastIndexByte(src[:off], '\n') + 1) + 1
+		return diag.List{fileErr(diag.Pos{Filename: path, Line: line, Column: col}, "",
+			fmt.Sprintf("%s is not valid UTF-8 (byte 0x%02x): CUE source is UTF-8; save the file as UTF-8", name, src[off]))}
+	}
+	f, err := parser.ParseFile(path, src, opts...)
+	if err != nil {
+		return FromCUE(err, filepath.Dir(filepath.Dir(path)), path, "cue")
+	}
+	var content []ast.Decl
+	for _, d := range f.Decls {
+		switch d.(type) {
+		case *ast.Package, *ast.ImportDecl, *ast.CommentGroup, *ast.Attribute:
+		default:
+			content = append(content, d)
+		}
+	}
+	pkg := f.PackageName()
+	switch {
+	case pkg == "" && len(content) == 0:
+		return diag.List{layoutErr(diag.Pos{Filename: path, Line: 1, Column: 1}, "",
+			fmt.Sprintf("%s is empty: an environment file starts with `package %s` and declares %s.%q", name, EnvironmentsDir, EnvironmentsDir, stemOf(name)))}
+	case pkg == "":
+		return diag.List{layoutErr(posOf(content[0].Pos()), "",
+			fmt.Sprintf("%s has no package clause, so CUE would ignore it: start it with `package %s`", name, EnvironmentsDir))}
+	case pkg != EnvironmentsDir:
+		var at token.Pos
+		for _, d := range f.Decls {
+			if p, ok := d.(*ast.Package); ok {
+				at = p.Name.Pos()
+			}
+		}
+		return diag.List{layoutErr(posOf(at), "",
+			fmt.Sprintf("%s is in package %s: every file in %s/ belongs to package %s", name, pkg, EnvironmentsDir, EnvironmentsDir))}
+	case len(content) == 0:
+		var at token.Pos
+		for _, d := range f.Decls {
+			if p, ok := d.(*ast.Package); ok {
+				at = p.Pos()
+			}
+		}
+		return diag.List{layoutErr(posOf(at), "",
+			fmt.Sprintf("%s declares no environment: declare %s.%q in it, or remove the file", name, EnvironmentsDir, stemOf(name)))}
+	}
+	return nil
+}
+
+// printable tells whether name is valid UTF-8 of printable characters
+// (unicode.IsPrint: letters, marks, numbers, punctuation, symbols and the
+// ASCII space).
+func printable(name string) bool {
+	return utf8.ValidString(name) && strings.IndexFunc(name, func(r rune) bool { return !unicode.IsPrint(r) }) < 0
+}
+
+// kind names a file mode that is not a regular file's or a directory's.
+func kind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "a special file"
+}
+
+func stemOf(name string) string {
+	stem, _, _ := strings.Cut(name, ".")
+	return stem
+}
+
+// firstInvalidUTF8 returns the offset of the first byte of src that does
+// not start a valid UTF-8 sequence.
+func firstInvalidUTF8(src []byte) int {
+	for i := 0; i < len(src); {
+		r, n := utf8.DecodeRune(src[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return len(src)
+}
+
+func layoutErr(p diag.Pos, path, msg string) diag.Diagnostic {
+	return diag.Diagnostic{Severity: diag.Error, Pos: p, Path: path, Message: msg, Rule: "environments.layout",
+		Source: "issue #2 layout: environments/<name>.cue, one file per installation"}
+}
+
+func fileErr(p diag.Pos, path, msg string) diag.Diagnostic {
+	return diag.Diagnostic{Severity: diag.Error, Pos: p, Path: path, Message: msg, Rule: "environments.file", Source: fileSource}
+}

@@ -1,0 +1,234 @@
+package load
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/build"
+	"cuelang.org/go/cue/literal"
+	"cuelang.org/go/cue/parser"
+
+	"github.com/katonic/katonic/internal/diag"
+)
+
+// parserOptions are the parser options Load uses for this repository's
+// cue.mod/module.cue (language v0.17.0).
+var parserOptions = []parser.Option{parser.ParseComments, parser.Version("v0.17.0")}
+
+// isLabel is an independent DNS-1123 label check: 1 to 63 characters of
+// a-z, 0-9 and '-', starting and ending with a letter or digit.
+func isLabel(s string) bool {
+	if len(s) == 0 || len(s) > 63 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		alnum := 'a' <= c && c <= 'z' || '0' <= c && c <= '9'
+		if !alnum && (c != '-' || i == 0 || i == len(s)-1) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkLine wants d to be one line, positioned in file (when it has a line,
+// within the src's lines).
+func checkLine(t *testing.T, d diag.Diagnostic, file string, src []byte) {
+	t.Helper()
+	line := d.Format(filepath.Dir(filepath.Dir(file)))
+	if strings.ContainsAny(line, "\n\r") {
+		t.Errorf("diagnostic is not one line: %q", line)
+	}
+	if d.Pos.Filename != file {
+		t.Errorf("diagnostic not in %s: %s", file, line)
+	}
+	if d.Pos.Line < 0 || d.Pos.Line > bytes.Count(src, []byte("\n"))+1 || d.Pos.Line > 0 && d.Pos.Column < 1 {
+		t.Errorf("diagnostic position outside the file: %s", line)
+	}
+	if d.Severity != diag.Error || d.Message == "" || d.Rule == "" {
+		t.Errorf("diagnostic not a complete error: %s", line)
+	}
+}
+
+// FuzzEnvironmentFile checks one entry of environments/, a file named name
+// holding src, as Load does before CUE's loader reads anything. Properties:
+// names starting with "." or "_" are ignored; any other entry is accepted
+// only if it is a .cue file of at most MaxFileSize bytes, valid UTF-8, that
+// parses as package environments and declares something, and then CUE's
+// loader gets exactly src; an entry rejected gets one diagnostic (a syntax
+// error: the parser's), in that file, one line each, and CUE's loader gets
+// an empty file in its place; the layout rules then never panic on what was
+// accepted, and report in that file only.
+func FuzzEnvironmentFile(f *testing.F) {
+	good := "package environments\n\nenvironments: good: {\n\tprofile: \"cloud\"\n\tdomain:  \"good.example\"\n}\n"
+	for _, s := range []struct{ name, src string }{
+		{"good.cue", good},
+		{"bad.cue", "package environments\n\nenvironments: bad: {\n\tdomain \"x\"\n}\n"},
+		{"bad.cue", "package environments\n\nenvironments: bad: {\n"},
+		{"empty.cue", ""},
+		{"comment.cue", "// nothing here\n"},
+		{"pkg.cue", "package environments\n"},
+		{"imports.cue", "package environments\n\nimport \"strings\"\n"},
+		{"other.cue", "package other\n\nenvironments: other: {}\n"},
+		{"nopkg.cue", "environments: nopkg: {}\n"},
+		{"notes.txt", "not CUE"},
+		{"acme.yaml", "environments:\n  acme: {}\n"},
+		{".hidden.cue", "{{{"},
+		{"_draft.cue", "{{{"},
+		{"katonic_apply.cue", good},
+		{"latin1.cue", "package environments\n// caf\xe9\n"},
+		{"utf16.cue", "\xff\xfep\x00a\x00"},
+		{"bom.cue", "\xef\xbb\xbf" + good},
+		{"nul.cue", "package environments\n\x00\n"},
+		{"deep.cue", "package environments\n_x: " + strings.Repeat("[", 10001) + strings.Repeat("]", 10001) + "\n"},
+		{"x.y.cue", "package environments\n\nenvironments: \"x.y\": {}\n"},
+		{"dup.cue", "package environments\n\nenvironments: dup: {}\nenvironments: dup: {}\n"},
+		{"pattern.cue", "package environments\n\nenvironments: [string]: {}\n"},
+		{"five.cue", "package environments\n\nenvironments: 5\n"},
+		{"str.cue", "package environments\n\nx: \"a\nb\"\n"},
+		{"a\nb.cue", good},
+		{"\x1b[31mred.cue", good},
+		{"caf\xe9.cue", good},
+	} {
+		f.Add(s.name, []byte(s.src))
+	}
+	envDir := filepath.Join(f.TempDir(), EnvironmentsDir)
+	f.Fuzz(func(t *testing.T, name string, src []byte) {
+		if name == "" || name == "." || name == ".." || len(name) > 255 || strings.ContainsAny(name, "/\\\x00") || len(src) > MaxFileSize {
+			t.Skip("not a file name, or too large to be worth writing")
+		}
+		if err := os.RemoveAll(envDir); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(envDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(envDir, name)
+		if err := os.WriteFile(path, src, 0o644); err != nil {
+			t.Skip("the file system refuses this name:", err)
+		}
+		found, diags, err := scanEnvironments(envDir, parserOptions)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stem, _, _ := strings.Cut(name, ".")
+		if name != applyFile && (strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
+			if len(diags) > 0 || len(found.sources) > 0 || len(found.standIns) > 0 {
+				t.Fatalf("%q must be ignored: %v %v", name, diags, found)
+			}
+			return
+		}
+		if !printable(name) {
+			// Reported at the directory, the name quoted in the message.
+			if len(diags) != 1 || diags[0].Pos.Filename != envDir || strings.ContainsAny(diags[0].Format(envDir), "\n\r") {
+				t.Fatalf("entry %q: %v", name, diags)
+			}
+			if strings.HasSuffix(name, ".cue") && !bytes.Equal(found.sources[path], emptyFile) {
+				t.Errorf("a rejected file is not replaced for CUE's loader")
+			}
+			return
+		}
+		for _, d := range diags {
+			checkLine(t, d, path, src)
+		}
+		if len(diags) == 0 {
+			// Accepted.
+			if !strings.HasSuffix(name, ".cue") || !utf8.Valid(src) || name == applyFile {
+				t.Fatalf("accepted %q", name)
+			}
+			if !bytes.Equal(found.sources[path], src) {
+				t.Fatalf("CUE's loader does not get the file as checked")
+			}
+			file, err := parser.ParseFile(path, src, parserOptions...)
+			if err != nil || file.PackageName() != EnvironmentsDir {
+				t.Fatalf("accepted a file that is not of package environments: %v", err)
+			}
+			envs, ld := declarations(&build.Instance{Files: []*ast.File{file}}, filepath.Dir(envDir))
+			for _, d := range ld {
+				checkLine(t, d, path, src)
+			}
+			for _, e := range envs {
+				if e.File != path || e.Syntax != file {
+					t.Errorf("environment %q not from %s", e.Name, path)
+				}
+			}
+			return
+		}
+		// Rejected: one diagnostic, or the parser's errors.
+		if len(diags) > 1 {
+			for _, d := range diags {
+				if d.Rule != "cue" {
+					t.Fatalf("%d diagnostics for one file, not all syntax errors: %v", len(diags), diags)
+				}
+			}
+		}
+		if strings.HasSuffix(name, ".cue") && name != applyFile && !bytes.Equal(found.sources[path], emptyFile) {
+			t.Errorf("a rejected file is not replaced for CUE's loader: %q", found.sources[path])
+		}
+		if stem != "" && found.standIns[stem] != path {
+			t.Errorf("a rejected file does not stand in for %q", stem)
+		}
+	})
+}
+
+// FuzzLayout checks the layout rules of declarations for an environment
+// named name in a file named file: an empty name is an error; a name that
+// is a DNS-1123 label must be declared in <name>.cue, and then only there;
+// any other name is left to validation (no second error about a file name
+// built from it). Every diagnostic is one line at the declaration, and the
+// file the rule asks for is a plain file name in environments/.
+func FuzzLayout(f *testing.F) {
+	for _, s := range [][2]string{
+		{"acme", "acme.cue"}, {"acme", "other.cue"}, {"../x", "bad.cue"}, {"a/b", "a.cue"},
+		{"", "e.cue"}, {"Acme_1", "Acme_1.cue"}, {"x.y", "x.y.cue"}, {"a\nb", "a.cue"},
+		{strings.Repeat("a", 63), strings.Repeat("a", 63) + ".cue"}, {"-a", "-a.cue"}, {"é", "é.cue"},
+		{"environments", "environments.cue"}, {"katonic_apply", "katonic_apply.cue"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	root := f.TempDir()
+	f.Fuzz(func(t *testing.T, name, file string) {
+		if !utf8.ValidString(name) || file == "" || strings.ContainsAny(file, "/\\\x00") || file == "." || file == ".." || file == applyFile || !printable(file) {
+			t.Skip("CUE source is UTF-8; file is one path element, printable and not katonic's own (scanEnvironments rejects the others)")
+		}
+		path := filepath.Join(root, EnvironmentsDir, file)
+		src := "package environments\n\nenvironments: " + literal.String.Quote(name) + ": {}\n"
+		parsed, err := parser.ParseFile(path, src, parserOptions...)
+		if err != nil {
+			t.Fatalf("the name does not quote: %v\n%s", err, src)
+		}
+		envs, diags := declarations(&build.Instance{Files: []*ast.File{parsed}}, root)
+		for _, d := range diags {
+			checkLine(t, d, path, []byte(src))
+			if d.Pos.Line != 3 {
+				t.Errorf("diagnostic not at the declaration: %s", d.Format(root))
+			}
+		}
+		switch {
+		case name == "":
+			if len(envs) != 0 || len(diags) != 1 || !strings.Contains(diags[0].Message, "must not be empty") {
+				t.Fatalf("empty name: %v %v", envs, diags)
+			}
+		case isLabel(name):
+			if len(envs) != 1 || envs[0].Name != name {
+				t.Fatalf("environment %q not declared: %v", name, envs)
+			}
+			want := name + ".cue"
+			if file == want && len(diags) != 0 || file != want && len(diags) != 1 {
+				t.Fatalf("%q in %s: %v", name, file, diags)
+			}
+			if !filepath.IsLocal(want) || filepath.Base(want) != want {
+				t.Fatalf("the file asked for, %q, is not a plain file name", want)
+			}
+		default:
+			if len(envs) != 1 || envs[0].Name != name || len(diags) != 0 {
+				t.Fatalf("an invalid name is validation's to report once: %v %v", envs, diags)
+			}
+		}
+	})
+}
