@@ -64,8 +64,19 @@ func cacheKeys(dir, out string, opts Options) (keys, bool, error) {
 	k := keys{env: map[string]string{}}
 	for _, e := range entries { // sorted by name
 		fleet.AddString("entry", e.Name()+" "+e.Type().String())
-		if !e.Type().IsRegular() || filepath.Ext(e.Name()) != ".cue" {
+		if !e.Type().IsRegular() {
+			// A symlink, pipe or directory: load decides; not cached, since
+			// a link's target is not covered by its name.
+			if !e.IsDir() || filepath.Ext(e.Name()) == ".cue" {
+				return keys{}, false, nil
+			}
 			continue
+		}
+		if filepath.Ext(e.Name()) != ".cue" {
+			continue
+		}
+		if fi, err := e.Info(); err != nil || fi.Size() > load.MaxFileSize {
+			return keys{}, false, nil // load reports it; nothing to cache
 		}
 		b, err := os.ReadFile(filepath.Join(dir, load.EnvironmentsDir, e.Name()))
 		if err != nil {

@@ -559,7 +559,7 @@ func (c *checker) network() {
 	vnet, ok1 := parse("vnetCIDR", n.VNetCIDR)
 	cluster, ok2 := parse("clusterSubnetCIDR", n.ClusterSubnetCIDR)
 	jump, ok3 := parse("jumphostSubnetCIDR", n.JumphostSubnetCIDR)
-	usable := func(p netip.Prefix) int { return 1<<(32-p.Bits()) - rules.AzureReservedAddresses }
+	usable := func(p netip.Prefix) int { return max(0, 1<<(32-p.Bits())-rules.AzureReservedAddresses) }
 	if ok1 {
 		for _, s := range []struct {
 			f  string

@@ -145,7 +145,7 @@ func TestRules(t *testing.T) {
 		{name: "cluster subnet below recommendation", base: azure, old: `"10.20.0.0/23"`, new: `"10.20.0.0/26"`,
 			severity: diag.Warning, rule: "azure.cluster-subnet-size", message: "has 59 usable addresses (Azure reserves 5) and every pod takes one; /23 or larger is recommended"},
 		{name: "jumphost subnet too small", base: azure, old: `"10.20.8.0/29"`, new: `"10.20.8.0/30"`,
-			severity: diag.Error, rule: "azure.jumphost-subnet-size", message: "has -1 usable addresses"},
+			severity: diag.Error, rule: "azure.jumphost-subnet-size", message: "has 0 usable addresses"},
 		{name: "network missing", base: azure, old: "\tnetwork: {\n\t\tvnetCIDR:           \"10.20.0.0/16\"\n\t\tclusterSubnetCIDR:  \"10.20.0.0/23\"\n\t\tjumphostSubnetCIDR: \"10.20.8.0/29\"\n\t}\n", new: "",
 			severity: diag.Error, rule: "azure.network", message: "profile azure-private needs network"},
 		{name: "network on cloud", base: cloud, old: "\tservices:", new: "\tnetwork: {vnetCIDR: \"10.0.0.0/16\", clusterSubnetCIDR: \"10.0.0.0/23\", jumphostSubnetCIDR: \"10.0.8.0/29\"}\n\tservices:",
