@@ -12,8 +12,10 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -325,8 +327,10 @@ func makePlan(t *target, desired map[string][]byte, scope Scope) (*plan, error) 
 		gone:    make(map[string]bool),
 		write:   make(map[string]bool),
 	}
-	for _, p := range paths {
-		pl.hashes[p] = hashHex(desired[p])
+	hashes := make([]string, len(paths))
+	parallel(len(paths), func(i int) { hashes[i] = hashHex(desired[paths[i]]) })
+	for i, p := range paths {
+		pl.hashes[p] = hashes[i]
 	}
 
 	fi, err := os.Stat(root)
@@ -369,12 +373,13 @@ func makePlan(t *target, desired map[string][]byte, scope Scope) (*plan, error) 
 	}
 
 	var conflicts []string
+	dirs := map[string]fs.FileInfo{} // parents already found to be real directories
 	for _, p := range paths {
 		if !pl.rootExists {
 			pl.changes = append(pl.changes, Change{Path: p, Kind: Added})
 			continue
 		}
-		leaf, blocker, err := inspect(root, p)
+		leaf, blocker, err := inspectCached(root, p, dirs)
 		switch {
 		case err != nil:
 			return nil, err
@@ -425,6 +430,48 @@ func makePlan(t *target, desired map[string][]byte, scope Scope) (*plan, error) 
 	}
 	slices.SortFunc(pl.changes, func(a, b Change) int { return strings.Compare(a.Path, b.Path) })
 	return pl, nil
+}
+
+// inspectCached is inspect for many paths under one root: parents already
+// seen to be real directories (recorded in dirs) are not looked at again.
+func inspectCached(root, p string, dirs map[string]fs.FileInfo) (leaf fs.FileInfo, blocker string, err error) {
+	for prefix := range pathPrefixes(p) {
+		if prefix == p {
+			break
+		}
+		if _, ok := dirs[prefix]; ok {
+			continue
+		}
+		fi, err := os.Lstat(filepath.Join(root, filepath.FromSlash(prefix)))
+		if err != nil || fi.Mode()&fs.ModeSymlink != 0 || !fi.IsDir() {
+			return inspect(root, p) // the slow path reports exactly what is wrong
+		}
+		dirs[prefix] = fi
+	}
+	fi, err := os.Lstat(filepath.Join(root, filepath.FromSlash(p)))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, "", nil
+	case err != nil, fi.Mode()&fs.ModeSymlink != 0:
+		return inspect(root, p)
+	}
+	return fi, "", nil
+}
+
+// parallel calls f(0..n-1) on up to GOMAXPROCS goroutines.
+func parallel(n int, f func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += workers {
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // inspect looks at slash path p under root one component at a time with
