@@ -22,7 +22,9 @@ import (
 )
 
 // input is the Go form of policy/policy.cue's #Input; the JSON names are
-// the CUE field names.
+// the CUE field names. buildInput makes all of it; Evaluate makes the
+// environment and releases in this form and the rest, only what the
+// policies read, from the YAML nodes (materialize).
 type input struct {
 	Environment environmentIn `json:"environment"`
 	Objects     []objectIn    `json:"objects"`
@@ -99,8 +101,8 @@ type leafIn struct {
 // objectPos locates an object's fields in its file.
 type objectPos struct {
 	file  string
-	start int            // line of the document's first key
-	lines map[string]int // line of every path in the object
+	start int        // line of the document's first key
+	root  *yaml.Node // the document's mapping
 }
 
 // line returns the line of p in the object, or of its nearest parent that
@@ -108,18 +110,149 @@ type objectPos struct {
 func (o *objectPos) line(p string) int {
 	segs := splitPath(p)
 	for n := len(segs); n > 0; n-- {
-		if l, ok := o.lines[joinPath(segs[:n])]; ok {
+		if l, ok := nodeLine(o.root, segs[:n]); ok {
 			return l
 		}
 	}
 	return o.start
 }
 
-// buildInput makes the policy input of env: its configuration, every
-// YAML document of env.Files (read from files) with every leaf, and its
-// releases. It returns the objects' positions by id and diagnostics for
-// files that are not YAML; the error is for a file missing from files.
-func buildInput(env compile.EnvResult, files map[string][]byte, outPrefix string) (*input, map[string]*objectPos, diag.List, error) {
+// nodeLine returns the line of the key (or list element) at segs under n.
+// A key that a mapping repeats is looked up from its last occurrence
+// backwards, as if every occurrence had been recorded in file order.
+func nodeLine(n *yaml.Node, segs []string) (int, bool) {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := len(n.Content) - 2; i >= 0; i -= 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Value != segs[0] {
+				continue
+			}
+			if len(segs) == 1 {
+				return k.Line, true
+			}
+			if l, ok := nodeLine(v, segs[1:]); ok {
+				return l, true
+			}
+		}
+	case yaml.SequenceNode:
+		if !isDigits(segs[0]) {
+			return 0, false
+		}
+		i, err := strconv.Atoi(segs[0])
+		if err != nil || strconv.Itoa(i) != segs[0] || i >= len(n.Content) {
+			return 0, false
+		}
+		if len(segs) == 1 {
+			return n.Content[i].Line, true
+		}
+		return nodeLine(n.Content[i], segs[1:])
+	}
+	return 0, false
+}
+
+// document is one YAML mapping document of a rendered file.
+type document struct {
+	id, file, kind, apiVersion, name, namespace string
+	root                                        *yaml.Node
+}
+
+// parseFiles reads every YAML document of env.Files (from files), in
+// file order. It returns the documents, their positions by id and
+// diagnostics for files that are not YAML; the error is for a file
+// missing from files.
+func parseFiles(env compile.EnvResult, files map[string][]byte, outPrefix string) ([]*document, map[string]*objectPos, diag.List, error) {
+	objs := map[string]*objectPos{}
+	var docs []*document
+	var diags diag.List
+	names := append([]string(nil), env.Files...)
+	sort.Strings(names)
+	for _, name := range names {
+		b, ok := files[name]
+		if !ok {
+			return nil, nil, nil, fmt.Errorf("policy: environment %s: file %s is not among the rendered files", env.Env.Name, name)
+		}
+		if ext := path.Ext(name); ext != ".yaml" && ext != ".yml" {
+			continue
+		}
+		shown := name
+		if outPrefix != "" && outPrefix != "." {
+			shown = path.Join(outPrefix, name)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		for i := 0; ; i++ {
+			var doc yaml.Node
+			err := dec.Decode(&doc)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				diags = append(diags, diag.Diagnostic{Severity: diag.Error, Pos: diag.Pos{Filename: shown},
+					Message: "not YAML: " + err.Error(), Rule: "policy.input",
+					Source: "katonic renders YAML documents (internal/render)"})
+				break
+			}
+			root := &doc
+			if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+				root = root.Content[0]
+			}
+			if root.Kind != yaml.MappingNode {
+				continue // an empty document or a bare value
+			}
+			d := &document{file: shown, root: root}
+			d.kind, _ = scalarString(mapValue(root, "kind"))
+			d.apiVersion, _ = scalarString(mapValue(root, "apiVersion"))
+			if md := deref(mapValue(root, "metadata")); md != nil && md.Kind == yaml.MappingNode {
+				d.name, _ = scalarString(mapValue(md, "name"))
+				d.namespace, _ = scalarString(mapValue(md, "namespace"))
+			}
+			d.id = objectID(d.kind, d.namespace, d.name, shown)
+			if _, dup := objs[d.id]; dup {
+				d.id = fmt.Sprintf("%s#%d", d.id, i)
+			}
+			objs[d.id] = &objectPos{file: shown, start: root.Line, root: root}
+			docs = append(docs, d)
+		}
+	}
+	return docs, objs, diags, nil
+}
+
+// deref follows aliases.
+func deref(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
+}
+
+// mapValue returns the value of the last key k of mapping m, or nil.
+func mapValue(m *yaml.Node, k string) *yaml.Node {
+	for i := len(m.Content) - 2; i >= 0; i -= 2 {
+		if m.Content[i].Value == k {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// scalarString returns n's value when it converts to a string (see
+// scalar), as the document's kind, apiVersion, name and namespace.
+func scalarString(n *yaml.Node) (string, bool) {
+	n = deref(n)
+	if n == nil || n.Kind != yaml.ScalarNode {
+		return "", false
+	}
+	v, _ := scalar(n)
+	s, ok := v.(string)
+	return s, ok
+}
+
+// newInput makes the configuration part of env's input: the environment
+// and its releases; objects and leaves come from the documents.
+func newInput(env compile.EnvResult) *input {
 	e := env.Env
 	in := &input{
 		Environment: environmentIn{
@@ -155,61 +288,27 @@ func buildInput(env compile.EnvResult, files map[string][]byte, outPrefix string
 		}
 		in.Releases = append(in.Releases, ri)
 	}
+	return in
+}
 
-	objs := map[string]*objectPos{}
-	var diags diag.List
-	names := append([]string(nil), env.Files...)
-	sort.Strings(names)
-	for _, name := range names {
-		b, ok := files[name]
-		if !ok {
-			return nil, nil, nil, fmt.Errorf("policy: environment %s: file %s is not among the rendered files", e.Name, name)
-		}
-		if ext := path.Ext(name); ext != ".yaml" && ext != ".yml" {
-			continue
-		}
-		shown := name
-		if outPrefix != "" && outPrefix != "." {
-			shown = path.Join(outPrefix, name)
-		}
-		dec := yaml.NewDecoder(bytes.NewReader(b))
-		for i := 0; ; i++ {
-			var doc yaml.Node
-			err := dec.Decode(&doc)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				diags = append(diags, diag.Diagnostic{Severity: diag.Error, Pos: diag.Pos{Filename: shown},
-					Message: "not YAML: " + err.Error(), Rule: "policy.input",
-					Source: "katonic renders YAML documents (internal/render)"})
-				break
-			}
-			root := &doc
-			if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
-				root = root.Content[0]
-			}
-			if root.Kind != yaml.MappingNode {
-				continue // an empty document or a bare value
-			}
-			f := &flattener{lines: map[string]int{}}
-			m, _ := f.value(root, nil, "").(map[string]any)
-			kind, _ := m["kind"].(string)
-			apiVersion, _ := m["apiVersion"].(string)
-			md, _ := m["metadata"].(map[string]any)
-			objName, _ := md["name"].(string)
-			ns, _ := md["namespace"].(string)
-			id := objectID(kind, ns, objName, shown)
-			if _, dup := objs[id]; dup {
-				id = fmt.Sprintf("%s#%d", id, i)
-			}
-			objs[id] = &objectPos{file: shown, start: root.Line, lines: f.lines}
-			in.Objects = append(in.Objects, objectIn{ID: id, File: shown, Kind: kind, APIVersion: apiVersion, Name: objName, Namespace: ns, Object: m})
-			for _, l := range f.leaves {
-				l.ID, l.Kind, l.File = id, kind, shown
-				in.Leaves = append(in.Leaves, l)
-			}
-		}
+// buildInput makes the whole policy input of env: its configuration,
+// every YAML document of env.Files (read from files) with every leaf, and
+// its releases. It returns the objects' positions by id and diagnostics
+// for files that are not YAML; the error is for a file missing from
+// files. Evaluate builds only the part of it that the policies read
+// (materialize).
+func buildInput(env compile.EnvResult, files map[string][]byte, outPrefix string) (*input, map[string]*objectPos, diag.List, error) {
+	docs, objs, diags, err := parseFiles(env, files, outPrefix)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	in := newInput(env)
+	for _, d := range docs {
+		m, _ := full(d.root).(map[string]any)
+		in.Objects = append(in.Objects, objectIn{ID: d.id, File: d.file, Kind: d.kind, APIVersion: d.apiVersion, Name: d.name, Namespace: d.namespace, Object: m})
+		walkLeaves(d, func(l *leafRow) {
+			in.Leaves = append(in.Leaves, leafIn{ID: d.id, Kind: d.kind, File: d.file, Path: l.path(), Key: l.key, Value: l.n.Value, Type: l.typ})
+		})
 	}
 	return in, objs, diags, nil
 }
@@ -241,69 +340,465 @@ func Hosts(env *config.Environment) []string {
 	return hosts
 }
 
-// flattener turns a YAML node tree into plain Go values (map[string]any,
-// []any, string, int64, float64, bool, nil), recording the line of every
-// path and every scalar leaf.
-type flattener struct {
-	lines  map[string]int
-	leaves []leafIn
+// scalar converts a YAML scalar to a plain Go value (string, int64,
+// float64, bool or nil) and says what it is: "string", "number", "bool",
+// or "" for null.
+func scalar(n *yaml.Node) (any, string) {
+	switch n.ShortTag() {
+	case "!!null":
+		return nil, ""
+	case "!!bool":
+		b, err := strconv.ParseBool(strings.ToLower(n.Value))
+		if err != nil {
+			return n.Value, "string"
+		}
+		return b, "bool"
+	case "!!int":
+		if i, err := strconv.ParseInt(n.Value, 0, 64); err == nil {
+			return i, "number"
+		}
+		return n.Value, "string"
+	case "!!float":
+		if x, err := strconv.ParseFloat(n.Value, 64); err == nil {
+			return x, "number"
+		}
+		return n.Value, "string"
+	default: // !!str, !!timestamp, !!binary: the text as written
+		return n.Value, "string"
+	}
 }
 
-// value converts n at path segs; key is the nearest map key above n.
-func (f *flattener) value(n *yaml.Node, segs []string, key string) any {
-	for n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
+// scalarType is the type scalar gives, without converting the value.
+func scalarType(n *yaml.Node) string {
+	switch n.ShortTag() {
+	case "!!null":
+		return ""
+	case "!!bool":
+		if _, err := strconv.ParseBool(strings.ToLower(n.Value)); err == nil {
+			return "bool"
+		}
+	case "!!int":
+		if _, err := strconv.ParseInt(n.Value, 0, 64); err == nil {
+			return "number"
+		}
+	case "!!float":
+		if _, err := strconv.ParseFloat(n.Value, 64); err == nil {
+			return "number"
+		}
 	}
+	return "string"
+}
+
+// full turns a YAML node tree into plain Go values (map[string]any, []any,
+// string, int64, float64, bool, nil).
+func full(n *yaml.Node) any {
+	n = deref(n)
 	switch n.Kind {
 	case yaml.MappingNode:
 		m := make(map[string]any, len(n.Content)/2)
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			sub := append(segs[:len(segs):len(segs)], k.Value)
-			f.lines[joinPath(sub)] = k.Line
-			m[k.Value] = f.value(v, sub, k.Value)
+			m[n.Content[i].Value] = full(n.Content[i+1])
 		}
 		return m
 	case yaml.SequenceNode:
 		l := make([]any, len(n.Content))
 		for i, v := range n.Content {
-			sub := append(segs[:len(segs):len(segs)], strconv.Itoa(i))
-			f.lines[joinPath(sub)] = v.Line
-			l[i] = f.value(v, sub, key)
+			l[i] = full(v)
 		}
 		return l
 	case yaml.ScalarNode:
-		var typ string
-		var out any
-		switch n.ShortTag() {
-		case "!!null":
-			return nil
-		case "!!bool":
-			b, err := strconv.ParseBool(strings.ToLower(n.Value))
-			if err != nil {
-				out, typ = n.Value, "string"
-				break
-			}
-			out, typ = b, "bool"
-		case "!!int":
-			if i, err := strconv.ParseInt(n.Value, 0, 64); err == nil {
-				out, typ = i, "number"
-			} else {
-				out, typ = n.Value, "string"
-			}
-		case "!!float":
-			if x, err := strconv.ParseFloat(n.Value, 64); err == nil {
-				out, typ = x, "number"
-			} else {
-				out, typ = n.Value, "string"
-			}
-		default: // !!str, !!timestamp, !!binary: the text as written
-			out, typ = n.Value, "string"
-		}
-		f.leaves = append(f.leaves, leafIn{Path: joinPath(segs), Key: key, Value: n.Value, Type: typ})
-		return out
+		v, _ := scalar(n)
+		return v
 	}
 	return nil
+}
+
+// pruned is full(n) with only what nd needs (nd normalized, not nil).
+func pruned(n *yaml.Node, nd *need) any {
+	if nd.whole {
+		return full(n)
+	}
+	n = deref(n)
+	switch n.Kind {
+	case yaml.MappingNode:
+		m := map[string]any{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if c := nd.child(n.Content[i].Value); c != nil {
+				m[n.Content[i].Value] = pruned(n.Content[i+1], c)
+			}
+		}
+		return m
+	case yaml.SequenceNode:
+		l := make([]any, len(n.Content))
+		for i, v := range n.Content {
+			if c := nd.child(strconv.Itoa(i)); c != nil {
+				l[i] = pruned(v, c)
+			}
+		}
+		return l
+	case yaml.ScalarNode:
+		v, _ := scalar(n)
+		return v
+	}
+	return nil
+}
+
+// leafRow is one leaf of a document during walkLeaves.
+type leafRow struct {
+	doc  *document
+	segs []string // valid during the callback only
+	key  string
+	typ  string
+	n    *yaml.Node
+	p    string
+}
+
+func (l *leafRow) path() string {
+	if l.p == "" {
+		l.p = joinPath(l.segs)
+	}
+	return l.p
+}
+
+func (l *leafRow) field(name string) string {
+	switch name {
+	case "id":
+		return l.doc.id
+	case "kind":
+		return l.doc.kind
+	case "file":
+		return l.doc.file
+	case "path":
+		return l.path()
+	case "key":
+		return l.key
+	case "value":
+		return l.n.Value
+	case "type":
+		return l.typ
+	}
+	return ""
+}
+
+// walkLeaves calls f for every scalar leaf of d that is not null, depth
+// first in document order. The row is valid during the call only.
+func walkLeaves(d *document, f func(*leafRow)) {
+	var l leafRow
+	var walk func(n *yaml.Node, segs []string, key string)
+	walk = func(n *yaml.Node, segs []string, key string) {
+		n = deref(n)
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := n.Content[i].Value
+				walk(n.Content[i+1], append(segs, k), k)
+			}
+		case yaml.SequenceNode:
+			for i, v := range n.Content {
+				walk(v, append(segs, strconv.Itoa(i)), key)
+			}
+		case yaml.ScalarNode:
+			if typ := scalarType(n); typ != "" {
+				l = leafRow{doc: d, segs: segs, key: key, typ: typ, n: n}
+				f(&l)
+			}
+		}
+	}
+	walk(d.root, make([]string, 0, 16), "")
+}
+
+func (d *document) field(name string) string {
+	switch name {
+	case "id":
+		return d.id
+	case "file":
+		return d.file
+	case "kind":
+		return d.kind
+	case "apiVersion":
+		return d.apiVersion
+	case "name":
+		return d.name
+	case "namespace":
+		return d.namespace
+	}
+	return ""
+}
+
+func (r *releaseIn) field(name string) string {
+	switch name {
+	case "id":
+		return r.ID
+	case "name":
+		return r.Name
+	case "service":
+		return r.Service
+	case "namespace":
+		return r.Namespace
+	}
+	return ""
+}
+
+// materialize makes the part of in that u needs, with objects and leaves
+// from docs, as plain Go values for cue.Context.Encode: the rows of
+// objects, releases and leaves that no policy can yield for are left out,
+// and of the rest only what the policies read.
+func materialize(u *usage, in *input, docs []*document, cache *matchCache) map[string]any {
+	root := map[string]any{}
+	nd := u.input
+	if n := nd.childOf("environment"); n != nil {
+		root["environment"] = prunedAny(environmentValue(&in.Environment), n)
+	}
+	if n := nd.childOf("releases"); n != nil {
+		sel := newSelector(n, u.filter("releases"), cache)
+		rows := []any{}
+		for i := range in.Releases {
+			r := &in.Releases[i]
+			if rn, keep := sel.need(r, len(rows)); keep {
+				rows = append(rows, rowValue(rn, func() any { return prunedAny(releaseValue(r), rn) }))
+			}
+		}
+		root["releases"] = rows
+	}
+	if n := nd.childOf("objects"); n != nil {
+		sel := newSelector(n, u.filter("objects"), cache)
+		rows := []any{}
+		for _, d := range docs {
+			if rn, keep := sel.need(d, len(rows)); keep {
+				rows = append(rows, rowValue(rn, func() any { return objectValue(d, rn) }))
+			}
+		}
+		root["objects"] = rows
+	}
+	if n := nd.childOf("leaves"); n != nil {
+		sel := newSelector(n, u.filter("leaves"), cache)
+		rows := []any{}
+		for _, d := range docs {
+			walkLeaves(d, func(l *leafRow) {
+				if rn, keep := sel.need(l, len(rows)); keep {
+					rows = append(rows, rowValue(rn, func() any { return leafValue(l, rn) }))
+				}
+			})
+		}
+		root["leaves"] = rows
+	}
+	return root
+}
+
+// rowValue is f(), or null for a row that is kept but not read.
+func rowValue(rn *need, f func() any) any {
+	if rn == nil {
+		return nil
+	}
+	return f()
+}
+
+// selector decides which rows of a list go into input, and what of each.
+type selector struct {
+	n     *need   // the list's
+	f     *filter // nil: every row
+	cache *matchCache
+	needs map[[2]uint64]*need // by the uses a row passes and the fields its clauses read
+}
+
+func newSelector(n *need, f *filter, cache *matchCache) *selector {
+	return &selector{n: n, f: f, cache: cache, needs: map[[2]uint64]*need{}}
+}
+
+// need returns the need of r, the i-th row kept so far (nil when nothing
+// of it is read), and whether to keep it.
+func (s *selector) need(r row, i int) (*need, bool) {
+	if s.f == nil || s.n.whole {
+		return s.n.childOf(strconv.Itoa(i)), true
+	}
+	var passed uint64
+	var read uint64 // fields, by their index in fieldNames
+	for j, u := range s.f.uses {
+		ok := true
+		for _, c := range u.clauses {
+			for _, name := range c.fields {
+				read |= 1 << fieldIndex[name]
+			}
+			if !c.test(r, s.cache) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			passed |= 1 << j
+		}
+	}
+	if passed == 0 {
+		return nil, false
+	}
+	key := [2]uint64{passed, read}
+	if rn, ok := s.needs[key]; ok {
+		return rn, true
+	}
+	acc := s.n.elems
+	for j, u := range s.f.uses {
+		if passed&(1<<j) != 0 {
+			acc = merge(acc, s.n.uses[u.id])
+		}
+	}
+	for k, name := range fieldNames {
+		if read&(1<<k) != 0 {
+			acc = merge(acc, &need{fields: map[string]*need{name: {whole: true}}})
+		}
+	}
+	if acc == nil {
+		acc = &need{}
+	}
+	rn := normalize(acc)
+	s.needs[key] = rn
+	return rn, true
+}
+
+// childOf is child for a need that may be whole.
+func (n *need) childOf(k string) *need {
+	if n.whole {
+		return n
+	}
+	return n.child(k)
+}
+
+func (u *usage) filter(list string) *filter {
+	if u.filters == nil {
+		return nil
+	}
+	return u.filters[list]
+}
+
+func objectValue(d *document, n *need) any {
+	m := map[string]any{}
+	for _, k := range [...]string{"id", "file", "kind", "apiVersion", "name", "namespace"} {
+		if n.childOf(k) != nil {
+			m[k] = d.field(k)
+		}
+	}
+	if c := n.childOf("object"); c != nil {
+		m["object"] = pruned(d.root, c)
+	}
+	return m
+}
+
+func leafValue(l *leafRow, n *need) any {
+	m := map[string]any{}
+	for _, k := range [...]string{"id", "kind", "file", "path", "key", "value", "type"} {
+		if n.childOf(k) != nil {
+			m[k] = l.field(k)
+		}
+	}
+	return m
+}
+
+func releaseValue(r *releaseIn) any {
+	pools := make([]any, len(r.Pools))
+	for i, p := range r.Pools {
+		pools[i] = p
+	}
+	return map[string]any{"id": r.ID, "name": r.Name, "service": r.Service, "namespace": r.Namespace, "pools": pools}
+}
+
+// environmentValue is e as cue.Context.Encode sees it (JSON names,
+// omitempty fields left out).
+func environmentValue(e *environmentIn) any {
+	m := map[string]any{
+		"name": e.Name, "file": e.File, "profile": e.Profile,
+		"platformVersion": e.PlatformVersion, "kubernetesVersion": e.KubernetesVersion,
+		"domain": e.Domain, "loadBalancer": e.LoadBalancer,
+	}
+	if e.Provider != "" {
+		m["provider"] = e.Provider
+	}
+	m["hosts"] = stringList(e.Hosts)
+	if e.NodePools == nil {
+		m["nodePools"] = nil
+	} else {
+		pools := make(map[string]any, len(e.NodePools))
+		for role, p := range e.NodePools {
+			pm := map[string]any{
+				"minNodes": p.MinNodes, "maxNodes": p.MaxNodes, "cpu": p.CPU,
+				"memoryGiB": p.MemoryGiB, "bootDiskGiB": p.BootDiskGiB,
+			}
+			if p.VMSize != "" {
+				pm["vmSize"] = p.VMSize
+			}
+			if p.GPUType != "" {
+				pm["gpuType"] = p.GPUType
+			}
+			if p.GPUCount != 0 {
+				pm["gpuCount"] = p.GPUCount
+			}
+			if p.Labels == nil {
+				pm["labels"] = nil
+			} else {
+				labels := make(map[string]any, len(p.Labels))
+				for k, v := range p.Labels {
+					labels[k] = v
+				}
+				pm["labels"] = labels
+			}
+			if p.Taints == nil {
+				pm["taints"] = nil
+			} else {
+				taints := make([]any, len(p.Taints))
+				for i, t := range p.Taints {
+					taints[i] = map[string]any{"key": t.Key, "value": t.Value, "effect": t.Effect}
+				}
+				pm["taints"] = taints
+			}
+			pools[role] = pm
+		}
+		m["nodePools"] = pools
+	}
+	if e.Services == nil {
+		m["services"] = nil
+	} else {
+		svcs := make(map[string]any, len(e.Services))
+		for k, s := range e.Services {
+			svcs[k] = map[string]any{"enabled": s.Enabled, "namespace": s.Namespace}
+		}
+		m["services"] = svcs
+	}
+	return m
+}
+
+func stringList(ss []string) any {
+	if ss == nil {
+		return nil
+	}
+	l := make([]any, len(ss))
+	for i, s := range ss {
+		l[i] = s
+	}
+	return l
+}
+
+// prunedAny is v (plain Go values) with only what n needs.
+func prunedAny(v any, n *need) any {
+	if n.whole {
+		return v
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		m := map[string]any{}
+		for k, c := range x {
+			if cn := n.child(k); cn != nil {
+				m[k] = prunedAny(c, cn)
+			}
+		}
+		return m
+	case []any:
+		l := make([]any, len(x))
+		for i, c := range x {
+			if cn := n.child(strconv.Itoa(i)); cn != nil {
+				l[i] = prunedAny(c, cn)
+			}
+		}
+		return l
+	}
+	return v
 }
 
 // joinPath writes path segments as a field path: keys dotted, list indexes

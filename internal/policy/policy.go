@@ -12,9 +12,25 @@
 // Waived, and does not count as an error. Waiving an unknown policy is an
 // error.
 //
-// CUE values are not safe for concurrent use: a Set evaluates one
-// environment at a time under a lock, and does the Go work (parsing the
-// rendered YAML, flattening leaves, positions, waivers) outside it.
+// Evaluation is built for speed (katonic render evaluates every
+// environment), with the results of unifying the whole input with the
+// policy package:
+//
+//   - Load analyses the policies once to learn which parts of input they
+//     can read (analyze.go); Evaluate builds only those, leaving out the
+//     rows of input.objects, input.releases and input.leaves that no for
+//     clause can yield for (it decides their leading if clauses in Go)
+//     and the fields no policy reads (materialize). Policies the analysis
+//     does not follow get the whole input.
+//   - The input goes to CUE as CUE text (appendCUE, then
+//     cue.Context.CompileBytes), not through cue.Context.Encode, whose
+//     structs lose their fields when unified after being shared.
+//   - The evaluators fill input: _ in place of policy/input.cue's input:
+//     #Input: katonic's input matches #Input by construction.
+//   - CUE values are not safe for concurrent use: a Set keeps a pool of
+//     evaluators, each a cue.Context with its own copy of the policy
+//     package, so that concurrent Evaluate calls run in parallel, one
+//     evaluator each.
 package policy
 
 import (
@@ -23,15 +39,18 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/build"
 	"cuelang.org/go/cue/cuecontext"
 	cueerrors "cuelang.org/go/cue/errors"
 	cueload "cuelang.org/go/cue/load"
+	"cuelang.org/go/cue/parser"
 	"cuelang.org/go/cue/token"
 
 	"github.com/katonic/katonic/internal/compile"
@@ -63,17 +82,58 @@ const (
 )
 
 // Set is a loaded policy set. It is immutable after Load and safe for
-// concurrent use; evaluations are serialised (CUE values are not
-// goroutine-safe).
+// concurrent use: concurrent Evaluate calls run in parallel, each with its
+// own evaluator (cue.Context and policy package; CUE values are not safe
+// for concurrent use).
 type Set struct {
 	dir      string // absolute repository root
 	policies []Policy
 	byID     map[string]int
+	paths    []cue.Path // policies."<id>".violations, by policy
 
-	mu    sync.Mutex // guards ctx and value
-	ctx   *cue.Context
-	value cue.Value // the policy package, input not filled; zero for an empty set
+	inst  *build.Instance // the policy package; nil for an empty set
 	files []*ast.File
+	usage *usage // what the policies read of input
+	full  bool   // tests: give CUE the whole input
+
+	buildMu sync.Mutex // serialises building evaluators from inst
+	mu      sync.Mutex // guards free
+	free    []*evaluator
+}
+
+// evaluator is one cue.Context with the policy package built in it. It is
+// used by one evaluation at a time.
+type evaluator struct {
+	ctx   *cue.Context
+	value cue.Value // the policy package, input not filled
+}
+
+var inputPath = cue.MakePath(cue.Str("input"))
+
+// get takes an idle evaluator, or builds one.
+func (s *Set) get() (*evaluator, error) {
+	s.mu.Lock()
+	if n := len(s.free); n > 0 {
+		e := s.free[n-1]
+		s.free = s.free[:n-1]
+		s.mu.Unlock()
+		return e, nil
+	}
+	s.mu.Unlock()
+	s.buildMu.Lock()
+	defer s.buildMu.Unlock()
+	ctx := cuecontext.New()
+	v := ctx.BuildInstance(s.inst)
+	if err := v.Validate(); err != nil {
+		return nil, err // Load built it without error
+	}
+	return &evaluator{ctx: ctx, value: v}, nil
+}
+
+func (s *Set) put(e *evaluator) {
+	s.mu.Lock()
+	s.free = append(s.free, e)
+	s.mu.Unlock()
 }
 
 // Policy describes one policy of the set.
@@ -182,9 +242,71 @@ func Load(dir string) (*Set, diag.List, error) {
 	sort.Slice(s.policies, func(i, j int) bool { return s.policies[i].ID < s.policies[j].ID })
 	for i, p := range s.policies {
 		s.byID[p.ID] = i
+		s.paths = append(s.paths, cue.MakePath(cue.Str("policies"), cue.Str(p.ID), cue.Str("violations")))
 	}
-	s.ctx, s.value, s.files = ctx, v, inst.Files
+	s.inst, s.files = inst, inst.Files
+	s.usage = analyze(inst.Files)
+	if open := openInput(inst); open != nil {
+		if ov := ctx.BuildInstance(open); ov.Validate() == nil {
+			s.inst, v = open, ov
+		}
+	}
+	s.free = []*evaluator{{ctx: ctx, value: v}}
 	return s, nil, nil
+}
+
+// openInput returns inst with its file that declares only input: #Input
+// (policy/input.cue) replaced by one that declares input: _, or nil when
+// it has no such file. Evaluate fills input with values that match #Input
+// by construction (TestInputMatchesSchema); unifying them with #Input
+// again for every environment would cost as much as all the built-in
+// policies together. Load still builds the package with #Input, so that
+// a policy reading a field that input does not have is reported.
+func openInput(inst *build.Instance) *build.Instance {
+	var files []*ast.File
+	for i, f := range inst.Files {
+		if !declaresOnlyInput(f) {
+			continue
+		}
+		nf, err := parser.ParseFile(f.Filename, "package "+f.PackageName()+"\n\ninput: _\n")
+		if err != nil {
+			return nil
+		}
+		if files == nil {
+			files = slices.Clone(inst.Files)
+		}
+		files[i] = nf
+	}
+	if files == nil {
+		return nil
+	}
+	open := *inst
+	open.Files = files
+	return &open
+}
+
+// declaresOnlyInput says whether f's only declaration is input: #Input.
+func declaresOnlyInput(f *ast.File) bool {
+	n := 0
+	for _, d := range f.Decls {
+		switch x := d.(type) {
+		case *ast.Package, *ast.CommentGroup:
+		case *ast.Field:
+			name, _, err := ast.LabelName(x.Label)
+			id, ok := x.Value.(*ast.Ident)
+			if err != nil || name != "input" || !ok || id.Name != "#Input" ||
+				x.Constraint != token.ILLEGAL || x.Alias != nil || len(x.Attrs) > 0 {
+				return false
+			}
+			if _, ok := x.Label.(*ast.Ident); !ok {
+				return false
+			}
+			n++
+		default:
+			return false
+		}
+	}
+	return n == 1
 }
 
 // cueDiags turns a CUE error about the policy package into diagnostics
@@ -334,6 +456,9 @@ type Violation struct {
 // in EnvResult.Errors. The error is for a call that cannot be evaluated: a
 // nil environment, a file of env.Files missing from files, or input that
 // does not match policy/policy.cue's #Input (a katonic bug).
+//
+// Evaluate is safe for concurrent use, and concurrent calls run in
+// parallel: evaluating N environments on N goroutines uses N cores.
 func (s *Set) Evaluate(env compile.EnvResult, files map[string][]byte, outPrefix string) (*EnvResult, error) {
 	return s.evaluate(env, files, outPrefix, nil)
 }
@@ -345,10 +470,13 @@ func (s *Set) evaluate(env compile.EnvResult, files map[string][]byte, outPrefix
 		return nil, fmt.Errorf("policy: nil environment")
 	}
 	res := &EnvResult{Env: env.Env.Name}
-	in, objs, errs, err := buildInput(env, files, outPrefix)
+	docs, objs, errs, err := parseFiles(env, files, outPrefix)
 	if err != nil {
 		return nil, err
 	}
+	// The environment and releases are built here, objects and leaves
+	// from docs by materialize: mutate sees the former.
+	in := newInput(env)
 	if mutate != nil {
 		mutate(in)
 	}
@@ -377,7 +505,20 @@ func (s *Set) evaluate(env compile.EnvResult, files map[string][]byte, outPrefix
 		})
 	}
 
-	raw, perrs, err := s.eval(in)
+	var raw []rawViolation
+	var perrs diag.List
+	if len(s.policies) > 0 {
+		u := s.usage
+		if s.full {
+			u = fullUsage()
+		}
+		e, gerr := s.get()
+		if gerr != nil {
+			return nil, gerr
+		}
+		raw, perrs, err = s.eval(e, materialize(u, in, docs, &matchCache{}))
+		s.put(e)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("policy: environment %s: %w", env.Env.Name, err)
 	}
@@ -427,23 +568,23 @@ type rawViolation struct {
 	Path   string `json:"path"`
 }
 
-// eval fills input and reads every policy's violations, under the lock.
-// A policy that does not evaluate is reported as diagnostics; input that
-// #Input rejects is an error.
-func (s *Set) eval(in *input) ([]rawViolation, diag.List, error) {
-	if len(s.policies) == 0 {
-		return nil, nil, nil
+// eval fills input with in (plain Go values) and reads every policy's
+// violations, with an evaluator of its own. A policy that does not
+// evaluate is reported as diagnostics; input that #Input rejects is an
+// error.
+func (s *Set) eval(e *evaluator, in map[string]any) ([]rawViolation, diag.List, error) {
+	data := e.ctx.CompileBytes(appendCUE(nil, in))
+	if err := data.Err(); err != nil {
+		return nil, nil, fmt.Errorf("input is not CUE data: %w", err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	filled := s.value.FillPath(cue.ParsePath("input"), s.ctx.Encode(in))
-	if err := filled.LookupPath(cue.ParsePath("input")).Err(); err != nil {
+	filled := e.value.FillPath(inputPath, data)
+	if err := filled.LookupPath(inputPath).Err(); err != nil {
 		return nil, nil, fmt.Errorf("input does not match #Input of policy/policy.cue: %w", err)
 	}
 	var out []rawViolation
 	var diags diag.List
-	for _, p := range s.policies {
-		vv := filled.LookupPath(cue.MakePath(cue.Str("policies"), cue.Str(p.ID), cue.Str("violations")))
+	for i, p := range s.policies {
+		vv := filled.LookupPath(s.paths[i])
 		var vs []rawViolation
 		if err := vv.Decode(&vs); err != nil {
 			// One diagnostic per policy: the same mistake repeats for
