@@ -6,7 +6,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -116,11 +118,16 @@ func evaluatePolicies(stderr io.Writer, set *policy.Set, res *compile.Result, ou
 		}
 	}
 	none := len(set.Policies()) == 0
-	for _, e := range res.Envs {
+	// One environment per job on GOMAXPROCS workers (Set.Evaluate is safe
+	// for concurrent use); results are kept in environment order.
+	results = make([]*policy.EnvResult, len(res.Envs))
+	fails := make([]error, len(res.Envs))
+	one := func(i int) {
+		e := res.Envs[i]
 		if none && len(e.Env.Waivers) == 0 {
 			// No policy to evaluate and no waiver to check.
-			results = append(results, &policy.EnvResult{Env: e.Env.Name})
-			continue
+			results[i] = &policy.EnvResult{Env: e.Env.Name}
+			return
 		}
 		var key string
 		if policyKey != "" {
@@ -134,20 +141,41 @@ func evaluatePolicies(stderr io.Writer, set *policy.Set, res *compile.Result, ou
 			key = h.Key()
 			var r policy.EnvResult
 			if cache.Get(key, &r) {
-				errs = append(errs, r.Errors...)
-				results = append(results, &r)
-				continue
+				results[i] = &r
+				return
 			}
 		}
 		r, err := set.Evaluate(e, res.Files, out)
 		if err != nil {
-			return nil, exitf(ExitInvalid, "policy: environment %s: %v", e.Env.Name, err)
+			fails[i] = exitf(ExitInvalid, "policy: environment %s: %v", e.Env.Name, err)
+			return
 		}
 		if key != "" {
 			cache.Put(key, r)
 		}
+		results[i] = r
+	}
+	var wg sync.WaitGroup
+	jobs := make(chan int)
+	for w := 0; w < min(runtime.GOMAXPROCS(0), max(len(res.Envs), 1)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				one(i)
+			}
+		}()
+	}
+	for i := range res.Envs {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	for i, r := range results {
+		if fails[i] != nil {
+			return nil, fails[i]
+		}
 		errs = append(errs, r.Errors...)
-		results = append(results, r)
 	}
 	if len(errs) > 0 {
 		errs.Sort().Print(stderr, cwd)
