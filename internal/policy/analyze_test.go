@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"github.com/katonic/katonic/internal/fieldpath"
 	"maps"
 	"os"
 	"path/filepath"
@@ -378,13 +379,13 @@ func recordLines(n *yaml.Node, segs []string, lines map[string]int) {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			sub := append(segs[:len(segs):len(segs)], n.Content[i].Value)
-			lines[joinPath(sub)] = n.Content[i].Line
+			lines[fieldpath.Join(sub)] = n.Content[i].Line
 			recordLines(n.Content[i+1], sub, lines)
 		}
 	case yaml.SequenceNode:
 		for i, v := range n.Content {
 			sub := append(segs[:len(segs):len(segs)], fmt.Sprint(i))
-			lines[joinPath(sub)] = v.Line
+			lines[fieldpath.Join(sub)] = v.Line
 			recordLines(v, sub, lines)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/katonic/katonic/internal/fieldpath"
 	"io"
 	"path"
 	"sort"
@@ -108,7 +109,7 @@ type objectPos struct {
 // line returns the line of p in the object, or of its nearest parent that
 // is there, or of the object.
 func (o *objectPos) line(p string) int {
-	segs := splitPath(p)
+	segs := fieldpath.Split(p)
 	for n := len(segs); n > 0; n-- {
 		if l, ok := nodeLine(o.root, segs[:n]); ok {
 			return l
@@ -139,7 +140,7 @@ func nodeLine(n *yaml.Node, segs []string) (int, bool) {
 			}
 		}
 	case yaml.SequenceNode:
-		if !isDigits(segs[0]) {
+		if !fieldpath.IsDigits(segs[0]) {
 			return 0, false
 		}
 		i, err := strconv.Atoi(segs[0])
@@ -455,7 +456,7 @@ type leafRow struct {
 
 func (l *leafRow) path() string {
 	if l.p == "" {
-		l.p = joinPath(l.segs)
+		l.p = fieldpath.Join(l.segs)
 	}
 	return l.p
 }
@@ -799,77 +800,6 @@ func prunedAny(v any, n *need) any {
 		return l
 	}
 	return v
-}
-
-// joinPath writes path segments as a field path: keys dotted, list indexes
-// (all-digit segments) as [i], keys with a dot, bracket or quote, or empty
-// ones, as ["key"]: spec.values.ingress.hosts[0],
-// metadata.labels["katonic.ai/node-pool"].
-func joinPath(segs []string) string {
-	var b strings.Builder
-	for _, s := range segs {
-		switch {
-		case s != "" && isDigits(s):
-			b.WriteString("[" + s + "]")
-		case s == "" || strings.ContainsAny(s, `.[]"`):
-			b.WriteString("[" + strconv.Quote(s) + "]")
-		default:
-			if b.Len() > 0 {
-				b.WriteByte('.')
-			}
-			b.WriteString(s)
-		}
-	}
-	return b.String()
-}
-
-// splitPath is the inverse of joinPath: spec.values.hosts[0] →
-// spec, values, hosts, 0. A bracketed key is one segment.
-func splitPath(p string) []string {
-	var out []string
-	var cur strings.Builder
-	flush := func() {
-		if cur.Len() > 0 {
-			out = append(out, cur.String())
-			cur.Reset()
-		}
-	}
-	for i := 0; i < len(p); i++ {
-		switch c := p[i]; c {
-		case '.':
-			flush()
-		case '[':
-			flush()
-			rest := p[i+1:]
-			if strings.HasPrefix(rest, `"`) {
-				if q, err := strconv.QuotedPrefix(rest); err == nil {
-					u, _ := strconv.Unquote(q)
-					out = append(out, u)
-					i += len(q) + 1 // the quoted key and "]"
-					continue
-				}
-			}
-			j := strings.IndexByte(rest, ']')
-			if j < 0 {
-				return append(out, rest)
-			}
-			out = append(out, rest[:j])
-			i += j + 1
-		default:
-			cur.WriteByte(c)
-		}
-	}
-	flush()
-	return out
-}
-
-func isDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // envSyntax finds positions in an environment's file, parsed on first use.

@@ -36,6 +36,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"github.com/katonic/katonic/internal/fieldpath"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -545,7 +546,7 @@ func (s *Set) evaluate(env compile.EnvResult, files map[string][]byte, outPrefix
 		} else {
 			v.File = env.Env.File
 			if strings.HasPrefix(r.Object, "Environment/") && r.Path != "" {
-				v.Line = envFile.pos(splitPath(r.Path), false).Line
+				v.Line = envFile.pos(fieldpath.Split(r.Path), false).Line
 			}
 		}
 		if reason, ok := env.Env.Waivers[p.ID]; ok {

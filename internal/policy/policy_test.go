@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/katonic/katonic/internal/fieldpath"
 	"maps"
 	"os"
 	"path/filepath"
@@ -926,11 +927,11 @@ func TestPaths(t *testing.T) {
 		{[]string{"kind"}, "kind"},
 	}
 	for _, tc := range tests {
-		if got := joinPath(tc.segs); got != tc.path {
-			t.Errorf("joinPath(%q) = %q, want %q", tc.segs, got, tc.path)
+		if got := fieldpath.Join(tc.segs); got != tc.path {
+			t.Errorf("fieldpath.Join(%q) = %q, want %q", tc.segs, got, tc.path)
 		}
-		if got := splitPath(tc.path); !reflect.DeepEqual(got, tc.segs) {
-			t.Errorf("splitPath(%q) = %q, want %q", tc.path, got, tc.segs)
+		if got := fieldpath.Split(tc.path); !reflect.DeepEqual(got, tc.segs) {
+			t.Errorf("fieldpath.Split(%q) = %q, want %q", tc.path, got, tc.segs)
 		}
 	}
 }

@@ -11,6 +11,8 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 
+	"github.com/katonic/katonic/internal/fieldpath"
+
 	"github.com/katonic/katonic/internal/diag"
 )
 
@@ -174,7 +176,7 @@ func (ix *index) pos(o *object, field string) diag.Pos {
 	}
 	n := mapping(dc.node)
 	at := n
-	for _, seg := range splitField(field) {
+	for _, seg := range fieldpath.Split(field) {
 		var next *yaml.Node
 		if i, err := strconv.Atoi(seg); err == nil && at != nil && at.Kind == yaml.SequenceNode {
 			if i >= 0 && i < len(at.Content) {
@@ -192,39 +194,6 @@ func (ix *index) pos(o *object, field string) diag.Pos {
 		return diag.Pos{Filename: t.shown(dc.file)}
 	}
 	return diag.Pos{Filename: t.shown(dc.file), Line: at.Line, Column: at.Column}
-}
-
-// splitField splits a Kubernetes field path such as
-// "spec.dependsOn[0].name" or `metadata.annotations["a.b/c"]` into its
-// keys and indexes: spec, dependsOn, 0, name. A bracketed key is one key,
-// dots included.
-func splitField(f string) []string {
-	var out []string
-	var cur strings.Builder
-	flush := func() {
-		if cur.Len() > 0 {
-			out = append(out, cur.String())
-			cur.Reset()
-		}
-	}
-	for i := 0; i < len(f); i++ {
-		switch c := f[i]; c {
-		case '.':
-			flush()
-		case '[':
-			flush()
-			j := strings.IndexByte(f[i+1:], ']')
-			if j < 0 {
-				return append(out, strings.Trim(f[i+1:], `"`))
-			}
-			out = append(out, strings.Trim(f[i+1:i+1+j], `"`))
-			i += j + 1
-		default:
-			cur.WriteByte(c)
-		}
-	}
-	flush()
-	return out
 }
 
 // mapping returns the mapping node of a document node, or nil.

@@ -3,7 +3,6 @@ package verify
 import (
 	"maps"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -336,42 +335,4 @@ func TestFullVersion(t *testing.T) {
 			t.Errorf("fullVersion(%q) = %q, want %q", in, got, want)
 		}
 	}
-}
-
-func TestSplitField(t *testing.T) {
-	for in, want := range map[string][]string{
-		"":                               nil,
-		"spec":                           {"spec"},
-		"spec.dependsOn[0].name":         {"spec", "dependsOn", "0", "name"},
-		"spec.values[a.b]":               {"spec", "values", "a.b"},
-		`metadata.labels["x"]`:           {"metadata", "labels", "x"},
-		"spec.valuesFrom[2]":             {"spec", "valuesFrom", "2"},
-		"spec.template.spec.containers[": {"spec", "template", "spec", "containers", ""},
-	} {
-		if got := splitField(in); !slices.Equal(got, want) {
-			t.Errorf("splitField(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-// FuzzSplitField: field paths come from error messages; no input may panic,
-// and a path without brackets splits on its dots.
-func FuzzSplitField(f *testing.F) {
-	for _, s := range []string{"spec.a[0].b", "a[", "]]..[[", `x["y"]`} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		got := splitField(s)
-		if !strings.ContainsAny(s, "[]") {
-			var want []string
-			for _, p := range strings.Split(s, ".") {
-				if p != "" {
-					want = append(want, p)
-				}
-			}
-			if !slices.Equal(got, want) {
-				t.Errorf("splitField(%q) = %q, want %q", s, got, want)
-			}
-		}
-	})
 }
