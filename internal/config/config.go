@@ -165,3 +165,17 @@ func (e *Environment) DashHost() string { return "dash-" + e.Domain }
 
 // ConnectorsHost returns Airbyte's host, "connectors-" + the platform FQDN (seeds 001, 003).
 func (e *Environment) ConnectorsHost() string { return "connectors-" + e.Domain }
+
+// Hosts returns the ingress hosts e may serve: its FQDN, then
+// dash-<FQDN> when Superset is on and connectors-<FQDN> when Airbyte is
+// on (seeds 001_023b29528093f049.txt and 003_48ea17a7d7c364df.txt).
+func (e *Environment) Hosts() []string {
+	hosts := []string{e.Domain}
+	if e.Enabled("superset") {
+		hosts = append(hosts, e.DashHost())
+	}
+	if e.Enabled("airbyte") {
+		hosts = append(hosts, e.ConnectorsHost())
+	}
+	return hosts
+}

@@ -17,7 +17,6 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/katonic/katonic/internal/compile"
-	"github.com/katonic/katonic/internal/config"
 	"github.com/katonic/katonic/internal/diag"
 	"github.com/katonic/katonic/internal/render"
 )
@@ -260,7 +259,7 @@ func newInput(env compile.EnvResult) *input {
 			Name: e.Name, File: e.File, Profile: string(e.Profile), Provider: e.Provider,
 			PlatformVersion: e.PlatformVersion, KubernetesVersion: e.KubernetesVersion,
 			Domain: e.Domain, LoadBalancer: e.LoadBalancer,
-			Hosts:     Hosts(e),
+			Hosts:     e.Hosts(),
 			NodePools: map[string]nodePoolIn{},
 			Services:  map[string]serviceIn{},
 		},
@@ -325,20 +324,6 @@ func objectID(kind, ns, name, file string) string {
 	default:
 		return kind + "/" + ns + "/" + name
 	}
-}
-
-// Hosts returns the ingress hosts env may serve: its FQDN, then
-// dash-<FQDN> when Superset is on and connectors-<FQDN> when Airbyte is
-// on (seeds 001_023b29528093f049.txt and 003_48ea17a7d7c364df.txt).
-func Hosts(env *config.Environment) []string {
-	hosts := []string{env.Domain}
-	if env.Enabled("superset") {
-		hosts = append(hosts, env.DashHost())
-	}
-	if env.Enabled("airbyte") {
-		hosts = append(hosts, env.ConnectorsHost())
-	}
-	return hosts
 }
 
 // scalar converts a YAML scalar to a plain Go value (string, int64,

@@ -206,12 +206,11 @@ func substitute(ks unstructured.Unstructured, rm resmap.ResMap) error {
 	from, _ := nested(ks.Object, "spec", "postBuild", "substituteFrom").([]any)
 	strict := len(from) == 0
 	for _, r := range rm.Resources() {
-		out, err := fluxkustomize.SubstituteVariables(context.Background(), nil, ks, r,
-			fluxkustomize.SubstituteWithDryRun(true), fluxkustomize.SubstituteWithStrict(strict))
-		if err != nil {
+		// SubstituteVariables updates r in place.
+		if _, err := fluxkustomize.SubstituteVariables(context.Background(), nil, ks, r,
+			fluxkustomize.SubstituteWithDryRun(true), fluxkustomize.SubstituteWithStrict(strict)); err != nil {
 			return &substError{res: r.CurId().String(), err: err}
 		}
-		_ = out // SubstituteVariables updates r in place
 	}
 	return nil
 }

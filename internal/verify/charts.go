@@ -283,14 +283,7 @@ func (v *envVerifier) checkHosts(o *object, ref charts.Ref, mf charts.Manifest) 
 	if kind, _ := mf.Object["kind"].(string); kind != "Ingress" {
 		return
 	}
-	env := v.env.Env
-	allowed := []string{env.Domain}
-	if env.Enabled("superset") {
-		allowed = append(allowed, env.DashHost())
-	}
-	if env.Enabled("airbyte") {
-		allowed = append(allowed, env.ConnectorsHost())
-	}
+	allowed := v.env.Env.Hosts()
 	var hosts []string
 	spec, _ := mf.Object["spec"].(map[string]any)
 	for _, r := range list(spec, "rules") {
