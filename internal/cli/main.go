@@ -100,6 +100,12 @@ Run it from the root of the configuration repository.`,
 		newChartsCmd(stdout, stderr),
 		newDiffCmd(stdout, stderr),
 		newPolicyCmd(stdout, stderr),
+		newImportCmd(stdout, stderr),
+		newNewCmd(stdout, stderr),
+		newEnvsCmd(stdout, stderr),
+		newShowCmd(stdout, stderr),
+		newDNSCmd(stdout, stderr),
+		newGraphCmd(stdout, stderr),
 		newVersionCmd(stdout),
 	)
 	return root

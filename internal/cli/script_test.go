@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -15,6 +16,11 @@ import (
 // repoRoot is the katonic repository: scripts get a copy of its cue.mod/,
 // schema/ and profiles/, so they test the real schema.
 const repoRoot = "../.."
+
+// installerDir holds the real Katonic installer configurations of the
+// shared reference documents (katonic-installer/), read by the import
+// scenarios only.
+const installerDir = "../../../shared/reference/katonic-installer"
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
@@ -51,7 +57,20 @@ func TestScripts(t *testing.T) {
 			}
 			env.Setenv("EXAMPLES", abs)
 			env.Values["chartrepo"] = &serverBox{}
+			// Katonic's real installer configurations, for the import
+			// scenarios; [installer] is false where ../shared/reference
+			// is absent (as on a user's machine), and they skip.
+			if dir, err := filepath.Abs(installerDir); err == nil {
+				env.Setenv("INSTALLER", dir)
+			}
 			return nil
+		},
+		Condition: func(cond string) (bool, error) {
+			if cond == "installer" {
+				_, err := os.Stat(filepath.Join(installerDir, "installer_katonic.yml"))
+				return err == nil, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 	})
 }
