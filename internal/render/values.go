@@ -14,8 +14,10 @@ import (
 const (
 	postgresInitSecret = "postgres-initdb"
 	keycloakDatabase   = "keycloak"
-	mlflowDatabase     = "mlflow"
-	mlflowBucket       = "mlflow"
+	// keycloakAdminSecret holds Keycloak's first admin account.
+	keycloakAdminSecret = "keycloak-admin"
+	mlflowDatabase      = "mlflow"
+	mlflowBucket        = "mlflow"
 )
 
 // serviceValues adds the non-placement, non-secret values of one release.
@@ -30,6 +32,15 @@ func (r *renderer) serviceValues(key string, rl release, v values) error {
 		r.addSecret(SecretRef{Namespace: ns, Name: postgresInitSecret, Keys: []string{"init.sql"}, Service: svcPostgres,
 			Purpose: "SQL run on first start: creates the keycloak and mlflow databases and users with the passwords of keycloak-credentials and mlflow-credentials"})
 	case svcKeycloak:
+		// The first admin account comes from a Secret in Keycloak's
+		// namespace, as Keycloak's bootstrap-admin environment variables
+		// (Keycloak server guide, "Bootstrapping an admin account");
+		// keycloakx passes extraEnvFrom through tpl into the container.
+		ns := env.Services[svcKeycloak].Namespace
+		v.set("extraEnvFrom", "- secretRef:\n    name: "+keycloakAdminSecret+"\n")
+		r.addSecret(SecretRef{Namespace: ns, Name: keycloakAdminSecret,
+			Keys: []string{"KC_BOOTSTRAP_ADMIN_PASSWORD", "KC_BOOTSTRAP_ADMIN_USERNAME"}, Service: svcKeycloak,
+			Purpose: "Keycloak's first admin account (the installer's keycloak_admin_password)"})
 		if env.Enabled(svcPostgres) {
 			v.set("database.vendor", "postgres")
 			v.set("database.hostname", r.serviceHost(svcPostgres, "postgres-postgresql"))
