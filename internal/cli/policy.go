@@ -65,7 +65,9 @@ func runPolicy(stdout, stderr io.Writer, o policyOptions, envs []string) error {
 	default:
 		return exitf(ExitUsage, "-o %s: want text, json or sarif", o.format)
 	}
-	res, err := compile.Compile(compile.Options{Envs: envs, Render: true})
+	bar := newProgress(stderr, "rendering")
+	res, err := compile.Compile(compile.Options{Envs: envs, Render: true, Progress: bar})
+	bar.Finish()
 	if err := report(stderr, res, err); err != nil {
 		return err
 	}
@@ -118,6 +120,9 @@ func evaluatePolicies(stderr io.Writer, set *policy.Set, res *compile.Result, ou
 		}
 	}
 	none := len(set.Policies()) == 0
+	bar := newProgress(stderr, "policies")
+	bar.Start(len(res.Envs))
+	defer bar.Finish()
 	// One environment per job on GOMAXPROCS workers (Set.Evaluate is safe
 	// for concurrent use); results are kept in environment order.
 	results = make([]*policy.EnvResult, len(res.Envs))
@@ -163,6 +168,7 @@ func evaluatePolicies(stderr io.Writer, set *policy.Set, res *compile.Result, ou
 			defer wg.Done()
 			for i := range jobs {
 				one(i)
+				bar.Done()
 			}
 		}()
 	}

@@ -71,7 +71,9 @@ func runRender(stdout, stderr io.Writer, o renderOptions, envs []string) error {
 		}
 	}
 	cache := renderCache(o.noCache)
-	res, err := compile.Compile(compile.Options{Envs: envs, OutDir: o.out, Strict: o.strict, Render: true, Shard: shard, Cache: cache})
+	bar := newProgress(stderr, "rendering")
+	res, err := compile.Compile(compile.Options{Envs: envs, OutDir: o.out, Strict: o.strict, Render: true, Shard: shard, Cache: cache, Progress: bar})
+	bar.Finish()
 	if err := report(stderr, res, err); err != nil {
 		return err
 	}

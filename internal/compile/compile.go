@@ -57,6 +57,18 @@ type Options struct {
 	// changed are rendered. Results are byte-identical to an uncached
 	// compile. Used only with Render.
 	Cache *rendercache.Cache
+	// Progress, when not nil, is told how many environments will be
+	// rendered (Start, once, before the first) and is called once per
+	// environment rendered or taken from the cache (Done), from several
+	// goroutines at once. The CLI draws a progress bar with it.
+	Progress Progress
+}
+
+// Progress follows the render of a fleet, one environment at a time.
+// Implementations must be safe for concurrent calls of Done.
+type Progress interface {
+	Start(total int)
+	Done()
 }
 
 // Shard is one of Of deterministic slices of a fleet, numbered 1..Of. An
@@ -119,7 +131,6 @@ type Result struct {
 	Scope outdir.Scope
 }
 
-// EnvResult is one rendered environment.
 // Timings are the wall-clock durations of Compile's phases.
 type Timings struct {
 	// Load is CUE loading and evaluation of schema/, profiles/ and
@@ -132,8 +143,15 @@ type Timings struct {
 	Render time.Duration
 }
 
+// EnvResult is one environment that validated, and what its render
+// produced.
 type EnvResult struct {
-	Env     *config.Environment
+	Env *config.Environment
+	// Source is the environment as loaded: its CUE value with the
+	// profile applied and its file's syntax, for commands that explain a
+	// value (katonic show). It is the zero load.Env when the whole
+	// compile came from Options.Cache.
+	Source  load.Env
 	Files   []string // slash paths relative to the output directory, sorted
 	Secrets []render.SecretRef
 	// Releases are the environment's HelmReleases and their pools, as
@@ -225,8 +243,10 @@ func Compile(opts Options) (*Result, error) {
 	vopts := validate.Options{PlatformVersions: catalog.Versions()}
 	var valid []*config.Environment
 	perEnv := map[string]diag.List{}
+	sources := map[string]load.Env{}
 	sopsFiles := map[string][]secrets.File{}
 	for _, e := range selected {
+		sources[e.Name] = e
 		env, d := validate.Environment(repo, e, vopts)
 		// SOPS-encrypted Secrets of secrets/<env>/ (issue #5): a plaintext
 		// or malformed one is a configuration error, at its file.
@@ -260,7 +280,7 @@ func Compile(opts Options) (*Result, error) {
 	}
 
 	for _, env := range valid {
-		res.Envs = append(res.Envs, EnvResult{Env: env, Diags: perEnv[env.Name]})
+		res.Envs = append(res.Envs, EnvResult{Env: env, Source: sources[env.Name], Diags: perEnv[env.Name]})
 	}
 	if !opts.Render {
 		return res, nil
@@ -275,6 +295,9 @@ func Compile(opts Options) (*Result, error) {
 	prefix := PathPrefix(repo.Dir, out)
 	start = time.Now()
 	defer func() { res.Timings.Render = time.Since(start) }()
+	if opts.Progress != nil {
+		opts.Progress.Start(len(valid))
+	}
 	results := make([]*render.Result, len(valid))
 	errs := make([]error, len(valid))
 	hits := make([]bool, len(valid))
@@ -285,20 +308,9 @@ func Compile(opts Options) (*Result, error) {
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				env := valid[i]
-				key := ck.env[env.Name]
-				if caching && key != "" {
-					var ee envEntry
-					if opts.Cache.Get(key, &ee) {
-						results[i], hits[i] = &render.Result{Files: ee.Files, Secrets: ee.Secrets, Releases: ee.Releases}, true
-						continue
-					}
-				}
-				_, statErr := os.Stat(filepath.Join(out, "clusters", env.Name, "flux-system", "kustomization.yaml"))
-				results[i], errs[i] = render.Environment(env, render.Options{PathPrefix: prefix, Bootstrapped: statErr == nil, Secrets: sopsFiles[env.Name]})
-				if caching && key != "" && errs[i] == nil {
-					r := results[i]
-					opts.Cache.Put(key, &envEntry{Files: r.Files, Secrets: r.Secrets, Releases: r.Releases})
+				results[i], hits[i], errs[i] = renderOne(valid[i], ck.env[valid[i].Name], caching, out, prefix, opts, sopsFiles)
+				if opts.Progress != nil {
+					opts.Progress.Done()
 				}
 			}
 		}()
@@ -327,6 +339,23 @@ func Compile(opts Options) (*Result, error) {
 		opts.Cache.Put(ck.fleet, toFleet(res))
 	}
 	return res, nil
+}
+
+// renderOne renders env, or takes it from opts.Cache under key when
+// caching; hit reports the latter.
+func renderOne(env *config.Environment, key string, caching bool, out, prefix string, opts Options, sopsFiles map[string][]secrets.File) (r *render.Result, hit bool, err error) {
+	if caching && key != "" {
+		var ee envEntry
+		if opts.Cache.Get(key, &ee) {
+			return &render.Result{Files: ee.Files, Secrets: ee.Secrets, Releases: ee.Releases}, true, nil
+		}
+	}
+	_, statErr := os.Stat(filepath.Join(out, "clusters", env.Name, "flux-system", "kustomization.yaml"))
+	r, err = render.Environment(env, render.Options{PathPrefix: prefix, Bootstrapped: statErr == nil, Secrets: sopsFiles[env.Name]})
+	if caching && key != "" && err == nil {
+		opts.Cache.Put(key, &envEntry{Files: r.Files, Secrets: r.Secrets, Releases: r.Releases})
+	}
+	return r, false, err
 }
 
 // PathPrefix returns how Flux, reading the repository at root, names the
