@@ -39,8 +39,9 @@ type pullOptions struct {
 func newChartsPullCmd(stdout, stderr io.Writer) *cobra.Command {
 	var o pullOptions
 	cmd := &cobra.Command{
-		Use:   "pull [ENV...]",
-		Short: "Download the charts of the rendered HelmReleases and lock their digests",
+		Use:               "pull [ENV...]",
+		ValidArgsFunction: completeEnvs,
+		Short:             "Download the charts of the rendered HelmReleases and lock their digests",
 		Long: `pull renders all environments, or the named ones, in memory and downloads
 every chart their HelmReleases install from the rendered HelmRepository and
 OCIRepository sources, with Helm's own repository downloader and registry

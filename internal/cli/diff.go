@@ -32,8 +32,9 @@ type diffOptions struct {
 func newDiffCmd(stdout, stderr io.Writer) *cobra.Command {
 	var o diffOptions
 	cmd := &cobra.Command{
-		Use:   "diff [ENV...] (--base REV | --from DIR --to DIR)",
-		Short: "Show what a change does to the rendered output, object by object, with its risks",
+		Use:               "diff [ENV...] (--base REV | --from DIR --to DIR)",
+		ValidArgsFunction: completeEnvs,
+		Short:             "Show what a change does to the rendered output, object by object, with its risks",
 		Long: `diff compares two renders object by object, keyed by environment, apiVersion,
 kind, namespace and name, and lists field-level changes with their risks.
 
@@ -74,9 +75,12 @@ Exit codes: 0 no changes, 3 changes, 8 changes at or above --fail-on.`,
 	f.StringVar(&o.from, "from", "", "rendered output `directory` before the change")
 	f.StringVar(&o.to, "to", "", "rendered output `directory` after the change")
 	f.StringVarP(&o.format, "output", "o", "text", "output `format`: text, markdown or json")
+	_ = cmd.RegisterFlagCompletionFunc("output", completeWords("text", "markdown", "json"))
 	f.StringVar(&o.failOn, "fail-on", "none", "exit 8 when a change has this risk `level` or higher: high, medium or none")
+	_ = cmd.RegisterFlagCompletionFunc("fail-on", completeWords("high", "medium", "none"))
 	f.IntVar(&o.limit, "limit", 65536, "markdown: the most `characters` to print (GitHub's comment limit)")
 	f.StringVar(&o.color, "color", "auto", "text: colour `when`: auto, always or never")
+	_ = cmd.RegisterFlagCompletionFunc("color", completeWords("auto", "always", "never"))
 	return cmd
 }
 

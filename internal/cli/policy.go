@@ -27,8 +27,9 @@ type policyOptions struct {
 func newPolicyCmd(stdout, stderr io.Writer) *cobra.Command {
 	var o policyOptions
 	cmd := &cobra.Command{
-		Use:   "policy [ENV...]",
-		Short: "Check the rendered output against the policies in policy/",
+		Use:               "policy [ENV...]",
+		ValidArgsFunction: completeEnvs,
+		Short:             "Check the rendered output against the policies in policy/",
 		Long: `policy renders all environments, or the named ones, in memory and evaluates
 the policies of the policy/ directory over each environment's objects. A
 policy is CUE: an id, a severity (error or warning), a message, the source of
@@ -55,6 +56,7 @@ with --strict). render and verify run the same policies.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.format, "output", "o", "text", "output `format`: text, json or sarif")
+	_ = cmd.RegisterFlagCompletionFunc("output", completeWords("text", "json", "sarif"))
 	f.BoolVar(&o.strict, "strict", false, "treat warnings as errors")
 	return cmd
 }

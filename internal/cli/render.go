@@ -28,8 +28,9 @@ type renderOptions struct {
 func newRenderCmd(stdout, stderr io.Writer) *cobra.Command {
 	var o renderOptions
 	cmd := &cobra.Command{
-		Use:   "render [ENV...]",
-		Short: "Validate environments and render them into out/",
+		Use:               "render [ENV...]",
+		ValidArgsFunction: completeEnvs,
+		Short:             "Validate environments and render them into out/",
 		Long: `render validates all environments, or the named ones, and renders each into
 the output directory: out/clusters/ENV/ (what 'flux bootstrap --path' points
 at) and out/environments/ENV/ (the directories its Flux Kustomizations build).

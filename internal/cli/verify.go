@@ -30,8 +30,9 @@ type verifyOptions struct {
 func newVerifyCmd(stdout, stderr io.Writer) *cobra.Command {
 	var o verifyOptions
 	cmd := &cobra.Command{
-		Use:   "verify [ENV...]",
-		Short: "Prove offline that Flux will reconcile the rendered output",
+		Use:               "verify [ENV...]",
+		ValidArgsFunction: completeEnvs,
+		Short:             "Prove offline that Flux will reconcile the rendered output",
 		Long: `verify checks the rendered output of all environments, or the named ones,
 in four layers, without a cluster and without the network:
 
@@ -70,6 +71,8 @@ with --strict. verify exits 5 when it finds an error.`,
 	f.BoolVar(&o.render, "render", false, "verify a fresh render held in memory instead of the output directory")
 	f.StringSliceVar(&o.layers, "layers", verify.Layers(), "`layers` to run, comma separated: "+strings.Join(verify.Layers(), ","))
 	f.StringVarP(&o.format, "output", "o", "text", "output `format`: text or json")
+	_ = cmd.RegisterFlagCompletionFunc("output", completeWords("text", "json"))
+	_ = cmd.RegisterFlagCompletionFunc("layers", completeWords(verify.Layers()...))
 	f.BoolVar(&o.strict, "strict", false, "treat warnings as errors")
 	f.StringVar(&o.cache, "cache", "", "chart cache `directory` (default $KATONIC_CACHE_DIR or the user cache directory)")
 	return cmd

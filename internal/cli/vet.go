@@ -11,8 +11,9 @@ import (
 func newVetCmd(stderr io.Writer) *cobra.Command {
 	var strict bool
 	cmd := &cobra.Command{
-		Use:   "vet [ENV...]",
-		Short: "Validate environments without rendering",
+		Use:               "vet [ENV...]",
+		ValidArgsFunction: completeEnvs,
+		Short:             "Validate environments without rendering",
 		Long: `vet validates all environments, or the named ones, against the schema,
 the profiles and katonic's rules. It is silent when all is well; warnings
 (recommendations of the seeds not followed) are printed but do not fail
