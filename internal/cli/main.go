@@ -95,7 +95,7 @@ Run it from the root of the configuration repository.`,
 	})
 	root.AddCommand(
 		newRenderCmd(stdout, stderr),
-		newVetCmd(stderr),
+		newVetCmd(stdout, stderr),
 		newVerifyCmd(stdout, stderr),
 		newChartsCmd(stdout, stderr),
 		newDiffCmd(stdout, stderr),

@@ -17,6 +17,12 @@ func report(stderr io.Writer, res *compile.Result, err error) error {
 	if res != nil {
 		res.Diags.Print(stderr, cwd)
 	}
+	return exitFor(res, err)
+}
+
+// exitFor is report without printing: for commands that print the
+// diagnostics in another form (vet -o json).
+func exitFor(res *compile.Result, err error) error {
 	var unknown *compile.UnknownEnvError
 	switch {
 	case err == nil:

@@ -168,3 +168,33 @@ func (l List) Print(w io.Writer, dir string) {
 		fmt.Fprintln(w, d.Format(dir))
 	}
 }
+
+// Record is the JSON form of a Diagnostic, as `katonic vet -o json` and
+// `katonic render -o json` print it (schemaVersion 1): the position is
+// relative to the working directory, the severity is "error" or
+// "warning", and empty fields are left out.
+type Record struct {
+	Severity string `json:"severity"`
+	File     string `json:"file,omitempty"`
+	Line     int    `json:"line,omitempty"`
+	Column   int    `json:"column,omitempty"`
+	Path     string `json:"path,omitempty"`
+	Message  string `json:"message"`
+	Rule     string `json:"rule,omitempty"`
+	Source   string `json:"source,omitempty"`
+}
+
+// Records returns l as Records, with file names relative to dir.
+// It never returns nil, so an empty list is [] in JSON.
+func (l List) Records(dir string) []Record {
+	out := make([]Record, 0, len(l))
+	for _, d := range l {
+		file := ""
+		if d.Pos.Filename != "" {
+			file = Rel(dir, d.Pos.Filename)
+		}
+		out = append(out, Record{Severity: d.Severity.String(), File: file, Line: d.Pos.Line, Column: d.Pos.Column,
+			Path: d.Path, Message: d.Message, Rule: d.Rule, Source: d.Source})
+	}
+	return out
+}
