@@ -23,6 +23,7 @@ type renderOptions struct {
 	strict  bool
 	shard   string
 	noCache bool
+	format  string
 }
 
 func newRenderCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -41,7 +42,12 @@ removes the ones it no longer generates, and never touches any other file.
 
 With --check nothing is written: render compares a fresh render with the
 output directory, lists the files that would be added, changed or removed on
-stdout, and exits 3 when there are any (for pull-request CI).`,
+stdout, and exits 3 when there are any (for pull-request CI).
+
+-o json prints the outcome on stdout as JSON (schemaVersion 1): each
+environment with its profile, versions, file count and the files added,
+changed and removed, and every change by path; the exit codes stay the same.
+On a terminal, rendering many environments shows a progress bar on stderr.`,
 		Example: `  # Render every environment into out/
   katonic render
 
@@ -49,7 +55,10 @@ stdout, and exits 3 when there are any (for pull-request CI).`,
   katonic render acme-azure --out /tmp/flux-repo
 
   # Fail when out/ is not what the sources render (CI)
-  katonic render --check`,
+  katonic render --check
+
+  # What changed, for a machine
+  katonic render -o json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRender(stdout, stderr, o, args)
 		},
@@ -59,11 +68,16 @@ stdout, and exits 3 when there are any (for pull-request CI).`,
 	f.BoolVar(&o.check, "check", false, "write nothing; list what differs from a fresh render and exit 3 if anything does")
 	f.BoolVar(&o.strict, "strict", false, "treat warnings as errors")
 	f.BoolVar(&o.noCache, "no-cache", false, "render everything, ignoring the render cache ($KATONIC_RENDER_CACHE_DIR or the user cache directory)")
+	f.StringVarP(&o.format, "output", "o", "text", "output `format`: text (a summary on stderr) or json (on stdout)")
+	_ = cmd.RegisterFlagCompletionFunc("output", completeWords("text", "json"))
 	f.StringVar(&o.shard, "shard", "", "render only shard `K/N` of the environments (a stable split by name; the union of all shards is a full render)")
 	return cmd
 }
 
 func runRender(stdout, stderr io.Writer, o renderOptions, envs []string) error {
+	if o.format != "text" && o.format != "json" {
+		return exitf(ExitUsage, "unknown output format %q (want text, json)", o.format)
+	}
 	var shard compile.Shard
 	if o.shard != "" {
 		var err error
@@ -112,12 +126,22 @@ func runRender(stdout, stderr io.Writer, o renderOptions, envs []string) error {
 		if err != nil {
 			return outputError(err)
 		}
-		for _, c := range changes {
-			fmt.Fprintf(stdout, "%s\t%s\n", c.Kind, shown+"/"+c.Path)
+		if o.format == "json" {
+			if err := writeJSON(stdout, summary(res, changes, shown, true)); err != nil {
+				return err
+			}
+		} else {
+			for _, c := range changes {
+				fmt.Fprintf(stdout, "%s\t%s\n", c.Kind, shown+"/"+c.Path)
+			}
 		}
 		if len(changes) > 0 {
-			return exitf(ExitOutOfDate, "%s is out of date: %d %s differ from a fresh render; run 'katonic render'",
-				shown, len(changes), plural(len(changes), "file"))
+			verb := "differ"
+			if len(changes) == 1 {
+				verb = "differs"
+			}
+			return exitf(ExitOutOfDate, "%s is out of date: %d %s %s from a fresh render; run 'katonic render'",
+				shown, len(changes), plural(len(changes), "file"), verb)
 		}
 		return nil
 	}
@@ -126,16 +150,50 @@ func runRender(stdout, stderr io.Writer, o renderOptions, envs []string) error {
 	if err != nil {
 		return outputError(err)
 	}
-	summarize(stderr, res, changes, shown)
+	sum := summary(res, changes, shown, false)
+	if o.format == "json" {
+		return writeJSON(stdout, sum)
+	}
+	sum.print(stderr)
 	return nil
 }
 
-// summarize prints one line per rendered environment on stderr, and one
-// for files of environments that are gone.
-func summarize(stderr io.Writer, res *compile.Result, changes []outdir.Change, shown string) {
+// renderSummary is what a render did (or, with --check, would do): the
+// text summary on stderr and the JSON of render -o json.
+type renderSummary struct {
+	SchemaVersion int             `json:"schemaVersion"`
+	Out           string          `json:"out"`
+	Check         bool            `json:"check"`
+	Environments  []renderedEnv   `json:"environments"`
+	Changes       []outdir.Change `json:"changes"`
+	// Stale counts the removed files of environments that no longer exist.
+	Stale int `json:"stale"`
+}
+
+// renderedEnv is one environment's line of the summary.
+type renderedEnv struct {
+	Name              string `json:"name"`
+	Profile           string `json:"profile"`
+	PlatformVersion   string `json:"platformVersion"`
+	KubernetesVersion string `json:"kubernetesVersion"`
+	Files             int    `json:"files"`
+	Added             int    `json:"added"`
+	Changed           int    `json:"changed"`
+	Removed           int    `json:"removed"`
+	Warnings          int    `json:"warnings"`
+}
+
+// summary counts changes per rendered environment; changes outside every
+// environment's scope that remove files are stale.
+func summary(res *compile.Result, changes []outdir.Change, shown string, check bool) renderSummary {
+	sum := renderSummary{SchemaVersion: 1, Out: shown, Check: check, Environments: []renderedEnv{}, Changes: changes}
+	if sum.Changes == nil {
+		sum.Changes = []outdir.Change{}
+	}
 	claimed := make([]bool, len(changes))
 	for _, e := range res.Envs {
-		var added, changed, removed int
+		r := renderedEnv{Name: e.Env.Name, Profile: string(e.Env.Profile), PlatformVersion: e.Env.PlatformVersion,
+			KubernetesVersion: e.Env.KubernetesVersion, Files: len(e.Files), Warnings: e.Diags.Warnings()}
 		for i, c := range changes {
 			if !inScope(c.Path, compile.Scope(e.Env.Name)) {
 				continue
@@ -143,26 +201,33 @@ func summarize(stderr io.Writer, res *compile.Result, changes []outdir.Change, s
 			claimed[i] = true
 			switch c.Kind {
 			case outdir.Added:
-				added++
+				r.Added++
 			case outdir.Changed:
-				changed++
+				r.Changed++
 			case outdir.Removed:
-				removed++
+				r.Removed++
 			}
 		}
-		w := e.Diags.Warnings()
-		fmt.Fprintf(stderr, "%s: %s, platform %s, Kubernetes %s: %d files in %s (%d added, %d changed, %d removed), %d %s\n",
-			e.Env.Name, e.Env.Profile, e.Env.PlatformVersion, e.Env.KubernetesVersion,
-			len(e.Files), shown, added, changed, removed, w, plural(w, "warning"))
+		sum.Environments = append(sum.Environments, r)
 	}
-	stale := 0
 	for i, c := range changes {
 		if !claimed[i] && c.Kind == outdir.Removed {
-			stale++
+			sum.Stale++
 		}
 	}
-	if stale > 0 {
-		fmt.Fprintf(stderr, "removed %d %s of environments that no longer exist\n", stale, plural(stale, "file"))
+	return sum
+}
+
+// print writes one line per rendered environment, and one for files of
+// environments that are gone.
+func (s renderSummary) print(w io.Writer) {
+	for _, e := range s.Environments {
+		fmt.Fprintf(w, "%s: %s, platform %s, Kubernetes %s: %d files in %s (%d added, %d changed, %d removed), %d %s\n",
+			e.Name, e.Profile, e.PlatformVersion, e.KubernetesVersion,
+			e.Files, s.Out, e.Added, e.Changed, e.Removed, e.Warnings, plural(e.Warnings, "warning"))
+	}
+	if s.Stale > 0 {
+		fmt.Fprintf(w, "removed %d %s of environments that no longer exist\n", s.Stale, plural(s.Stale, "file"))
 	}
 }
 

@@ -86,7 +86,7 @@ func (k ChangeKind) String() string {
 }
 
 // MarshalText returns the String form, so that a Change encodes to JSON as
-// {"Path": "...", "Kind": "added"}. It fails for an invalid ChangeKind.
+// {"path": "...", "kind": "added"} (katonic render -o json). It fails for an invalid ChangeKind.
 func (k ChangeKind) MarshalText() ([]byte, error) {
 	if k < Added || k > Removed {
 		return nil, fmt.Errorf("outdir: invalid ChangeKind %d", int(k))
@@ -97,8 +97,8 @@ func (k ChangeKind) MarshalText() ([]byte, error) {
 // Change is one file that a render adds, changes or removes. Path is slash
 // separated and relative to the output root.
 type Change struct {
-	Path string
-	Kind ChangeKind
+	Path string     `json:"path"`
+	Kind ChangeKind `json:"kind"`
 }
 
 // OwnershipError reports desired files that already exist in the output

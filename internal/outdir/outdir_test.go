@@ -584,7 +584,7 @@ func TestChangeKind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `[{"Path":"a.yaml","Kind":"added"},{"Path":"b.yaml","Kind":"removed"}]`; string(b) != want {
+	if want := `[{"path":"a.yaml","kind":"added"},{"path":"b.yaml","kind":"removed"}]`; string(b) != want {
 		t.Errorf("JSON %s, want %s", b, want)
 	}
 	if _, err := json.Marshal(Change{"a", 7}); err == nil {
