@@ -218,6 +218,13 @@ func Compile(opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if repo == nil {
+		// schema/ or profiles/ themselves do not evaluate (a syntax error
+		// there, or a stray .cue file in the repository root that CUE
+		// merges into them): the diagnostics say where.
+		abs, _ := filepath.Abs(dir)
+		return &Result{Dir: abs, Diags: diags.Sort(), Files: map[string][]byte{}}, ErrInvalid
+	}
 	res := &Result{Dir: repo.Dir, Files: map[string][]byte{}}
 	res.Timings.Load = time.Since(start)
 	start = time.Now()

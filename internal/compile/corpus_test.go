@@ -94,6 +94,12 @@ var corpus = []corpusCase{
 	{name: "unclosed brace",
 		files: map[string]string{"environments/bad.cue": "package environments\n\nenvironments: bad: {\n\tprofile: \"cloud\"\n"},
 		want:  []found{{"environments/bad.cue:4:19", "cue", "expected '}', found 'EOF'"}}},
+	// A stray file in the repository root: CUE's loader merges it into
+	// schema/ (a package of that name), so schema/ itself fails to load.
+	// It used to crash compile (no repository, no error).
+	{name: "stray schema file in the root",
+		files: map[string]string{"stray.cue": "package schema\n\nfoo: {\n"},
+		want:  []found{{"stray.cue:3:8", "schema", "expected '}', found 'EOF'"}}},
 	{name: "NUL byte",
 		files: map[string]string{"environments/bad.cue": "package environments\n\nenvironments: bad: {profile: \"cl\x00oud\"}\n"},
 		want:  []found{{"environments/bad.cue:3:33", "cue", "illegal character NUL"}}},
