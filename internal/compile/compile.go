@@ -121,7 +121,9 @@ type Result struct {
 	Dir string
 	// Diags are every diagnostic of every selected environment, sorted.
 	Diags diag.List
-	// Envs are the selected environments that validated, in name order.
+	// Envs are the selected environments that validated, in name order;
+	// with ErrInvalid, the ones that did while others did not (nothing is
+	// rendered then).
 	Envs []EnvResult
 	// Files are the rendered files, keyed by slash path relative to the
 	// output directory (empty without Options.Render).
@@ -282,12 +284,13 @@ func Compile(opts Options) (*Result, error) {
 	}
 	res.Diags = diags.Sort()
 	res.Timings.Validate = time.Since(start)
-	if res.Diags.Errors() > 0 {
-		return res, ErrInvalid
-	}
-
 	for _, env := range valid {
 		res.Envs = append(res.Envs, EnvResult{Env: env, Source: sources[env.Name], Diags: perEnv[env.Name]})
+	}
+	if res.Diags.Errors() > 0 {
+		// The environments that did validate are in res.Envs (katonic envs
+		// lists them); nothing is rendered.
+		return res, ErrInvalid
 	}
 	if !opts.Render {
 		return res, nil

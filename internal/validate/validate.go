@@ -400,6 +400,28 @@ func poolField(p config.NodePool, name string) int {
 	panic("validate: unknown node-pool field " + name)
 }
 
+// similarSizes names the known VM sizes of size's family (the text before
+// its first ".", "_" or "-": m5, Standard, n2), for an unknown vmSize's
+// message; "" when there are none.
+func similarSizes(size string, known []string) string {
+	family := func(s string) string {
+		if i := strings.IndexAny(s, "._-"); i > 0 {
+			return strings.ToLower(s[:i])
+		}
+		return strings.ToLower(s)
+	}
+	var same []string
+	for _, k := range known {
+		if family(k) == family(size) {
+			same = append(same, k)
+		}
+	}
+	if len(same) == 0 {
+		return ""
+	}
+	return " (known of its family: " + strings.Join(same, ", ") + ")"
+}
+
 func sortedKeys(m map[string]int) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -441,9 +463,16 @@ func (c *checker) pools(r load.ProfileRules) {
 		}
 		at := func(f string) []string { return []string{"nodePools", string(role), f} }
 		sized := p.CPU > 0 && p.MemoryGiB > 0
-		if !sized {
+		switch {
+		case sized:
+		case p.VMSize != "":
+			c.errorf(at("vmSize"), "nodepool.size", "schema/vmsizes.cue",
+				"the %s pool's vmSize %q is not one katonic knows the vCPU and memory of%s: give cpu (vCPU) and memoryGiB per node, or add the size to schema/vmsizes.cue",
+				role, p.VMSize, similarSizes(p.VMSize, c.repo.VMSizes))
+		default:
 			c.errorf([]string{"nodePools", string(role)}, "nodepool.size", "schema/vmsizes.cue",
-				"the %s pool needs cpu (vCPU) and memoryGiB per node, or a vmSize katonic knows (%s)", role, strings.Join(c.repo.VMSizes, ", "))
+				"the %s pool needs cpu (vCPU) and memoryGiB per node, or a vmSize katonic knows (schema/vmsizes.cue has %d, e.g. %s)",
+				role, len(c.repo.VMSizes), strings.Join(c.repo.VMSizes[:min(3, len(c.repo.VMSizes))], ", "))
 		}
 		if p.MinNodes > p.MaxNodes {
 			c.errorf(at("minNodes"), "nodepool.range", "schema/environment.cue",

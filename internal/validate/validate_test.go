@@ -108,6 +108,8 @@ func TestRules(t *testing.T) {
 			severity: diag.Warning, rule: "nodepool.recommended", message: "the gpu pool has cpu 6 vCPU, below the recommended 8"},
 		{name: "pool size missing", base: cloud, old: "deployment: {minNodes: 1, maxNodes: 5, cpu: 8, memoryGiB: 32}", new: "deployment: {minNodes: 1, maxNodes: 5}",
 			severity: diag.Error, rule: "nodepool.size", message: "the deployment pool needs cpu (vCPU) and memoryGiB per node"},
+		{name: "unknown vmSize", base: cloud, old: "deployment: {minNodes: 1, maxNodes: 5, cpu: 8, memoryGiB: 32}", new: "deployment: {minNodes: 1, maxNodes: 5, vmSize: \"m5.16xlarge\"}",
+			severity: diag.Error, rule: "nodepool.size", message: `the deployment pool's vmSize "m5.16xlarge" is not one katonic knows the vCPU and memory of (known of its family: m5.2xlarge, m5.4xlarge, m5.8xlarge, m5.xlarge)`},
 		{name: "master on cloud", base: cloud, old: "nodePools: {", new: "nodePools: {\n\t\tmaster: {minNodes: 1, maxNodes: 3, cpu: 2, memoryGiB: 8}",
 			severity: diag.Error, rule: "profile.pools", message: "profile cloud has no master pool"},
 		{name: "storage pool on azure", base: azure, old: "nodePools: {", new: "nodePools: {\n\t\tstorage: {minNodes: 3, maxNodes: 3, cpu: 2, memoryGiB: 8}",
