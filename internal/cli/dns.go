@@ -32,7 +32,7 @@ balancer; its exposure is the environment's loadBalancer field.
 Output (-o): text (two tables) or json (schemaVersion 1).`,
 		Example: `  katonic dns acme-azure
   katonic dns globex-cloud -o json | jq -r '.records[].name'`,
-		Args:              cobra.ExactArgs(1),
+		Args:              exactArgs(1, "dns needs one environment name"),
 		ValidArgsFunction: completeOneEnv,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runDNS(stdout, stderr, args[0], format)

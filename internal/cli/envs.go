@@ -39,7 +39,7 @@ exits 1 after listing the others. With no environments, the table has its
 header only (json: an empty list) and envs exits 0.`,
 		Example: `  katonic envs
   katonic envs -o json | jq -r '.environments[].domain'`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runEnvs(stdout, stderr, format)
 		},

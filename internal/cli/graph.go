@@ -37,7 +37,7 @@ stderr; graph still exits 0 (katonic verify --layers refs fails on them).`,
 			"  katonic graph acme-azure -o dot | dot -Tsvg > acme-azure.svg\n\n" +
 			"  # The waves, for scripts\n" +
 			"  katonic graph acme-azure -o json | jq .waves",
-		Args:              cobra.ExactArgs(1),
+		Args:              exactArgs(1, "graph needs one environment name"),
 		ValidArgsFunction: completeOneEnv,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runGraph(stdout, stderr, args[0], format)
@@ -54,7 +54,7 @@ func runGraph(stdout, stderr io.Writer, env, format string) error {
 		known = known || f == format
 	}
 	if !known {
-		return exitf(ExitUsage, "-o %s: want %s", format, strings.Join(graph.Formats, ", "))
+		return exitf(ExitUsage, "-o %s: want %s or %s", format, strings.Join(graph.Formats[:len(graph.Formats)-1], ", "), graph.Formats[len(graph.Formats)-1])
 	}
 	// compile renders without evaluating policy/ (render, verify and
 	// policy do that): the graph is read-only and shows even a

@@ -68,7 +68,7 @@ environment does not vet (a bug in import: nothing is written).`,
   katonic import katonic.yml --stdout > /tmp/env.cue
   katonic import katonic.yml --profile azure-private \
       --network vnet=10.20.0.0/16,cluster=10.20.0.0/23,jumphost=10.20.8.0/29`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1, "import needs one installer configuration file"),
 		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 			if len(args) > 0 {
 				return nil, cobra.ShellCompDirectiveNoFileComp

@@ -82,9 +82,11 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 Kustomizations, HelmReleases and their sources under out/.
 
 Run it from the root of the configuration repository.`,
-		Example: `  katonic vet
+		Example: `  katonic new acme-prod --profile azure-private
+  katonic vet
   katonic render
-  katonic render --check`,
+  katonic show acme-prod --why loadBalancer
+  katonic graph acme-prod`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -108,5 +110,19 @@ Run it from the root of the configuration repository.`,
 		newGraphCmd(stdout, stderr),
 		newVersionCmd(stdout),
 	)
+	// Commands grouped in --help by what they are for.
+	root.AddGroup(
+		&cobra.Group{ID: "build", Title: "Compile and check:"},
+		&cobra.Group{ID: "inspect", Title: "Inspect an environment:"},
+		&cobra.Group{ID: "author", Title: "Write environments:"},
+	)
+	groups := map[string]string{
+		"render": "build", "vet": "build", "verify": "build", "policy": "build", "diff": "build", "charts": "build",
+		"envs": "inspect", "show": "inspect", "dns": "inspect", "graph": "inspect",
+		"new": "author", "import": "author",
+	}
+	for _, c := range root.Commands() {
+		c.GroupID = groups[c.Name()]
+	}
 	return root
 }

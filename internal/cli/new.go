@@ -45,7 +45,7 @@ without --force; --stdout prints the scaffold instead of writing it.`,
 		Example: `  katonic new acme-prod --profile azure-private --domain katonic.acme.com
   katonic new globex-dev --profile cloud --provider aws
   katonic new tesla-lab --profile onprem --stdout`,
-		Args:              cobra.ExactArgs(1),
+		Args:              exactArgs(1, "new needs the name of the environment to create"),
 		ValidArgsFunction: cobra.NoFileCompletions, // ENV is new: nothing to complete
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runNew(stdout, stderr, o, args[0])

@@ -76,7 +76,7 @@ On a terminal, rendering many environments shows a progress bar on stderr.`,
 
 func runRender(stdout, stderr io.Writer, o renderOptions, envs []string) error {
 	if o.format != "text" && o.format != "json" {
-		return exitf(ExitUsage, "unknown output format %q (want text, json)", o.format)
+		return exitf(ExitUsage, "-o %s: want text or json", o.format)
 	}
 	var shard compile.Shard
 	if o.shard != "" {

@@ -56,17 +56,6 @@ its fields. With --why, -o is text (default) or json.`,
 	return cmd
 }
 
-// exactArgs is cobra.ExactArgs with a message that says what is missing,
-// and the usage exit code.
-func exactArgs(n int, msg string) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if len(args) != n {
-			return exitf(ExitUsage, "%s (got %d arguments)\nRun '%s --help' for usage.", msg, len(args), cmd.CommandPath())
-		}
-		return nil
-	}
-}
-
 func runShow(stdout, stderr io.Writer, o showOptions, name string) error {
 	formats := []string{"yaml", "json", "cue"}
 	if o.why != "" {
@@ -76,7 +65,7 @@ func runShow(stdout, stderr io.Writer, o showOptions, name string) error {
 		o.format = formats[0]
 	}
 	if !contains(formats, o.format) {
-		return exitf(ExitUsage, "unknown output format %q (want %s)", o.format, strings.Join(formats, ", "))
+		return exitf(ExitUsage, "-o %s: want %s or %s", o.format, strings.Join(formats[:len(formats)-1], ", "), formats[len(formats)-1])
 	}
 	res, err := compile.Compile(compile.Options{Envs: []string{name}})
 	if err := report(stderr, res, err); err != nil {
@@ -122,13 +111,6 @@ func runShow(stdout, stderr io.Writer, o showOptions, name string) error {
 		_, err = stdout.Write(b)
 		return err
 	}
-}
-
-// writeJSON writes v as indented JSON and a newline.
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 // writeWhy prints explanations: per field, a summary of who set the value

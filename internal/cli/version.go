@@ -36,9 +36,3 @@ func newVersionCmd(stdout io.Writer) *cobra.Command {
 	}
 }
 
-func noArgs(cmd *cobra.Command, args []string) error {
-	if len(args) > 0 {
-		return exitf(ExitUsage, "%s takes no arguments, got %q", cmd.CommandPath(), args)
-	}
-	return nil
-}

@@ -35,7 +35,7 @@ rule's source), for editors and CI annotations; the exit code is the same.`,
   katonic vet -o json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "text" && format != "json" {
-				return exitf(ExitUsage, "unknown output format %q (want text, json)", format)
+				return exitf(ExitUsage, "-o %s: want text or json", format)
 			}
 			res, err := compile.Compile(compile.Options{Envs: args, Strict: strict})
 			if format == "json" && res != nil {
