@@ -49,7 +49,7 @@ func runDNS(stdout, stderr io.Writer, env, format string) error {
 	}
 	// compile renders without evaluating policy/: dns is read-only.
 	res, err := compile.Compile(compile.Options{Envs: []string{env}, Render: true})
-	if err := report(stderr, res, err); err != nil {
+	if err := reportErrors(stderr, res, err); err != nil {
 		return err
 	}
 	e := res.Envs[0]

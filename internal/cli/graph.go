@@ -60,7 +60,7 @@ func runGraph(stdout, stderr io.Writer, env, format string) error {
 	// policy do that): the graph is read-only and shows even a
 	// configuration a policy rejects.
 	res, err := compile.Compile(compile.Options{Envs: []string{env}, Render: true})
-	if err := report(stderr, res, err); err != nil {
+	if err := reportErrors(stderr, res, err); err != nil {
 		return err
 	}
 	e := res.Envs[0]

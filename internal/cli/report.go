@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/katonic/katonic/internal/compile"
+	"github.com/katonic/katonic/internal/diag"
 )
 
 // report prints a compile's diagnostics on stderr and turns its error into
@@ -16,6 +17,21 @@ func report(stderr io.Writer, res *compile.Result, err error) error {
 	cwd, _ := os.Getwd()
 	if res != nil {
 		res.Diags.Print(stderr, cwd)
+	}
+	return exitFor(res, err)
+}
+
+// reportErrors is report for the commands that inspect an environment
+// (show, dns, graph): they print its errors, which stop them, but not its
+// warnings, which are vet's to report.
+func reportErrors(stderr io.Writer, res *compile.Result, err error) error {
+	cwd, _ := os.Getwd()
+	if res != nil {
+		for _, d := range res.Diags {
+			if d.Severity == diag.Error {
+				fmt.Fprintln(stderr, d.Format(cwd))
+			}
+		}
 	}
 	return exitFor(res, err)
 }

@@ -68,7 +68,7 @@ func runShow(stdout, stderr io.Writer, o showOptions, name string) error {
 		return exitf(ExitUsage, "-o %s: want %s or %s", o.format, strings.Join(formats[:len(formats)-1], ", "), formats[len(formats)-1])
 	}
 	res, err := compile.Compile(compile.Options{Envs: []string{name}})
-	if err := report(stderr, res, err); err != nil {
+	if err := reportErrors(stderr, res, err); err != nil {
 		return err
 	}
 	v := res.Envs[0].Source.Value
