@@ -40,7 +40,7 @@ func (r *renderer) serviceValues(key string, rl release, v values) error {
 		v.set("extraEnvFrom", "- secretRef:\n    name: "+keycloakAdminSecret+"\n")
 		r.addSecret(SecretRef{Namespace: ns, Name: keycloakAdminSecret,
 			Keys: []string{"KC_BOOTSTRAP_ADMIN_PASSWORD", "KC_BOOTSTRAP_ADMIN_USERNAME"}, Service: svcKeycloak,
-			Purpose: "Keycloak's first admin account (the installer's keycloak_admin_password)"})
+			Purpose: "Keycloak's first admin account, as its bootstrap-admin environment variables"})
 		if env.Enabled(svcPostgres) {
 			v.set("database.vendor", "postgres")
 			v.set("database.hostname", r.serviceHost(svcPostgres, "postgres-postgresql"))
