@@ -41,7 +41,7 @@ sample network plan that meets the subnet rules.
 
 The scaffold is vetted (as 'katonic vet ENV --strict') before it is written;
 it is never written if it does not vet. An existing file is not overwritten
-without --force; --stdout prints the scaffold instead of writing it.`,
+without --force (exit 4); --stdout prints the scaffold instead of writing it.`,
 		Example: `  katonic new acme-prod --profile azure-private --domain katonic.acme.com
   katonic new globex-dev --profile cloud --provider aws
   katonic new tesla-lab --profile onprem --stdout`,
@@ -87,7 +87,7 @@ func runNew(stdout, stderr io.Writer, o newOptions, name string) error {
 	}
 	if !o.stdout && !o.force {
 		if _, err := os.Lstat(path); err == nil {
-			return exitf(ExitUsage, "%s exists: use --force to overwrite it, or --stdout to print the scaffold", diag.Rel(cwd, path))
+			return exitf(ExitOutput, "%s exists: use --force to overwrite it, or --stdout to print the scaffold", diag.Rel(cwd, path))
 		}
 	}
 	src, err := scaffold.Environment(repo, scaffold.Options{
