@@ -114,3 +114,18 @@ func TestExplainStructAndErrors(t *testing.T) {
 		t.Errorf("json %s %v", b, err)
 	}
 }
+
+// FuzzExplain: any path a user types gets an explanation or an error,
+// never a panic.
+func FuzzExplain(f *testing.F) {
+	for _, s := range []string{"loadBalancer", "nested", "nested.a", "a..b", `"quoted".x`, "#def", "list[0]", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, path string) {
+		v := layered(t)
+		ex, err := Explain(v, path, "")
+		if err == nil && len(ex) == 0 {
+			t.Errorf("%q: no explanation and no error", path)
+		}
+	})
+}
