@@ -67,7 +67,7 @@ type jsonDoc struct {
 type jsonEnv struct {
 	Name       string          `json:"name"`
 	Violations []jsonViolation `json:"violations"`
-	Errors     []jsonError     `json:"errors"`
+	Errors     []diag.Record   `json:"errors"`
 }
 
 type jsonViolation struct {
@@ -82,17 +82,6 @@ type jsonViolation struct {
 	Source   string `json:"source"`
 	Waived   bool   `json:"waived"`
 	Reason   string `json:"reason,omitempty"`
-}
-
-type jsonError struct {
-	Severity string `json:"severity"`
-	File     string `json:"file,omitempty"`
-	Line     int    `json:"line,omitempty"`
-	Column   int    `json:"column,omitempty"`
-	Path     string `json:"path,omitempty"`
-	Message  string `json:"message"`
-	Rule     string `json:"rule,omitempty"`
-	Source   string `json:"source,omitempty"`
 }
 
 // WriteJSON writes rs as one indented JSON document:
@@ -111,21 +100,11 @@ func WriteJSON(w io.Writer, rs []*EnvResult) error {
 		if r == nil {
 			continue
 		}
-		e := jsonEnv{Name: r.Env, Violations: []jsonViolation{}, Errors: []jsonError{}}
+		e := jsonEnv{Name: r.Env, Violations: []jsonViolation{}, Errors: r.Errors.Records(cwd)}
 		for _, v := range r.Violations {
 			e.Violations = append(e.Violations, jsonViolation{
 				Policy: v.Policy, Severity: v.Severity, Object: v.Object, File: v.File, Line: v.Line,
 				Path: v.Path, Message: v.Message, Detail: v.Detail, Source: v.Source, Waived: v.Waived, Reason: v.Reason,
-			})
-		}
-		for _, d := range r.Errors {
-			file := ""
-			if d.Pos.Filename != "" {
-				file = diag.Rel(cwd, d.Pos.Filename)
-			}
-			e.Errors = append(e.Errors, jsonError{
-				Severity: d.Severity.String(), File: file, Line: d.Pos.Line, Column: d.Pos.Column,
-				Path: d.Path, Message: d.Message, Rule: d.Rule, Source: d.Source,
 			})
 		}
 		doc.Environments = append(doc.Environments, e)
