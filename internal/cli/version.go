@@ -35,4 +35,3 @@ func newVersionCmd(stdout io.Writer) *cobra.Command {
 		},
 	}
 }
-
