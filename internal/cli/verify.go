@@ -82,7 +82,9 @@ func runVerify(stdout, stderr io.Writer, o verifyOptions, envs []string) error {
 	if o.format != "text" && o.format != "json" {
 		return exitf(ExitUsage, "-o %s: want text or json", o.format)
 	}
-	res, err := compile.Compile(compile.Options{Envs: envs, OutDir: o.out, Strict: o.strict, Render: true})
+	bar := newProgress(stderr, "rendering")
+	res, err := compile.Compile(compile.Options{Envs: envs, OutDir: o.out, Strict: o.strict, Render: true, Progress: bar})
+	bar.Finish()
 	if err := report(stderr, res, err); err != nil {
 		return err
 	}
@@ -123,7 +125,11 @@ func runVerify(stdout, stderr io.Writer, o verifyOptions, envs []string) error {
 	for _, e := range res.Envs {
 		opts.Envs = append(opts.Envs, verify.Env{Env: e.Env, Releases: e.Releases, Secrets: e.Secrets})
 	}
+	bar = newProgress(stderr, "verifying")
+	bar.Start(len(opts.Envs))
+	opts.Progress = bar.Done
 	rep, err := verify.Run(opts)
+	bar.Finish()
 	if err != nil {
 		return exitf(ExitUsage, "%v", err)
 	}

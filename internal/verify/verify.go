@@ -92,6 +92,9 @@ type Options struct {
 	WorkDir string
 	// Policy runs the policy layer; nil skips it.
 	Policy PolicyFunc
+	// Progress, when not nil, is called once per environment verified
+	// (katonic verify's progress bar on a terminal).
+	Progress func()
 }
 
 // Finding is one problem found in one environment by one layer.
@@ -181,6 +184,9 @@ func Run(opts Options) (*Report, error) {
 	for _, e := range opts.Envs {
 		v := &envVerifier{opts: opts, tree: tr, index: tr.newIndex(), env: e, layers: layers}
 		rep.Envs = append(rep.Envs, v.run())
+		if opts.Progress != nil {
+			opts.Progress()
+		}
 	}
 	return rep, nil
 }

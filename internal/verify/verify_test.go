@@ -336,3 +336,18 @@ func TestFullVersion(t *testing.T) {
 		}
 	}
 }
+
+func TestProgressOncePerEnvironment(t *testing.T) {
+	res := examples(t)
+	calls := 0
+	opts := Options{Root: t.TempDir(), Out: "out", Files: res.Files, Layers: []string{LayerRefs}, Progress: func() { calls++ }}
+	for _, e := range res.Envs {
+		opts.Envs = append(opts.Envs, Env{Env: e.Env, Releases: e.Releases, Secrets: e.Secrets})
+	}
+	if _, err := Run(opts); err != nil {
+		t.Fatal(err)
+	}
+	if calls != len(res.Envs) || calls == 0 {
+		t.Errorf("Progress called %d times for %d environments", calls, len(res.Envs))
+	}
+}
