@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/google/renameio/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/katonic/katonic/internal/catalog"
@@ -227,34 +228,17 @@ type vetted struct {
 // Secrets its render references; on errors it prints the diagnostics and
 // returns ExitInvalid.
 func vetScratch(stderr io.Writer, cwd string, res *installer.Result) (*vetted, error) {
-	tmp, err := os.MkdirTemp("", "katonic-import-")
-	if err != nil {
-		return nil, exitf(ExitOutput, "import: %v", err)
-	}
-	defer os.RemoveAll(tmp)
-	for _, d := range []string{"cue.mod", load.SchemaDir, load.ProfilesDir} {
-		if err := os.CopyFS(filepath.Join(tmp, d), os.DirFS(filepath.Join(cwd, d))); err != nil {
-			return nil, exitf(ExitOutput, "import: copying %s/ to a scratch directory: %v", d, err)
-		}
-	}
-	envDir := filepath.Join(tmp, load.EnvironmentsDir)
-	if err := os.MkdirAll(envDir, 0o755); err != nil {
-		return nil, exitf(ExitOutput, "import: %v", err)
-	}
-	if err := os.WriteFile(filepath.Join(envDir, res.Name+".cue"), res.Source, 0o644); err != nil {
-		return nil, exitf(ExitOutput, "import: %v", err)
-	}
-	cres, err := compile.Compile(compile.Options{Dir: tmp, Envs: []string{res.Name}, Render: true})
+	cres, err := compile.Candidate(cwd, res.Name, res.Source, compile.Options{Render: true})
 	if err != nil {
 		if cres != nil {
-			cres.Diags.Print(stderr, tmp)
+			cres.Diags.Print(stderr, cwd)
 		}
 		return nil, exitf(ExitInvalid, "import: the environment converted from %s does not vet (a bug in katonic import; please report it): nothing written: %v", res.Report.File, err)
 	}
 	v := &vetted{}
 	for _, e := range cres.Envs {
 		for _, d := range e.Diags {
-			d.Pos.Filename = diag.Rel(tmp, d.Pos.Filename)
+			d.Pos.Filename = diag.Rel(cwd, d.Pos.Filename)
 			v.Diags = append(v.Diags, d)
 		}
 		v.Secrets = append(v.Secrets, e.Secrets...)
@@ -262,34 +246,15 @@ func vetScratch(stderr io.Writer, cwd string, res *installer.Result) (*vetted, e
 	return v, nil
 }
 
-// writeEnvironment writes src to target through a temporary file in the
-// same directory (a dot file, which CUE's loader ignores) and a rename, so
-// a reader never sees half a file.
+// writeEnvironment writes src to target atomically (renameio: a
+// temporary file in the same directory, renamed over it), so a reader
+// never sees half a file. The temporary file's name starts with a dot,
+// which CUE's loader ignores.
 func writeEnvironment(target string, src []byte) error {
-	dir := filepath.Dir(target)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(target)+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, werr := f.Write(src)
-	cerr := f.Close()
-	if err := errors.Join(werr, cerr); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Chmod(tmp, 0o644); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, target); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
+	return renameio.WriteFile(target, src, 0o644)
 }
 
 func countList(l diag.List) string {

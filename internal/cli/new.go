@@ -115,35 +115,9 @@ func runNew(stdout, stderr io.Writer, o newOptions, name string) error {
 		}
 		return nil
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return exitf(ExitOutput, "%v", err)
-	}
-	if err := writeFileAtomic(path, src); err != nil {
+	if err := writeEnvironment(path, src); err != nil {
 		return exitf(ExitOutput, "%v", err)
 	}
 	fmt.Fprintf(stderr, "wrote %s (profile %s); check it with: katonic vet %s --strict\n", diag.Rel(cwd, path), o.profile, name)
 	return nil
-}
-
-// writeFileAtomic writes b to path through a temporary file in the same
-// directory renamed over it, so an interrupted write never leaves half an
-// environment file.
-func writeFileAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".katonic-new-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

@@ -2,6 +2,7 @@ package compile_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -451,5 +452,33 @@ func TestProgressCountsEveryEnvironment(t *testing.T) {
 	}
 	if p.total != len(res.Envs) || int(p.done.Load()) != len(res.Envs) || len(res.Envs) == 0 {
 		t.Errorf("progress: total %d, done %d; %d environments rendered", p.total, p.done.Load(), len(res.Envs))
+	}
+}
+
+func TestCandidate(t *testing.T) {
+	dir := testrepo.New(t, repoRoot, map[string]string{
+		// Another environment that is broken plays no part.
+		"environments/other.cue": "package environments\n\nenvironments: other: {profile: 1}\n",
+	})
+	good := []byte(strings.ReplaceAll(corpusGood, "good", "cand"))
+	res, err := compile.Candidate(dir, "cand", good, compile.Options{Render: true})
+	if err != nil {
+		t.Fatalf("a valid candidate: %v\n%v", err, res.Diags)
+	}
+	if len(res.Envs) != 1 || res.Envs[0].Env.Name != "cand" || len(res.Envs[0].Secrets) == 0 || len(res.Files) == 0 {
+		t.Errorf("candidate result: %+v", res.Envs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "environments", "cand.cue")); !os.IsNotExist(err) {
+		t.Errorf("Candidate wrote environments/cand.cue (%v)", err)
+	}
+
+	bad := []byte(strings.Replace(string(good), "minNodes: 2, maxNodes: 2, cpu: 4", "minNodes: 1, maxNodes: 2, cpu: 4", 1))
+	res, err = compile.Candidate(dir, "cand", bad, compile.Options{})
+	if !errors.Is(err, compile.ErrInvalid) || len(res.Diags) != 1 {
+		t.Fatalf("an invalid candidate: %v %v", err, res.Diags)
+	}
+	abs, _ := filepath.Abs(filepath.Join(dir, "environments", "cand.cue"))
+	if got := res.Diags[0].Pos.Filename; got != abs {
+		t.Errorf("diagnostic at %s, want %s", got, abs)
 	}
 }
