@@ -125,9 +125,9 @@ func (e Explanation) Overridden() []Conjunct {
 // sets nor gets from a default, or a misspelling), or it has no concrete
 // value.
 func Explain(v cue.Value, path, dir string) ([]Explanation, error) {
-	p := cue.ParsePath(path)
-	if err := p.Err(); err != nil {
-		return nil, fmt.Errorf("bad path %q: %v", path, err)
+	p, err := parsePath(path)
+	if err != nil {
+		return nil, err
 	}
 	f := v.LookupPath(p)
 	if !f.Exists() {
@@ -138,6 +138,27 @@ func Explain(v cue.Value, path, dir string) ([]Explanation, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// parsePath reads a CUE path. Labels that are not identifiers may be
+// written unquoted, as people type them (services.file-manager.enabled
+// for services."file-manager".enabled), when the path has no quotes.
+func parsePath(path string) (cue.Path, error) {
+	p := cue.ParsePath(path)
+	if p.Err() == nil {
+		return p, nil
+	}
+	if path != "" && !strings.ContainsAny(path, "\"`[]") {
+		var sel []cue.Selector
+		for _, l := range strings.Split(path, ".") {
+			if l == "" {
+				return cue.Path{}, fmt.Errorf("bad path %q: an empty label", path)
+			}
+			sel = append(sel, cue.Str(l))
+		}
+		return cue.MakePath(sel...), nil
+	}
+	return cue.Path{}, fmt.Errorf("bad path %q: %v", path, p.Err())
 }
 
 // parent returns p without its last selector.

@@ -109,6 +109,15 @@ func TestExplainStructAndErrors(t *testing.T) {
 	if _, err := Explain(v, "a..b", ""); err == nil {
 		t.Error("bad path accepted")
 	}
+	// A label that is not an identifier, unquoted as people type it.
+	ctx := v.Context()
+	w := ctx.CompileString(`services: "file-manager": enabled: *true | bool`, cue.Filename("schema/services.cue"))
+	for _, p := range []string{`services.file-manager.enabled`, `services."file-manager".enabled`} {
+		ex, err := Explain(w, p, "")
+		if err != nil || len(ex) != 1 || ex[0].Path != `services."file-manager".enabled` {
+			t.Errorf("%s: %v %v", p, ex, err)
+		}
+	}
 	b, err := json.Marshal(ex)
 	if err != nil || !strings.Contains(string(b), `"role":"default"`) {
 		t.Errorf("json %s %v", b, err)
