@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/Masterminds/semver/v3"
 )
 
 // Kind is the Flux source kind (source.toolkit.fluxcd.io/v1) that serves a chart.
@@ -178,12 +180,11 @@ func katonicChart(chart, platformVersion string) Chart {
 		Chart: chart, Version: chartVersion(platformVersion), Private: true}
 }
 
-// chartVersion completes MAJOR.MINOR to MAJOR.MINOR.0.
+// chartVersion completes a platform version to the MAJOR.MINOR.PATCH of
+// SemVer 2 (semver coerces 4.5 to 4.5.0). Platform versions are katonic's
+// own constants, so one semver cannot read is a programming error.
 func chartVersion(v string) string {
-	if strings.Count(v, ".") == 1 {
-		return v + ".0"
-	}
-	return v
+	return semver.MustParse(v).String()
 }
 
 // kubeflowPipelines pins the Kubeflow Pipelines manifests at tag.

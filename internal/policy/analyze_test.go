@@ -2,7 +2,6 @@ package policy
 
 import (
 	"fmt"
-	"github.com/katonic/katonic/internal/fieldpath"
 	"maps"
 	"os"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/katonic/katonic/internal/compile"
+	"github.com/katonic/katonic/internal/fieldpath"
 	"github.com/katonic/katonic/internal/testrepo"
 )
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/katonic/katonic/internal/fieldpath"
 	"io"
 	"path"
 	"sort"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/katonic/katonic/internal/compile"
 	"github.com/katonic/katonic/internal/diag"
+	"github.com/katonic/katonic/internal/fieldpath"
 	"github.com/katonic/katonic/internal/render"
 )
 

@@ -36,7 +36,6 @@ package policy
 import (
 	"errors"
 	"fmt"
-	"github.com/katonic/katonic/internal/fieldpath"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -56,6 +55,7 @@ import (
 
 	"github.com/katonic/katonic/internal/compile"
 	"github.com/katonic/katonic/internal/diag"
+	"github.com/katonic/katonic/internal/fieldpath"
 	"github.com/katonic/katonic/internal/load"
 )
 

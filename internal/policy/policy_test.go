@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/katonic/katonic/internal/fieldpath"
 	"maps"
 	"os"
 	"path/filepath"
@@ -19,6 +18,7 @@ import (
 	"github.com/katonic/katonic/internal/compile"
 	"github.com/katonic/katonic/internal/config"
 	"github.com/katonic/katonic/internal/diag"
+	"github.com/katonic/katonic/internal/fieldpath"
 	"github.com/katonic/katonic/internal/render"
 	"github.com/katonic/katonic/internal/testrepo"
 )

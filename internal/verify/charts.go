@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/Masterminds/semver/v3"
 	"helm.sh/helm/v3/pkg/strvals"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
@@ -318,11 +319,14 @@ func describe(ref charts.Ref, mf charts.Manifest) string {
 	return s
 }
 
-// fullVersion makes MAJOR.MINOR a full MAJOR.MINOR.0, so that charts see
+// fullVersion makes a Kubernetes version "v" + MAJOR.MINOR.PATCH
+// (semver coerces 1.29 to 1.29.0), so that charts see
 // .Capabilities.KubeVersion.Version as a cluster reports it (v1.29.0).
+// A version semver cannot read is passed on for Helm to reject.
 func fullVersion(v string) string {
-	if strings.Count(v, ".") == 1 {
-		return v + ".0"
+	sv, err := semver.NewVersion(v)
+	if err != nil {
+		return v
 	}
-	return v
+	return "v" + sv.String()
 }

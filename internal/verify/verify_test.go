@@ -330,7 +330,7 @@ func TestReleaseValues(t *testing.T) {
 }
 
 func TestFullVersion(t *testing.T) {
-	for in, want := range map[string]string{"1.29": "1.29.0", "1.29.5": "1.29.5", "v1.30": "v1.30.0"} {
+	for in, want := range map[string]string{"1.29": "v1.29.0", "1.29.5": "v1.29.5", "v1.30": "v1.30.0", "x": "x"} {
 		if got := fullVersion(in); got != want {
 			t.Errorf("fullVersion(%q) = %q, want %q", in, got, want)
 		}
