@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/katonic/katonic/internal/config"
 	"github.com/katonic/katonic/internal/diag"
 	"github.com/katonic/katonic/internal/load"
 	"github.com/katonic/katonic/internal/render"
@@ -16,9 +17,19 @@ import (
 // fleetEntry is a whole successful Compile, cached under the fleet key.
 type fleetEntry struct {
 	Diags diag.List
-	Envs  []EnvResult
+	Envs  []cachedEnv
 	Scope []string
 	Files map[string][]byte
+}
+
+// cachedEnv is an EnvResult without its Source (CUE values, which gob
+// cannot encode and a cache hit does not need).
+type cachedEnv struct {
+	Env      *config.Environment
+	Files    []string
+	Secrets  []render.SecretRef
+	Releases []render.Release
+	Diags    diag.List
 }
 
 // envEntry is one environment's render, cached under its environment key.
@@ -106,7 +117,10 @@ func cacheKeys(dir, out string, opts Options) (keys, bool, error) {
 
 // fromFleet rebuilds a Result from a cached fleet entry.
 func fromFleet(dir string, fe *fleetEntry) *Result {
-	res := &Result{Dir: dir, Diags: fe.Diags, Envs: fe.Envs, Files: fe.Files, Cached: len(fe.Envs)}
+	res := &Result{Dir: dir, Diags: fe.Diags, Files: fe.Files, Cached: len(fe.Envs)}
+	for _, e := range fe.Envs {
+		res.Envs = append(res.Envs, EnvResult{Env: e.Env, Files: e.Files, Secrets: e.Secrets, Releases: e.Releases, Diags: e.Diags})
+	}
 	if fe.Scope != nil {
 		res.Scope = fe.Scope
 	}
@@ -118,5 +132,9 @@ func fromFleet(dir string, fe *fleetEntry) *Result {
 
 // toFleet makes the cache entry of a successful render.
 func toFleet(res *Result) *fleetEntry {
-	return &fleetEntry{Diags: res.Diags, Scope: res.Scope, Envs: res.Envs, Files: res.Files}
+	fe := &fleetEntry{Diags: res.Diags, Scope: res.Scope, Files: res.Files}
+	for _, e := range res.Envs {
+		fe.Envs = append(fe.Envs, cachedEnv{Env: e.Env, Files: e.Files, Secrets: e.Secrets, Releases: e.Releases, Diags: e.Diags})
+	}
+	return fe
 }

@@ -1,0 +1,38 @@
+package compile
+
+import (
+	"bytes"
+	"encoding/gob"
+	"reflect"
+	"testing"
+)
+
+// TestFleetEntryEncodes guards the whole-compile cache entry: Put ignores
+// its errors (a cache never fails a render), so a field gob cannot encode
+// would silently turn every warm render into a full load. That happened
+// once, with EnvResult.Source.
+func TestFleetEntryEncodes(t *testing.T) {
+	res, err := Compile(Options{Dir: "../..", Render: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(toFleet(res)); err != nil {
+		t.Fatalf("the fleet entry does not encode: %v", err)
+	}
+	var fe fleetEntry
+	if err := gob.NewDecoder(&buf).Decode(&fe); err != nil {
+		t.Fatal(err)
+	}
+	back := fromFleet(res.Dir, &fe)
+	for i := range res.Envs {
+		want := res.Envs[i]
+		want.Source = back.Envs[i].Source
+		if !reflect.DeepEqual(back.Envs[i], want) {
+			t.Errorf("environment %s differs after the cache", want.Env.Name)
+		}
+	}
+	if !reflect.DeepEqual(back.Files, res.Files) {
+		t.Error("files differ after the cache")
+	}
+}
