@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -64,7 +65,7 @@ func runShow(stdout, stderr io.Writer, o showOptions, name string) error {
 	if o.format == "" {
 		o.format = formats[0]
 	}
-	if !contains(formats, o.format) {
+	if !slices.Contains(formats, o.format) {
 		return exitf(ExitUsage, "-o %s: want %s or %s", o.format, strings.Join(formats[:len(formats)-1], ", "), formats[len(formats)-1])
 	}
 	res, err := compile.Compile(compile.Options{Envs: []string{name}})
@@ -149,13 +150,4 @@ func writeWhy(w io.Writer, env string, ex []provenance.Explanation) {
 		}
 		tw.Flush()
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
