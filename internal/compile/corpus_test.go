@@ -100,6 +100,12 @@ var corpus = []corpusCase{
 	{name: "stray schema file in the root",
 		files: map[string]string{"stray.cue": "package schema\n\nfoo: {\n"},
 		want:  []found{{"stray.cue:3:8", "schema", "expected '}', found 'EOF'"}}},
+	// A stray file of package environments in the root joins every
+	// environment (CUE merges a package's files from parent directories).
+	{name: "stray environments file in the root",
+		files: map[string]string{"stray.cue": "package environments\n\nenvironments: good: domain: \"evil.example\"\n"},
+		want:  []found{{"stray.cue:1:1", "environments.layout", "this file is in package environments but outside environments/"}},
+		named: []string{"good"}},
 	{name: "NUL byte",
 		files: map[string]string{"environments/bad.cue": "package environments\n\nenvironments: bad: {profile: \"cl\x00oud\"}\n"},
 		want:  []found{{"environments/bad.cue:3:33", "cue", "illegal character NUL"}}},

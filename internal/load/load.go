@@ -186,7 +186,7 @@ func Load(dir string) (*Repository, diag.List, error) {
 	decls, d := declarations(einst, dir)
 	diags = append(diags, d...)
 	for _, x := range d {
-		if stem := stemOf(filepath.Base(x.Pos.Filename)); x.Pos.Filename != "" && files.standIns[stem] == "" {
+		if stem := stemOf(filepath.Base(x.Pos.Filename)); x.Pos.Filename != "" && inDir(dir, EnvironmentsDir, x.Pos.Filename) && files.standIns[stem] == "" {
 			files.standIns[stem] = x.Pos.Filename
 		}
 	}
@@ -261,6 +261,17 @@ func declarations(inst *build.Instance, dir string) ([]Env, diag.List) {
 	var all []declaration
 	for _, f := range inst.Files {
 		if filepath.Base(f.Filename) == applyFile {
+			continue
+		}
+		if !inDir(dir, EnvironmentsDir, f.Filename) {
+			// CUE's loader merges the files of a package found in the
+			// directories above the one loaded (cue help modules), so a
+			// stray "package environments" file in the repository root
+			// would join every environment.
+			diags = append(diags, errAt(f.Pos(), "",
+				fmt.Sprintf("this file is in package %s but outside %s/, and CUE merges a package's files from the directories above it into %s/: move it into %s/ or change its package",
+					EnvironmentsDir, EnvironmentsDir, EnvironmentsDir, EnvironmentsDir), "environments.layout"))
+			f.Decls = nil
 			continue
 		}
 		for _, decl := range f.Decls {
