@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -93,18 +92,20 @@ func runEnvs(stdout, stderr io.Writer, format string) error {
 		return exitFor(res, err)
 	}
 	var rows []envRow
-	defaults := map[config.Profile]*scaffold.Defaults{}
+	var defaults map[config.Profile]*scaffold.Defaults
+	if format == "text" && len(res.Envs) > 0 {
+		var profiles []config.Profile
+		for _, e := range res.Envs {
+			profiles = append(profiles, e.Env.Profile)
+		}
+		if defaults, err = scaffold.ReadAllDefaults(res.Dir, profiles); err != nil {
+			return exitf(ExitInvalid, "%v", err)
+		}
+	}
 	for _, e := range res.Envs {
 		env := e.Env
 		r := row(env)
-		if format == "text" {
-			defs, ok := defaults[env.Profile]
-			if !ok {
-				if defs, err = scaffold.ReadDefaults(res.Dir, env.Profile); err != nil {
-					return exitf(ExitInvalid, "%v", err)
-				}
-				defaults[env.Profile] = defs
-			}
+		if defs := defaults[env.Profile]; defs != nil {
 			for _, s := range defs.Services {
 				if on := env.Enabled(s.Name); on != s.Enabled {
 					r.changes = append(r.changes, map[bool]string{true: "+", false: "-"}[on]+s.Name)
@@ -126,14 +127,10 @@ func runEnvs(stdout, stderr io.Writer, format string) error {
 		if rows == nil {
 			rows = []envRow{}
 		}
-		b, err := json.MarshalIndent(struct {
+		if err := writeJSON(stdout, struct {
 			SchemaVersion int      `json:"schemaVersion"`
 			Environments  []envRow `json:"environments"`
-		}{1, rows}, "", "  ")
-		if err == nil {
-			_, err = fmt.Fprintf(stdout, "%s\n", b)
-		}
-		if err != nil {
+		}{1, rows}); err != nil {
 			return exitf(ExitOutput, "%v", err)
 		}
 	default:

@@ -56,6 +56,17 @@ func (d *Defaults) EnabledNames() []string {
 // errNoDefaults): profiles/ does not load, or a default is missing or not
 // of the expected kind.
 func ReadDefaults(dir string, p config.Profile) (*Defaults, error) {
+	all, err := ReadAllDefaults(dir, []config.Profile{p})
+	if err != nil {
+		return nil, err
+	}
+	return all[p], nil
+}
+
+// ReadAllDefaults is ReadDefaults for several profiles, loading and
+// evaluating profiles/ once (katonic envs compares every environment with
+// its profile's defaults).
+func ReadAllDefaults(dir string, ps []config.Profile) (map[config.Profile]*Defaults, error) {
 	insts := cueload.Instances([]string{"./" + load.ProfilesDir}, &cueload.Config{Dir: dir})
 	if err := insts[0].Err; err != nil {
 		return nil, fmt.Errorf("%w: %v", errNoDefaults, err)
@@ -64,6 +75,23 @@ func ReadDefaults(dir string, p config.Profile) (*Defaults, error) {
 	if err := v.Err(); err != nil {
 		return nil, fmt.Errorf("%w: %v", errNoDefaults, err)
 	}
+	out := map[config.Profile]*Defaults{}
+	for _, p := range ps {
+		if _, done := out[p]; done {
+			continue
+		}
+		d, err := defaultsOf(v, p)
+		if err != nil {
+			return nil, err
+		}
+		out[p] = d
+	}
+	return out, nil
+}
+
+// defaultsOf reads the defaults of profile p from the evaluated profiles
+// package v.
+func defaultsOf(v cue.Value, p config.Profile) (*Defaults, error) {
 	env := v.LookupPath(cue.ParsePath("#Environment")).FillPath(cue.ParsePath("profile"), string(p))
 	d := &Defaults{}
 	str := func(path string) (string, error) {
