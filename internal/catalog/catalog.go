@@ -58,6 +58,25 @@ type Chart struct {
 	// Private marks a chart in Katonic's private registry: its source needs
 	// a pull secret, and air-gapped or customer installs must mirror it.
 	Private bool
+	// AppVersion is the application version the chart installs (its
+	// Chart.yaml appVersion), e.g. "26.3.2" for keycloakx 7.1.0.
+	AppVersion string
+	// KubeVersion is the Kubernetes versions the pin supports, as a Helm
+	// kubeVersion constraint (Masterminds/semver syntax, e.g.
+	// ">=1.25.0-0 <1.30.0-0"): the chart's own Chart.yaml kubeVersion,
+	// narrowed by the project's support table where it publishes one
+	// (Istio). "" means no published constraint.
+	KubeVersion string
+	// PinSource says where the pin, its appVersion and its KubeVersion
+	// come from: the chart's Chart.yaml at that version, the project's
+	// support table or release notes, the seed.
+	PinSource string
+	// Registries are the image name prefixes ("registry/path", with
+	// docker.io for Docker Hub) that every image the chart runs must start
+	// with when no image mirror is set: where katonic expects the chart's
+	// images to come from. Empty for Katonic's private charts, whose
+	// images are unknown here.
+	Registries []string
 }
 
 // Git is a pinned git source: the Kubeflow Pipelines manifests, which have no
@@ -85,6 +104,10 @@ type Release struct {
 	Charts map[string]Chart
 	// Pipelines pins the Kubeflow Pipelines manifests.
 	Pipelines Git
+	// MinKubernetesVersion is the platform version's own Kubernetes
+	// minimum (MAJOR.MINOR), on top of each profile's; "" when the platform
+	// sets none beyond the profiles'. KubernetesSource cites it.
+	MinKubernetesVersion, KubernetesSource string
 }
 
 // Chart ids: the keys of Release.Charts. They name what is installed, not
@@ -123,48 +146,88 @@ func (r *Release) ChartIDs() []string {
 	return ids
 }
 
-// Public chart pins shared by every platform version. The original Katonic
-// releases bundled their own chart copies, which are not public; these are the
-// current public charts for the same components (katonic-domain.md). They are
-// pins to be bumped deliberately, never ranges.
-func publicCharts() map[string]Chart {
-	// Istio: chart version = Istio version. 1.30.0 is the pin of the 1.30
-	// line named in katonic-domain.md; bump the patch deliberately.
-	const istio = "1.30.0"
+// Istio releases katonic pins, with the Kubernetes versions Istio supports
+// for each (istio.io, "Supported Releases": "Support status of Istio
+// releases", column "Supported Kubernetes Versions"). Istio's chart version
+// is the Istio version. A platform version pins one Istio release, chosen so
+// that the platform's whole Kubernetes range (the profiles' minimums and the
+// platform's, katonic-domain.md "Profiles") is supported.
+var istioReleases = map[string]struct{ kube, source string }{
+	"1.20.8": {">=1.25.0-0 <1.30.0-0", "istio.io Supported Releases: Istio 1.20 supports Kubernetes 1.25 to 1.29"},
+	"1.26.8": {">=1.29.0-0 <1.34.0-0", "istio.io Supported Releases: Istio 1.26 supports Kubernetes 1.29 to 1.33"},
+}
+
+// Public chart pins. The original Katonic releases bundled their own chart
+// copies, which are not public; these are the current public charts for the
+// same components (katonic-domain.md), each with the application version it
+// installs and the Kubernetes versions it supports. They are pins to be
+// bumped deliberately, never ranges; docs/charts.md says how.
+func publicCharts(istio string) map[string]Chart {
 	const istioOCI = "oci://registry.istio.io/release/charts/"
-	bitnami := func(chart, version string) Chart {
+	ir, ok := istioReleases[istio]
+	if !ok {
+		panic("catalog: no Istio release " + istio)
+	}
+	istioChart := func(source, chart string) Chart {
+		return Chart{Source: source, Kind: OCIRepository, URL: istioOCI + chart, Chart: chart, Version: istio,
+			AppVersion: istio, KubeVersion: ir.kube,
+			PinSource:  "istio/istio tag " + istio + " (chart version = Istio version); " + ir.source,
+			Registries: []string{"docker.io/istio"}}
+	}
+	// Bitnami's versioned images moved from docker.io/bitnami to
+	// docker.io/bitnamilegacy in August 2025 (katonic-domain.md, "Supply
+	// risks"); katonic overrides every image of these charts to the
+	// legacy repository (internal/render).
+	bitnami := func(chart, version, app string) Chart {
 		return Chart{Source: "bitnami-" + chart, Kind: OCIRepository,
-			URL: "oci://registry-1.docker.io/bitnamicharts/" + chart, Chart: chart, Version: version}
+			URL: "oci://registry-1.docker.io/bitnamicharts/" + chart, Chart: chart, Version: version,
+			AppVersion: app, PinSource: "bitnami/charts tag " + chart + "/" + version + ", bitnami/" + chart + "/Chart.yaml",
+			Registries: []string{"docker.io/bitnamilegacy"}}
 	}
 	return map[string]Chart{
-		ChartIstioBase:    {Source: "istio-base", Kind: OCIRepository, URL: istioOCI + "base", Chart: "base", Version: istio},
-		ChartIstiod:       {Source: "istio-istiod", Kind: OCIRepository, URL: istioOCI + "istiod", Chart: "istiod", Version: istio},
-		ChartIstioGateway: {Source: "istio-gateway", Kind: OCIRepository, URL: istioOCI + "gateway", Chart: "gateway", Version: istio},
-		// codecentric keycloakx, 7.1 line (katonic-domain.md).
-		ChartKeycloakx: {Source: "codecentric", Kind: HelmRepository, URL: "https://codecentric.github.io/helm-charts", Chart: "keycloakx", Version: "7.1.0"},
-		// community-charts mlflow, 1.11 line (katonic-domain.md).
-		ChartMLflow: {Source: "community-charts", Kind: HelmRepository, URL: "https://community-charts.github.io/helm-charts", Chart: "mlflow", Version: "1.11.0"},
-		// MinIO's own chart 5.4.0 (katonic-domain.md); upstream MinIO is
-		// archived, a supply risk to mirror.
-		ChartMinIO: {Source: "minio", Kind: HelmRepository, URL: "https://charts.min.io/", Chart: "minio", Version: "5.4.0"},
-		// Bitnami charts from Docker Hub's OCI registry. Their versioned images
-		// moved to bitnamilegacy in Aug 2025: installs need image overrides or
-		// a mirror (katonic-domain.md, "Supply risks").
-		ChartMongoDB:    bitnami("mongodb", "16.5.0"),
-		ChartPostgreSQL: bitnami("postgresql", "16.7.0"),
-		ChartRedis:      bitnami("redis", "21.1.0"),
-		// prometheus-community kube-prometheus-stack, 88 line (katonic-domain.md).
-		ChartKubePrometheusStack: {Source: "prometheus-community", Kind: HelmRepository, URL: "https://prometheus-community.github.io/helm-charts", Chart: "kube-prometheus-stack", Version: "88.0.0"},
-		// Apache Superset's chart, 0.x line; the chart is marked deprecated
-		// upstream (katonic-domain.md).
-		ChartSuperset: {Source: "superset", Kind: HelmRepository, URL: "https://apache.github.io/superset", Chart: "superset", Version: "0.14.1"},
-		// Airbyte's older helm-charts repository (chart v1), the line that
-		// matches Airbyte 0.40.x of seed 001; 0.43.33 is a pin to be checked
-		// against the Airbyte release Katonic validated.
-		ChartAirbyte: {Source: "airbyte", Kind: HelmRepository, URL: "https://airbytehq.github.io/helm-charts", Chart: "airbyte", Version: "0.43.33"},
+		ChartIstioBase:    istioChart("istio-base", "base"),
+		ChartIstiod:       istioChart("istio-istiod", "istiod"),
+		ChartIstioGateway: istioChart("istio-gateway", "gateway"),
+		ChartKeycloakx: {Source: "codecentric", Kind: HelmRepository, URL: "https://codecentric.github.io/helm-charts",
+			Chart: "keycloakx", Version: "7.1.0", AppVersion: "26.3.2",
+			PinSource:  "codecentric/helm-charts tag keycloakx-7.1.0, charts/keycloakx/Chart.yaml (katonic-domain.md: the 7.1 line)",
+			Registries: []string{"quay.io/keycloak", "docker.io/library/busybox"}},
+		// The MLflow chart pins bitnami postgresql 18.7.5 as a dependency
+		// (disabled here: MLflow uses the platform's Postgres).
+		ChartMLflow: {Source: "community-charts", Kind: HelmRepository, URL: "https://community-charts.github.io/helm-charts",
+			Chart: "mlflow", Version: "1.11.0", AppVersion: "3.7.0",
+			PinSource:  "community-charts/helm-charts tag mlflow-1.11.0, charts/mlflow/Chart.yaml (katonic-domain.md: the 1.11 line)",
+			Registries: []string{"docker.io/burakince"}},
+		// MinIO's own chart; upstream MinIO is archived, a supply risk to
+		// mirror (katonic-domain.md).
+		ChartMinIO: {Source: "minio", Kind: HelmRepository, URL: "https://charts.min.io/",
+			Chart: "minio", Version: "5.4.0", AppVersion: "RELEASE.2024-12-18T13-15-44Z",
+			PinSource:  "minio/minio helm-releases/minio-5.4.0.tgz, Chart.yaml",
+			Registries: []string{"quay.io/minio"}},
+		ChartMongoDB:    bitnami("mongodb", "16.5.0", "8.0.6"),
+		ChartPostgreSQL: bitnami("postgresql", "16.7.0", "17.4.0"),
+		ChartRedis:      bitnami("redis", "21.1.0", "8.0.0"),
+		ChartKubePrometheusStack: {Source: "prometheus-community", Kind: HelmRepository, URL: "https://prometheus-community.github.io/helm-charts",
+			Chart: "kube-prometheus-stack", Version: "88.0.0", AppVersion: "v0.93.0", KubeVersion: ">=1.25.0-0",
+			PinSource:  "prometheus-community/helm-charts tag kube-prometheus-stack-88.0.0, Chart.yaml (kubeVersion >=1.25.0-0)",
+			Registries: []string{"quay.io/prometheus", "quay.io/prometheus-operator", "registry.k8s.io/kube-state-metrics", "registry.k8s.io/ingress-nginx", "docker.io/grafana", "quay.io/kiwigrid"}},
+		// Apache Superset's chart (deprecated upstream, katonic-domain.md).
+		ChartSuperset: {Source: "superset", Kind: HelmRepository, URL: "https://apache.github.io/superset",
+			Chart: "superset", Version: "0.14.1", AppVersion: "4.1.1",
+			PinSource:  "apache/superset helm/superset/Chart.yaml at superset-helm-chart-0.14.1",
+			Registries: []string{"docker.io/apachesuperset.docker.scarf.sh", "docker.io/bitnamilegacy", "docker.io/apache", "docker.io/library/busybox", "docker.io/jwilder"}},
+		// Airbyte's older helm-charts repository (chart v1): 0.43.33 installs
+		// Airbyte 0.40.32, the version of seeds 001 and 003.
+		ChartAirbyte: {Source: "airbyte", Kind: HelmRepository, URL: "https://airbytehq.github.io/helm-charts",
+			Chart: "airbyte", Version: "0.43.33", AppVersion: "0.40.32",
+			PinSource:  "airbytehq/helm-charts published airbyte-0.43.33.tgz, Chart.yaml appVersion 0.40.32 (seeds 001 and 003: Airbyte 0.40.32)",
+			Registries: []string{"docker.io/airbyte", "docker.io/temporalio", "docker.io/bitnamilegacy", "docker.io/library/busybox", "docker.io/curlimages"}},
 		// Longhorn: the on-prem "storage" service on the storage pool
 		// (seed 000: storage nodes run Katonic's storage solution).
-		ChartLonghorn: {Source: "longhorn", Kind: HelmRepository, URL: "https://charts.longhorn.io", Chart: "longhorn", Version: "1.9.0"},
+		ChartLonghorn: {Source: "longhorn", Kind: HelmRepository, URL: "https://charts.longhorn.io",
+			Chart: "longhorn", Version: "1.9.0", AppVersion: "v1.9.0", KubeVersion: ">=1.25.0-0",
+			PinSource:  "longhorn/longhorn tag v1.9.0, chart/Chart.yaml (kubeVersion >=1.25.0-0)",
+			Registries: []string{"docker.io/longhornio"}},
 	}
 }
 
@@ -201,17 +264,24 @@ func kubeflowPipelines(tag string) Git {
 // releases builds the table of known platform versions. It is a function, not
 // a package variable, so every caller gets its own copy.
 func releases() map[string]*Release {
-	mk := func(v, kfpTag string) *Release {
-		ch := publicCharts()
+	mk := func(v, istio, kfpTag, minKube, kubeSource string) *Release {
+		ch := publicCharts(istio)
 		ch[ChartKatonicUI] = katonicChart("katonic-ui", v)
 		ch[ChartKatonicAPI] = katonicChart("katonic-api", v)
-		return &Release{PlatformVersion: v, Charts: ch, Pipelines: kubeflowPipelines(kfpTag)}
+		return &Release{PlatformVersion: v, Charts: ch, Pipelines: kubeflowPipelines(kfpTag),
+			MinKubernetesVersion: minKube, KubernetesSource: kubeSource}
 	}
 	return map[string]*Release{
-		// Katonic 4.5: seeds 000 and 001. KFP 1.8.5 is the last 1.x release.
-		"4.5": mk("4.5", "1.8.5"),
-		// Katonic 5.0.9: seed 003. KFP 2.3.0, a 2.x release of the same era.
-		"5.0.9": mk("5.0.9", "2.3.0"),
+		// Katonic 4.5: seeds 000 (validated on Kubernetes 1.27) and 001
+		// (on-prem, 1.25 and above). Istio 1.20 is the newest Istio that
+		// supports 1.25; it supports up to 1.29. KFP 1.8.5 is the last 1.x
+		// release.
+		"4.5": mk("4.5", "1.20.8", "1.8.5", "",
+			""),
+		// Katonic 5.0.9: seed 003 (AKS 1.29 and above). Istio 1.26 supports
+		// 1.29 to 1.33. KFP 2.3.0, a 2.x release of the same era.
+		"5.0.9": mk("5.0.9", "1.26.8", "2.3.0", "1.29",
+			"seed 003_48ea17a7d7c364df.txt, \"Kubernetes(AKS) version\": Katonic 5.0.9 is validated with Kubernetes 1.29 and above"),
 	}
 }
 
@@ -261,9 +331,11 @@ func (r *Release) Mirror(url string) (*Release, error) {
 	if !oci && !strings.HasPrefix(base, "https://") && !strings.HasPrefix(base, "http://") {
 		return nil, fmt.Errorf("chart mirror %q: want an oci://, https:// or http:// URL", url)
 	}
-	out := &Release{PlatformVersion: r.PlatformVersion, Pipelines: r.Pipelines, Charts: make(map[string]Chart, len(r.Charts))}
+	out := &Release{PlatformVersion: r.PlatformVersion, Pipelines: r.Pipelines, Charts: make(map[string]Chart, len(r.Charts)),
+		MinKubernetesVersion: r.MinKubernetesVersion, KubernetesSource: r.KubernetesSource}
 	for id, c := range r.Charts {
-		m := Chart{Chart: c.Chart, Version: c.Version}
+		m := Chart{Chart: c.Chart, Version: c.Version, AppVersion: c.AppVersion, KubeVersion: c.KubeVersion,
+			PinSource: c.PinSource, Registries: c.Registries}
 		if oci {
 			m.Kind, m.Source, m.URL = OCIRepository, "mirror-"+c.Chart, base+"/"+c.Chart
 		} else {
@@ -272,4 +344,24 @@ func (r *Release) Mirror(url string) (*Release, error) {
 		out.Charts[id] = m
 	}
 	return out, nil
+}
+
+// SupportsKubernetes reports whether the pin supports Kubernetes version v
+// ("1.29" or "1.29.5"; a missing patch counts as .0), checked against
+// KubeVersion the way Helm checks a chart's kubeVersion (Masterminds/semver
+// constraints). A pin with no KubeVersion supports every version. It
+// returns an error when v or KubeVersion cannot be parsed.
+func (c Chart) SupportsKubernetes(v string) (bool, error) {
+	if c.KubeVersion == "" {
+		return true, nil
+	}
+	cons, err := semver.NewConstraint(c.KubeVersion)
+	if err != nil {
+		return false, fmt.Errorf("chart %s %s: kubeVersion %q: %w", c.Chart, c.Version, c.KubeVersion, err)
+	}
+	sv, err := semver.NewVersion(v)
+	if err != nil {
+		return false, fmt.Errorf("Kubernetes version %q: %w", v, err)
+	}
+	return cons.Check(sv), nil
 }

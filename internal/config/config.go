@@ -67,6 +67,7 @@ type Environment struct {
 	Identity      Identity           `json:"identity"`
 	Services      map[string]Service `json:"services"`
 	Charts        Charts             `json:"charts,omitempty"`
+	Images        Images             `json:"images,omitempty"`
 	// Waivers maps a policy id (policy/) to the recorded reason this
 	// environment is exempt from it.
 	Waivers map[string]string `json:"waivers,omitempty"`
@@ -77,6 +78,19 @@ type Charts struct {
 	// Mirror, when set, is an https:// Helm repository or an oci:// prefix
 	// that serves every chart in place of its upstream source (see
 	// catalog.Release.Mirror). Empty means upstream.
+	Mirror string `json:"mirror,omitempty"`
+}
+
+// Images says where an environment's container images come from.
+type Images struct {
+	// Mirror, when set, is a registry host with an optional path prefix
+	// ("registry.acme.example/katonic") that serves every image in place
+	// of its upstream registry, for air-gapped installs. An image keeps its
+	// repository path and tag, with the registry host replaced:
+	// docker.io/bitnamilegacy/postgresql:17.4.0 is pulled as
+	// registry.acme.example/katonic/bitnamilegacy/postgresql:17.4.0 (the
+	// convention of the charts' own global.imageRegistry values). Empty
+	// means upstream.
 	Mirror string `json:"mirror,omitempty"`
 }
 
