@@ -93,6 +93,13 @@ type Git struct {
 	// ClusterPath is the overlay holding the cluster-scoped resources
 	// (CRDs) that Path needs applied first, "./"-prefixed.
 	ClusterPath string
+	// PinSource says where the tag comes from.
+	PinSource string
+	// Images are the container images (names without tags) that the
+	// overlay's workloads run, for rewriting to an image mirror: every
+	// Deployment and StatefulSet of manifests/kustomize/env/platform-agnostic
+	// at Tag, rendered with kustomize.
+	Images []string
 }
 
 // Release is the pinned set of sources for one Katonic platform version.
@@ -147,14 +154,15 @@ func (r *Release) ChartIDs() []string {
 }
 
 // Istio releases katonic pins, with the Kubernetes versions Istio supports
-// for each (istio.io, "Supported Releases": "Support status of Istio
-// releases", column "Supported Kubernetes Versions"). Istio's chart version
+// for each (istio.io, "Supported Releases", the table "Support status of
+// Istio releases", column "Supported Kubernetes Versions"; its data file is
+// istio/istio.io data/compatibility/supportStatus.yml). Istio's chart version
 // is the Istio version. A platform version pins one Istio release, chosen so
 // that the platform's whole Kubernetes range (the profiles' minimums and the
 // platform's, katonic-domain.md "Profiles") is supported.
 var istioReleases = map[string]struct{ kube, source string }{
-	"1.20.8": {">=1.25.0-0 <1.30.0-0", "istio.io Supported Releases: Istio 1.20 supports Kubernetes 1.25 to 1.29"},
-	"1.26.8": {">=1.29.0-0 <1.34.0-0", "istio.io Supported Releases: Istio 1.26 supports Kubernetes 1.29 to 1.33"},
+	"1.20.8": {">=1.25.0-0 <1.30.0-0", "istio.io Supported Releases (data/compatibility/supportStatus.yml): Istio 1.20 supports Kubernetes 1.25 to 1.29"},
+	"1.26.8": {">=1.29.0-0 <1.34.0-0", "istio.io Supported Releases (data/compatibility/supportStatus.yml): Istio 1.26 supports Kubernetes 1.29 to 1.33"},
 }
 
 // Public chart pins. The original Katonic releases bundled their own chart
@@ -171,7 +179,7 @@ func publicCharts(istio string) map[string]Chart {
 	istioChart := func(source, chart string) Chart {
 		return Chart{Source: source, Kind: OCIRepository, URL: istioOCI + chart, Chart: chart, Version: istio,
 			AppVersion: istio, KubeVersion: ir.kube,
-			PinSource:  "istio/istio tag " + istio + " (chart version = Istio version); " + ir.source,
+			PinSource:  ir.source + "; istio/istio tag " + istio + " (chart version = Istio version)",
 			Registries: []string{"docker.io/istio"}}
 	}
 	// Bitnami's versioned images moved from docker.io/bitnami to
@@ -250,37 +258,50 @@ func chartVersion(v string) string {
 	return semver.MustParse(v).String()
 }
 
-// kubeflowPipelines pins the Kubeflow Pipelines manifests at tag.
-func kubeflowPipelines(tag string) Git {
+// kubeflowPipelines pins the Kubeflow Pipelines manifests at tag; source
+// says where the tag comes from. The images are the same names at 1.8.5 and
+// 2.3.0 (their tags differ).
+func kubeflowPipelines(tag, source string) Git {
+	var images []string
+	for _, n := range []string{"api-server", "cache-deployer", "cache-server", "frontend", "metadata-envoy",
+		"metadata-writer", "minio", "mysql", "persistenceagent", "scheduledworkflow", "viewer-crd-controller",
+		"visualization-server", "workflow-controller"} {
+		images = append(images, "gcr.io/ml-pipeline/"+n)
+	}
+	images = append(images, "gcr.io/tfx-oss-public/ml_metadata_store_server")
 	return Git{
 		Source:      "kubeflow-pipelines",
 		URL:         "https://github.com/kubeflow/pipelines",
 		Tag:         tag,
 		Path:        "./manifests/kustomize/env/platform-agnostic",
 		ClusterPath: "./manifests/kustomize/cluster-scoped-resources",
+		PinSource:   source,
+		Images:      images,
 	}
 }
 
 // releases builds the table of known platform versions. It is a function, not
 // a package variable, so every caller gets its own copy.
 func releases() map[string]*Release {
-	mk := func(v, istio, kfpTag, minKube, kubeSource string) *Release {
+	mk := func(v, istio, kfpTag, kfpSource, minKube, kubeSource string) *Release {
 		ch := publicCharts(istio)
 		ch[ChartKatonicUI] = katonicChart("katonic-ui", v)
 		ch[ChartKatonicAPI] = katonicChart("katonic-api", v)
-		return &Release{PlatformVersion: v, Charts: ch, Pipelines: kubeflowPipelines(kfpTag),
+		return &Release{PlatformVersion: v, Charts: ch, Pipelines: kubeflowPipelines(kfpTag, kfpSource),
 			MinKubernetesVersion: minKube, KubernetesSource: kubeSource}
 	}
 	return map[string]*Release{
 		// Katonic 4.5: seeds 000 (validated on Kubernetes 1.27) and 001
 		// (on-prem, 1.25 and above). Istio 1.20 is the newest Istio that
-		// supports 1.25; it supports up to 1.29. KFP 1.8.5 is the last 1.x
-		// release.
-		"4.5": mk("4.5", "1.20.8", "1.8.5", "",
-			""),
+		// supports 1.25; it supports up to 1.29.
+		"4.5": mk("4.5", "1.20.8", "1.8.5",
+			"kubeflow/pipelines tag 1.8.5 (2022-09-01), the last 1.x backend release, current when Katonic 4.5 shipped; no seed names a Kubeflow Pipelines version (seeds 000 and 001 list \"Google Kubeflow Pipelines\")",
+			"", ""),
 		// Katonic 5.0.9: seed 003 (AKS 1.29 and above). Istio 1.26 supports
-		// 1.29 to 1.33. KFP 2.3.0, a 2.x release of the same era.
-		"5.0.9": mk("5.0.9", "1.26.8", "2.3.0", "1.29",
+		// 1.29 to 1.33.
+		"5.0.9": mk("5.0.9", "1.26.8", "2.3.0",
+			"kubeflow/pipelines tag 2.3.0 (2024-09-06), the newest backend release of 2024, the year of Katonic 5.0; no seed names a Kubeflow Pipelines version",
+			"1.29",
 			"seed 003_48ea17a7d7c364df.txt, \"Kubernetes(AKS) version\": Katonic 5.0.9 is validated with Kubernetes 1.29 and above"),
 	}
 }
@@ -364,4 +385,23 @@ func (c Chart) SupportsKubernetes(v string) (bool, error) {
 		return false, fmt.Errorf("Kubernetes version %q: %w", v, err)
 	}
 	return cons.Check(sv), nil
+}
+
+// MinKubernetes returns the lowest Kubernetes version (MAJOR.MINOR) that an
+// environment of platformVersion may run, given its profile's minimum
+// profileMin (cited by profileSource), and the source of the deciding rule:
+// the platform version's own minimum (Release.MinKubernetesVersion) when it
+// is higher, the profile's otherwise. An unknown platform version or an
+// unreadable version leaves the profile's minimum.
+func MinKubernetes(platformVersion, profileMin, profileSource string) (string, string) {
+	r, err := Lookup(platformVersion)
+	if err != nil || r.MinKubernetesVersion == "" {
+		return profileMin, profileSource
+	}
+	pm, err1 := semver.NewVersion(profileMin)
+	rm, err2 := semver.NewVersion(r.MinKubernetesVersion)
+	if err1 != nil || err2 != nil || !rm.GreaterThan(pm) {
+		return profileMin, profileSource
+	}
+	return r.MinKubernetesVersion, r.KubernetesSource
 }

@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/katonic/katonic/internal/catalog"
 	"github.com/katonic/katonic/internal/config"
 	"github.com/katonic/katonic/internal/load"
 )
@@ -606,19 +607,25 @@ func (c *conv) finishPool(p *pool, quiet bool) {
 	}
 }
 
-// finishKubernetes adds the profile's minimum Kubernetes version when the
-// installer gives none, and raises one below it.
+// finishKubernetes adds the minimum Kubernetes version of the profile and
+// platform version (catalog.MinKubernetes) when the installer gives none,
+// and raises one below it.
 func (c *conv) finishKubernetes() {
-	minV := c.rules.MinKubernetesVersion
+	platform, _ := c.top["platformVersion"].v.(string)
+	minV, source := catalog.MinKubernetes(platform, c.rules.MinKubernetesVersion, c.rules.KubernetesSource)
+	whose := "profile " + string(c.profile)
+	if minV != c.rules.MinKubernetesVersion {
+		whose = "Katonic " + platform
+	}
 	v := c.top["kubernetesVersion"]
 	if v == nil {
-		c.added("kubernetesVersion", strconv.Quote(minV), "the installer gives no Kubernetes version: the profile's minimum", c.rules.KubernetesSource)
-		c.top["kubernetesVersion"] = &val{v: minV, notes: []string{"added: the profile's minimum Kubernetes version"}}
+		c.added("kubernetesVersion", strconv.Quote(minV), "the installer gives no Kubernetes version: the minimum for "+whose, source)
+		c.top["kubernetesVersion"] = &val{v: minV, notes: []string{"added: the minimum Kubernetes version for " + whose}}
 		return
 	}
 	if versionLess(v.v.(string), minV) && !strings.HasPrefix(v.v.(string), minV+".") {
-		reason := fmt.Sprintf("Kubernetes %s is older than %s, the minimum for profile %s", v.v, minV, c.profile)
-		c.adjusted(v.from, "kubernetesVersion", literal(v.v), strconv.Quote(minV), "kubernetes.min-version", reason, c.rules.KubernetesSource)
+		reason := fmt.Sprintf("Kubernetes %s is older than %s, the minimum for %s", v.v, minV, whose)
+		c.adjusted(v.from, "kubernetesVersion", literal(v.v), strconv.Quote(minV), "kubernetes.min-version", reason, source)
 		v.notes = append(v.notes, fmt.Sprintf("was %s: %s", literal(v.v), reason))
 		v.v = minV
 	}

@@ -197,27 +197,32 @@ func TestConvert(t *testing.T) {
 			},
 		},
 		{
-			name: "Kubernetes below the profile's minimum is raised; a distribution suffix is dropped",
+			name: "Kubernetes below the platform version's minimum is raised; a distribution suffix is dropped",
 			src:  strings.Replace(cloudYML, `kubernetes_version: "1.30"`, `gke_version: "1.25.2-gke.1"`, 1),
 			mod:  func(o *Options) {},
 			want: want{
-				contains: []string{`kubernetesVersion: "1.27"`},
+				contains: []string{`kubernetesVersion: "1.29"`, `older than 1.29, the minimum for Katonic 5.0.9`},
 				adjusted: []string{"kubernetesVersion"},
 			},
 		},
 		{
-			name: "no Kubernetes version: the profile's minimum is added",
+			name: "no Kubernetes version: the platform version's minimum is added",
 			src:  strings.Replace(cloudYML, `kubernetes_version: "1.30"`, "", 1),
+			want: want{contains: []string{`kubernetesVersion: "1.29"`}, added: []string{"kubernetesVersion"}},
+		},
+		{
+			name: "no Kubernetes version at platform 4.5: the profile's minimum is added",
+			src:  strings.Replace(strings.Replace(cloudYML, `kubernetes_version: "1.30"`, "", 1), `image_tag: "7.0.0"`, `image_tag: "4.5"`, 1),
 			want: want{contains: []string{`kubernetesVersion: "1.27"`}, added: []string{"kubernetesVersion"}},
 		},
 		{
 			name: "a known platform version is kept",
-			src:  strings.Replace(cloudYML, `image_tag: "7.0.0"`, `image_tag: "4.5"`, 1),
+			src:  strings.Replace(strings.Replace(cloudYML, `image_tag: "7.0.0"`, `image_tag: "4.5"`, 1), `kubernetes_version: "1.30"`, `kubernetes_version: "1.29"`, 1),
 			want: want{contains: []string{`platformVersion:   "4.5"`}},
 		},
 		{
 			name: "--platform-version overrides",
-			src:  cloudYML,
+			src:  strings.Replace(cloudYML, `kubernetes_version: "1.30"`, `kubernetes_version: "1.29"`, 1),
 			mod:  func(o *Options) { o.PlatformVersion = "4.5" },
 			want: want{contains: []string{`platformVersion:   "4.5"`}},
 		},

@@ -197,8 +197,13 @@ func (b *builder) file() ([]byte, error) {
 	}
 	add(field1("platformVersion", ast.NewString(o.PlatformVersion), ""),
 		fmt.Sprintf("The Katonic release; it selects the pinned chart versions (katonic knows %s; this is the newest).", strings.Join(catalog.Versions(), ", ")))
-	add(field1("kubernetesVersion", ast.NewString(r.MinKubernetesVersion), ""),
-		fmt.Sprintf("MAJOR.MINOR[.PATCH]; %s is the minimum for profile %s (%s).", r.MinKubernetesVersion, o.Profile, r.KubernetesSource))
+	minKube, kubeSource := catalog.MinKubernetes(o.PlatformVersion, r.MinKubernetesVersion, r.KubernetesSource)
+	whose := "profile " + string(o.Profile)
+	if minKube != r.MinKubernetesVersion {
+		whose = "Katonic " + o.PlatformVersion
+	}
+	add(field1("kubernetesVersion", ast.NewString(minKube), ""),
+		fmt.Sprintf("MAJOR.MINOR[.PATCH]; %s is the minimum for %s (%s).", minKube, whose, kubeSource))
 	if o.Domain != "" {
 		add(field1("domain", ast.NewString(o.Domain), ""),
 			"The platform FQDN. Superset adds dash-<domain> and Airbyte connectors-<domain> (seeds 001 and 003).")

@@ -16,6 +16,7 @@ import (
 	"cuelang.org/go/cue/parser"
 
 	"github.com/katonic/katonic/internal/compile"
+	"github.com/katonic/katonic/internal/catalog"
 	"github.com/katonic/katonic/internal/config"
 	"github.com/katonic/katonic/internal/load"
 	"github.com/katonic/katonic/internal/testrepo"
@@ -74,8 +75,11 @@ func TestEveryProfileVets(t *testing.T) {
 		t.Run(p, func(t *testing.T) {
 			env, src := compiled(t, repo, Options{Name: "x-" + p, Profile: config.Profile(p)})
 			rules := repo.Rules[config.Profile(p)]
-			if env.KubernetesVersion != rules.MinKubernetesVersion {
-				t.Errorf("kubernetesVersion %s, want the profile's minimum %s", env.KubernetesVersion, rules.MinKubernetesVersion)
+			// The newest platform version, 5.0.9, needs Kubernetes 1.29
+			// (seed 003), above every profile's own minimum.
+			wantKube, kubeSource := catalog.MinKubernetes("5.0.9", rules.MinKubernetesVersion, rules.KubernetesSource)
+			if env.KubernetesVersion != wantKube || wantKube != "1.29" {
+				t.Errorf("kubernetesVersion %s, want the minimum of profile and platform %s", env.KubernetesVersion, wantKube)
 			}
 			if env.PlatformVersion != "5.0.9" {
 				t.Errorf("platformVersion %s, want the newest, 5.0.9", env.PlatformVersion)
@@ -113,7 +117,7 @@ func TestEveryProfileVets(t *testing.T) {
 				t.Errorf("network %v for profile %s", env.Network, p)
 			}
 			// Comments say each field's unit and the rule's source.
-			for _, s := range []string{"vCPU per node", "GiB of memory per node", "nodes, at the least", rules.KubernetesSource} {
+			for _, s := range []string{"vCPU per node", "GiB of memory per node", "nodes, at the least", kubeSource} {
 				if !strings.Contains(squeeze(string(src)), squeeze(s)) {
 					t.Errorf("the scaffold does not say %q", s)
 				}
@@ -141,7 +145,7 @@ func TestScaffoldFollowsRules(t *testing.T) {
 		`min: {minNodes: *3 | int, maxNodes: *3 | int, cpu: *6 | int, memoryGiB: *24 | int, bootDiskGiB: *200 | int}`, 1)
 	onprem := string(must(os.ReadFile(filepath.Join(root, "profiles", "onprem.cue"))))
 	for _, r := range [][2]string{
-		{`minKubernetesVersion: "1.25"`, `minKubernetesVersion: "1.28"`},
+		{`minKubernetesVersion: "1.25"`, `minKubernetesVersion: "1.30"`},
 		{`recommendedPools: ["deployment"]`, `recommendedPools: ["deployment", "gpu"]`},
 	} {
 		if !strings.Contains(onprem, r[0]) {
@@ -162,8 +166,8 @@ func TestScaffoldFollowsRules(t *testing.T) {
 	}
 
 	env, src := compiled(t, repo, Options{Name: "raised-onprem", Profile: config.ProfileOnPrem})
-	if env.KubernetesVersion != "1.28" {
-		t.Errorf("kubernetesVersion %s, want the raised minimum 1.28", env.KubernetesVersion)
+	if env.KubernetesVersion != "1.30" {
+		t.Errorf("kubernetesVersion %s, want the raised minimum 1.30", env.KubernetesVersion)
 	}
 	g, ok := env.NodePools[config.RoleGPU]
 	if !ok || g.GPUCount != 1 || g.CPU != 8 || g.BootDiskGiB != 512 || g.GPUType == "" {

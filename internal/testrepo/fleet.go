@@ -26,7 +26,7 @@ environments: "NAME": {
 	profile:           "cloud"
 	provider:          "gcp"
 	platformVersion:   "4.5"
-	kubernetesVersion: "1.30.2"
+	kubernetesVersion: "1.29.8"
 	domain:            "NAME.fleet.example"
 	loadBalancer:      "internal"
 	nodePools: {

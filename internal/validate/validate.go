@@ -22,9 +22,11 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/katonic/katonic/internal/catalog"
 	"github.com/katonic/katonic/internal/config"
 	"github.com/katonic/katonic/internal/diag"
 	"github.com/katonic/katonic/internal/load"
+	"github.com/katonic/katonic/internal/render"
 )
 
 // Options are the facts the rules need from outside the CUE module.
@@ -68,7 +70,9 @@ func Environment(repo *load.Repository, e load.Env, opts Options) (*config.Envir
 		return nil, c.diags.Sort()
 	}
 	c.platformVersion(opts.PlatformVersions)
-	c.kubernetesVersion(rules)
+	if c.kubernetesVersion(rules) {
+		c.pins()
+	}
 	c.profileFields()
 	c.pools(rules)
 	c.storageService()
@@ -337,18 +341,119 @@ func majorMinor(v string) (int, int, bool) {
 	return maj, min, err1 == nil && err2 == nil
 }
 
-func (c *checker) kubernetesVersion(r load.ProfileRules) {
+// kubernetesVersion checks the version's form and the profile's minimum;
+// it reports whether both hold.
+func (c *checker) kubernetesVersion(r load.ProfileRules) bool {
 	maj, min, ok := majorMinor(c.cfg.KubernetesVersion)
 	wmaj, wmin, _ := majorMinor(r.MinKubernetesVersion)
 	if !ok {
 		c.errorf([]string{"kubernetesVersion"}, "kubernetes.version", r.KubernetesSource,
 			"kubernetesVersion %q is not MAJOR.MINOR[.PATCH]", c.cfg.KubernetesVersion)
-		return
+		return false
 	}
 	if maj < wmaj || maj == wmaj && min < wmin {
 		c.errorf([]string{"kubernetesVersion"}, "kubernetes.min-version", r.KubernetesSource,
 			"Kubernetes %s is older than %s, the minimum for profile %s", c.cfg.KubernetesVersion, r.MinKubernetesVersion, c.cfg.Profile)
+		return false
 	}
+	return true
+}
+
+// pins checks kubernetesVersion against the Kubernetes versions of the
+// platform version (catalog.Release.MinKubernetesVersion) and of every
+// chart pin the environment installs (catalog.Chart.KubeVersion: the
+// chart's kubeVersion and the project's support table), citing both the
+// field and the pin's source; once per cause: nothing more when the
+// platform's minimum is not met. An unknown platformVersion is reported by
+// platformVersion.
+func (c *checker) pins() {
+	rel, err := catalog.Lookup(c.cfg.PlatformVersion)
+	if err != nil {
+		return
+	}
+	kube := c.cfg.KubernetesVersion
+	if m := rel.MinKubernetesVersion; m != "" {
+		maj, min, _ := majorMinor(kube)
+		wmaj, wmin, _ := majorMinor(m)
+		if maj < wmaj || maj == wmaj && min < wmin {
+			c.errorf([]string{"kubernetesVersion"}, "kubernetes.platform-version", rel.KubernetesSource,
+				"Kubernetes %s is older than %s, the minimum of Katonic %s", kube, m, c.cfg.PlatformVersion)
+			return
+		}
+	}
+	seen := map[string]bool{}
+	for _, key := range sortedServiceKeys(c.cfg.Services) {
+		if !c.cfg.Enabled(key) {
+			continue
+		}
+		for _, id := range render.ServiceCharts(key) {
+			pin, ok := rel.Chart(id)
+			if !ok || seen[id] {
+				continue
+			}
+			seen[id] = true
+			ok, err := pin.SupportsKubernetes(kube)
+			if err != nil || ok {
+				continue
+			}
+			c.errorf([]string{"kubernetesVersion"}, "kubernetes.chart-support", pin.PinSource,
+				"Kubernetes %s is not supported by services.%s: Katonic %s pins chart %s %s (%s %s), which supports Kubernetes %s; choose a Kubernetes version in that range or another platformVersion",
+				kube, key, c.cfg.PlatformVersion, pin.Chart, pin.Version, appName(key), pin.AppVersion, kubeRange(pin.KubeVersion))
+			break // one error per service: its charts share one support range
+		}
+	}
+}
+
+// kubeRange says a kubeVersion constraint in words: ">=1.25.0-0 <1.30.0-0"
+// is "1.25 to 1.29", ">=1.25.0-0" is "1.25 and later".
+func kubeRange(cons string) string {
+	var lo, hi string
+	for _, f := range strings.Fields(cons) {
+		v := strings.TrimSuffix(strings.TrimLeft(f, "<>="), "-0")
+		maj, min, ok := majorMinor(v)
+		if !ok {
+			return cons
+		}
+		switch {
+		case strings.HasPrefix(f, ">="):
+			lo = fmt.Sprintf("%d.%d", maj, min)
+		case strings.HasPrefix(f, "<") && !strings.HasPrefix(f, "<="):
+			hi = fmt.Sprintf("%d.%d", maj, min-1)
+		default:
+			return cons
+		}
+	}
+	switch {
+	case lo != "" && hi != "":
+		return lo + " to " + hi
+	case lo != "":
+		return lo + " and later"
+	case hi != "":
+		return "up to " + hi
+	}
+	return cons
+}
+
+// appName names a service's application in messages.
+func appName(key string) string {
+	switch key {
+	case "istio":
+		return "Istio"
+	case "monitoring":
+		return "Prometheus Operator"
+	case "storage":
+		return "Longhorn"
+	}
+	return key
+}
+
+func sortedServiceKeys(m map[string]config.Service) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // profileFields checks the fields that belong to one profile only.
