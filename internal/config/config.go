@@ -193,3 +193,65 @@ func (e *Environment) Hosts() []string {
 	}
 	return hosts
 }
+
+// Allocatable is what one node of a pool offers to pods: its capacity less
+// the system reserve of Allocatable's formula.
+type Allocatable struct {
+	MilliCPU  int64 // millicores (1000 = one vCPU)
+	MemoryMiB int64 // MiB
+}
+
+// Allocatable returns the vCPU and memory one node of p offers to pods:
+// capacity (CPU vCPU, MemoryGiB GiB) minus the kube-reserved tiers that
+// GKE documents ("Plan node sizes", node allocatable resources) and AKS
+// uses for CPU ("Node resource reservations"), plus a 100 MiB hard
+// eviction threshold:
+//
+//   - CPU: 6% of the first core, 1% of the second, 0.5% of the third and
+//     fourth, 0.25% of every core above four (4 vCPU: 80m reserved, 3,920m
+//     allocatable);
+//   - memory: 25% of the first 4 GiB, 20% of the next 4 GiB, 10% of the
+//     next 8 GiB, 6% of the next 112 GiB, 2% above 128 GiB, rounded up to
+//     a MiB, plus 100 MiB (16 GiB: 13,621 MiB allocatable; 14 GiB:
+//     11,778 MiB).
+//
+// AKS before 1.29 reserves the same memory tiers with a 750 MiB eviction
+// threshold, AKS 1.29 and later and EKS reserve less (20 MB or 11 MiB per
+// pod plus a base), so this is the larger, safe figure for every profile.
+// A pool with no size gives zero.
+func (p NodePool) Allocatable() Allocatable {
+	cores := int64(p.CPU)
+	milli := cores * 1000
+	var cpuReserve int64 // in 1/100 of a millicore: 6% of 1000m = 6000
+	for i := int64(1); i <= cores; i++ {
+		switch {
+		case i == 1:
+			cpuReserve += 6000
+		case i == 2:
+			cpuReserve += 1000
+		case i <= 4:
+			cpuReserve += 500
+		default:
+			cpuReserve += 250
+		}
+	}
+	mem := int64(p.MemoryGiB) * 1024
+	tiers := []struct{ upTo, pct int64 }{{4096, 25}, {8192, 20}, {16384, 10}, {131072, 6}, {1 << 62, 2}}
+	var memReserve, prev int64 // in 1/100 MiB
+	for _, t := range tiers {
+		if mem <= prev {
+			break
+		}
+		memReserve += (min(mem, t.upTo) - prev) * t.pct
+		prev = t.upTo
+	}
+	const evictionMiB = 100
+	a := Allocatable{MilliCPU: milli - (cpuReserve+99)/100, MemoryMiB: mem - (memReserve+99)/100 - evictionMiB}
+	if p.CPU == 0 {
+		a.MilliCPU = 0
+	}
+	if p.MemoryGiB == 0 {
+		a.MemoryMiB = 0
+	}
+	return a
+}

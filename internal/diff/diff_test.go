@@ -245,7 +245,7 @@ func TestRiskClasses(t *testing.T) {
 		{
 			name: "tls and dns: whole ingress block removed",
 			mutate: func(t *testing.T, from, to Side) {
-				replace(t, to, acmeSuperset, "    ingress:\n      enabled: true\n      hosts:\n      - dash-katonic.acme.example\n      ingressClassName: istio\n      path: /\n      tls:\n      - hosts:\n        - dash-katonic.acme.example\n        secretName: superset-tls\n", "", 1)
+				replace(t, to, acmeSuperset, "    ingress:\n      enabled: true\n      hosts:\n      - dash-katonic.acme.example\n      ingressClassName: istio\n      path: /\n      pathType: Prefix\n      tls:\n      - hosts:\n        - dash-katonic.acme.example\n        secretName: superset-tls\n", "", 1)
 			},
 			want: []string{"acme-azure HelmRelease/flux-system/superset dns high", "acme-azure HelmRelease/flux-system/superset tls high"},
 		},
@@ -269,12 +269,12 @@ func TestRiskClasses(t *testing.T) {
 		{
 			name: "secret-ref: one key of a multi-entry valuesFrom changed, entry name hidden",
 			mutate: func(t *testing.T, from, to Side) {
-				replace(t, to, acmeAirbyte, "valuesKey: minio-root-password", "valuesKey: minio-shadow-password", 1)
+				replace(t, to, acmeAirbyte, "valuesKey: minio-secret-key", "valuesKey: minio-shadow-key", 1)
 			},
 			want: []string{"acme-azure HelmRelease/flux-system/airbyte secret-ref medium"},
 			field: &wantField{"acme-azure", "HelmRelease/flux-system/airbyte",
 				FieldChange{Path: "spec.valuesFrom", Change: FieldModified, Redacted: true}},
-			hidden: []string{"minio-shadow-password", "minio-root-password", "airbyte-credentials"},
+			hidden: []string{"minio-shadow-key", "minio-secret-key", "airbyte-credentials"},
 		},
 		{
 			name: "Secret data changed: value hidden, no reference risk",

@@ -113,6 +113,13 @@ func (r *renderer) pipelinesKustomizations() []any {
 	crds := mk(LayerPipelines+"-cluster", git.ClusterPath, []string{LayerInfrastructure})
 	app := mk(LayerPipelines, git.Path, []string{LayerInfrastructure, LayerPipelines + "-cluster"})
 	app.Spec.TargetNamespace = ns
+	if r.env.Images.Mirror != "" {
+		// kustomize's images transformer, run by kustomize-controller
+		// (Kustomization spec.images): the same name under the mirror.
+		for _, img := range git.Images {
+			app.Spec.Images = append(app.Spec.Images, kustomize.Image{Name: img, NewName: r.mirrored(img)})
+		}
+	}
 	for _, kind := range []string{"Deployment", "StatefulSet"} {
 		app.Spec.Patches = append(app.Spec.Patches, kustomize.Patch{
 			Patch:  podPlacementPatch(kind, r.env),

@@ -120,6 +120,11 @@ type Release struct {
 	// its values (nodeSelector katonic.ai/node-pool and the pool's taints),
 	// sorted and unique; empty for charts without pods (istio-base).
 	Pools []config.Role
+	// NodeAgents are the chart's templates (paths as Helm names them,
+	// "longhorn/templates/postupgrade-job.yaml") whose pods run wherever
+	// the chart's node agent runs, by the chart's design, and so select
+	// no node pool; each with the reason. DaemonSets need no entry.
+	NodeAgents map[string]string
 }
 
 // SecretRef is a Secret that katonic references but never writes.

@@ -108,9 +108,27 @@ func chartPlacement(chart string) []placement {
 			"connector-builder-server", "airbyte-api-server", "cron", "metrics", "minio", "postgresql"),
 			on(config.RoleCompute, "global.jobs.kube")...)
 	case catalog.ChartLonghorn:
-		return on(config.RoleStorage, "longhornUI")
+		return on(config.RoleStorage, "longhornUI", "longhornDriver")
 	default: // istio gateway, keycloakx, mlflow, Katonic's own charts
 		return on(p, "")
+	}
+}
+
+// nodeAgents lists the templates of chart whose pods follow the chart's
+// node agent rather than a node pool (render.Release.NodeAgents).
+func nodeAgents(chart string) map[string]string {
+	if chart != catalog.ChartLonghorn {
+		return nil
+	}
+	// Longhorn's upgrade and uninstall jobs take longhornManager's
+	// placement (templates/*-job.yaml), and the manager is a DaemonSet that
+	// must run on every node that mounts a volume (Longhorn docs, "Node
+	// selector": the manager runs wherever volumes attach).
+	const why = "runs with Longhorn's manager, on any node that mounts Longhorn volumes (the chart gives it longhornManager's placement)"
+	return map[string]string{
+		"longhorn/templates/postupgrade-job.yaml": why,
+		"longhorn/templates/preupgrade-job.yaml":  why,
+		"longhorn/templates/uninstall-job.yaml":   why,
 	}
 }
 
@@ -187,11 +205,33 @@ func services() []service {
 			{"superset-credentials", "db-password", "postgresql.auth.password", ""},
 			{"superset-credentials", "db-password", "supersetNode.connections.db_pass", ""},
 		}}}},
-		{svcAirbyte, LayerAddons, []release{{name: svcAirbyte, chart: catalog.ChartAirbyte, secrets: []secretValue{
-			{"airbyte-credentials", "db-password", "postgresql.postgresqlPassword", "Airbyte database and bundled MinIO passwords"},
-			{"airbyte-credentials", "minio-root-password", "minio.auth.rootPassword", ""},
-		}}}},
+		// Airbyte keeps its data in the shared Postgres and its logs and
+		// state in the file manager's MinIO (values.go, airbyteValues);
+		// the chart reads the MinIO credentials from minio.auth.
+		{svcAirbyte, LayerAddons, []release{{name: svcAirbyte, chart: catalog.ChartAirbyte,
+			dependsOn: []string{svcPostgres, svcFileManager},
+			secrets: []secretValue{
+				{"airbyte-credentials", "db-password", "externalDatabase.password", "Airbyte's PostgreSQL user password and the file manager's MinIO credentials (its root-user and root-password)"},
+				{"airbyte-credentials", "minio-access-key", "minio.auth.rootUser", ""},
+				{"airbyte-credentials", "minio-secret-key", "minio.auth.rootPassword", ""},
+			}}}},
 	}
+}
+
+// ServiceCharts returns the catalog chart ids (catalog.Chart*) that service
+// key installs, in render order; none for an unknown key or for Kubeflow
+// Pipelines, which is applied from git.
+func ServiceCharts(key string) []string {
+	var ids []string
+	for _, s := range services() {
+		if s.key != key {
+			continue
+		}
+		for _, rl := range s.releases {
+			ids = append(ids, rl.chart)
+		}
+	}
+	return ids
 }
 
 func minioSecrets(secret, what string) []secretValue {
@@ -293,6 +333,7 @@ func (r *renderer) helmRelease(s service, rl release) (*helmv2.HelmRelease, erro
 		}
 	}
 	slices.Sort(info.Pools)
+	info.NodeAgents = nodeAgents(rl.chart)
 	r.rels = append(r.rels, info)
 	if err := r.serviceValues(s.key, rl, vals); err != nil {
 		return nil, err

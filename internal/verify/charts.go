@@ -232,6 +232,9 @@ func (v *envVerifier) checkPlacement(o *object, rel render.Release, ref charts.R
 	if ps == nil {
 		return
 	}
+	if _, agent := rel.NodeAgents[mf.Template]; agent {
+		return
+	}
 	what := describe(ref, mf)
 	want := make([]string, len(rel.Pools))
 	for i, p := range rel.Pools {
