@@ -248,7 +248,8 @@ func publicCharts(istio string) map[string]Chart {
 // HelmRelease would be a range to Flux (4.5.x), not a pin.
 func katonicChart(chart, platformVersion string) Chart {
 	return Chart{Source: chart, Kind: OCIRepository, URL: "oci://registry.katonic.ai/charts/" + chart,
-		Chart: chart, Version: chartVersion(platformVersion), Private: true}
+		Chart: chart, Version: chartVersion(platformVersion), Private: true, AppVersion: platformVersion,
+		PinSource: "Katonic's private registry: the chart of platform version " + platformVersion + " (seeds 000, 001, 003)"}
 }
 
 // chartVersion completes a platform version to the MAJOR.MINOR.PATCH of
@@ -404,4 +405,37 @@ func MinKubernetes(platformVersion, profileMin, profileSource string) (string, s
 		return profileMin, profileSource
 	}
 	return r.MinKubernetesVersion, r.KubernetesSource
+}
+
+// KubernetesRange says the pin's KubeVersion in words, by MAJOR.MINOR:
+// ">=1.25.0-0 <1.30.0-0" is "1.25 to 1.29", ">=1.25.0-0" is "1.25 and
+// later", "" is "any". A constraint of another shape is returned as it is.
+func (c Chart) KubernetesRange() string {
+	if c.KubeVersion == "" {
+		return "any"
+	}
+	var lo, hi string
+	for _, f := range strings.Fields(c.KubeVersion) {
+		v, err := semver.NewVersion(strings.TrimLeft(f, "<>="))
+		if err != nil {
+			return c.KubeVersion
+		}
+		switch {
+		case strings.HasPrefix(f, ">="):
+			lo = fmt.Sprintf("%d.%d", v.Major(), v.Minor())
+		case strings.HasPrefix(f, "<") && !strings.HasPrefix(f, "<=") && v.Minor() > 0 && v.Patch() == 0:
+			hi = fmt.Sprintf("%d.%d", v.Major(), v.Minor()-1)
+		default:
+			return c.KubeVersion
+		}
+	}
+	switch {
+	case lo != "" && hi != "":
+		return lo + " to " + hi
+	case lo != "":
+		return lo + " and later"
+	case hi != "":
+		return "up to " + hi
+	}
+	return c.KubeVersion
 }

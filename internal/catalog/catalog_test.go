@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"os"
 	"reflect"
 	"regexp"
 	"strings"
@@ -85,5 +86,77 @@ func TestLookupReturnsCopies(t *testing.T) {
 	b, _ := Lookup("5.0.9")
 	if b.Charts[ChartRedis].Version == "x" {
 		t.Error("Lookup shares state between callers")
+	}
+}
+
+func TestKubernetesRange(t *testing.T) {
+	for cons, want := range map[string]string{
+		"":                     "any",
+		">=1.25.0-0":           "1.25 and later",
+		">=1.25.0-0 <1.30.0-0": "1.25 to 1.29",
+		"<1.34.0-0":            "up to 1.33",
+		"~1.2":                 "~1.2",
+	} {
+		if got := (Chart{KubeVersion: cons}).KubernetesRange(); got != want {
+			t.Errorf("KubernetesRange(%q) = %q, want %q", cons, got, want)
+		}
+	}
+}
+
+// Every pin supports every Kubernetes version its platform version allows
+// at the bottom (the profiles' and the platform's minimums), so that no
+// profile's minimum is refused by a pin; and every pin has its facts.
+func TestPinsCoverTheMinimums(t *testing.T) {
+	profileMins := map[string][]string{"4.5": {"1.25", "1.27"}, "5.0.9": {"1.29"}}
+	for _, v := range Versions() {
+		r, _ := Lookup(v)
+		for _, id := range r.ChartIDs() {
+			c := r.Charts[id]
+			if c.AppVersion == "" || c.PinSource == "" {
+				t.Errorf("%s %s: no appVersion or source: %+v", v, id, c)
+			}
+			if !c.Private && len(c.Registries) == 0 {
+				t.Errorf("%s %s: no image registries", v, id)
+			}
+			for _, k := range profileMins[v] {
+				min, _ := MinKubernetes(v, k, "")
+				if ok, err := c.SupportsKubernetes(min); err != nil || !ok {
+					t.Errorf("%s %s %s does not support Kubernetes %s (%v)", v, id, c.Version, min, err)
+				}
+			}
+		}
+		if r.Pipelines.PinSource == "" || len(r.Pipelines.Images) == 0 {
+			t.Errorf("%s: pipelines pin has no source or images", v)
+		}
+	}
+}
+
+// The README's chart table lists every pin with its version, application
+// version and Kubernetes range (the README says a test keeps it in step).
+func TestREADMEChartTable(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Skipf("README.md not found: %v", err)
+	}
+	rows := strings.Split(string(b), "\n")
+	for _, v := range Versions() {
+		r, _ := Lookup(v)
+		for _, id := range r.ChartIDs() {
+			c := r.Charts[id]
+			version, app := c.Version, c.AppVersion
+			if c.Private {
+				version, app = "= platform version", "= platform version"
+			}
+			want := "| " + version + " | " + app + " | " + c.KubernetesRange() + " |"
+			found := false
+			for _, row := range rows {
+				if strings.Contains(row, "`"+c.Chart+"`") && strings.Contains(row, want) {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("README's chart table has no row for %s %s with %q", c.Chart, c.Version, want)
+			}
+		}
 	}
 }

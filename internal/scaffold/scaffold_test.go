@@ -15,8 +15,8 @@ import (
 	"cuelang.org/go/cue/format"
 	"cuelang.org/go/cue/parser"
 
-	"github.com/katonic/katonic/internal/compile"
 	"github.com/katonic/katonic/internal/catalog"
+	"github.com/katonic/katonic/internal/compile"
 	"github.com/katonic/katonic/internal/config"
 	"github.com/katonic/katonic/internal/load"
 	"github.com/katonic/katonic/internal/testrepo"

@@ -398,40 +398,10 @@ func (c *checker) pins() {
 			}
 			c.errorf([]string{"kubernetesVersion"}, "kubernetes.chart-support", pin.PinSource,
 				"Kubernetes %s is not supported by services.%s: Katonic %s pins chart %s %s (%s %s), which supports Kubernetes %s; choose a Kubernetes version in that range or another platformVersion",
-				kube, key, c.cfg.PlatformVersion, pin.Chart, pin.Version, appName(key), pin.AppVersion, kubeRange(pin.KubeVersion))
+				kube, key, c.cfg.PlatformVersion, pin.Chart, pin.Version, appName(key), pin.AppVersion, pin.KubernetesRange())
 			break // one error per service: its charts share one support range
 		}
 	}
-}
-
-// kubeRange says a kubeVersion constraint in words: ">=1.25.0-0 <1.30.0-0"
-// is "1.25 to 1.29", ">=1.25.0-0" is "1.25 and later".
-func kubeRange(cons string) string {
-	var lo, hi string
-	for _, f := range strings.Fields(cons) {
-		v := strings.TrimSuffix(strings.TrimLeft(f, "<>="), "-0")
-		maj, min, ok := majorMinor(v)
-		if !ok {
-			return cons
-		}
-		switch {
-		case strings.HasPrefix(f, ">="):
-			lo = fmt.Sprintf("%d.%d", maj, min)
-		case strings.HasPrefix(f, "<") && !strings.HasPrefix(f, "<="):
-			hi = fmt.Sprintf("%d.%d", maj, min-1)
-		default:
-			return cons
-		}
-	}
-	switch {
-	case lo != "" && hi != "":
-		return lo + " to " + hi
-	case lo != "":
-		return lo + " and later"
-	case hi != "":
-		return "up to " + hi
-	}
-	return cons
 }
 
 // appName names a service's application in messages.
