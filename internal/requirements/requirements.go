@@ -313,11 +313,15 @@ func (b *builder) nodePools() {
 			sections = append(sections, "Compute nodes")
 			details = append(details, fmt.Sprintf("autoscaled between %d and %d nodes: %s", p.MinNodes, p.MaxNodes, quote("these nodes are usually auto-scaled to meet these demands")))
 		case config.RoleGPU:
-			details = append(details, fmt.Sprintf("autoscaled between %d and %d nodes, as the compute pool", p.MinNodes, p.MaxNodes))
+			details = append(details, fmt.Sprintf("autoscaled between %d and %d nodes: %s", p.MinNodes, p.MaxNodes, quote("these nodes are usually auto-scaled to meet these demands")))
 		case config.RoleStorage:
 			details = append(details, "external disks and the Longhorn disk label: see Storage")
 		}
-		sources = append(sources, seed(Seed000, sections...), "labels and taints: katonic: internal/config (NodePool.Labels, NodePool.Taints)")
+		sources = append(sources, seed(Seed000, sections...))
+		if role == config.RoleGPU {
+			sources = append(sources, seed(Seed001, "GPU Nodes"))
+		}
+		sources = append(sources, "labels and taints: katonic: internal/config (NodePool.Labels, NodePool.Taints)")
 		b.add(s, strings.Join(sources, "; "), text, details...)
 
 		if role == config.RoleGPU {
