@@ -64,6 +64,9 @@ const AzureReservedAddresses = 5
 
 // Report is everything one environment needs before Flux reconciles it.
 type Report struct {
+	// Environment is the environment's name; Profile its profile
+	// ("cloud", "onprem", "azure-private") and Provider its cloud
+	// provider ("aws", "gcp", "azure"; cloud profile only).
 	Environment string `json:"environment"`
 	Profile     string `json:"profile"`
 	Provider    string `json:"provider,omitempty"`
@@ -78,6 +81,7 @@ type Report struct {
 // Group is one section's requirements, in the order a platform engineer
 // works through them.
 type Group struct {
+	// Section is the group's name (JSON "name"); Requirements are never empty.
 	Section      Section       `json:"name"`
 	Requirements []Requirement `json:"requirements"`
 }
