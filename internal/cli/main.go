@@ -108,6 +108,7 @@ Run it from the root of the configuration repository.`,
 		newShowCmd(stdout, stderr),
 		newDNSCmd(stdout, stderr),
 		newGraphCmd(stdout, stderr),
+		newRequirementsCmd(stdout, stderr),
 		newVersionCmd(stdout),
 	)
 	// Commands grouped in --help by what they are for.
@@ -118,7 +119,7 @@ Run it from the root of the configuration repository.`,
 	)
 	groups := map[string]string{
 		"render": "build", "vet": "build", "verify": "build", "policy": "build", "diff": "build", "charts": "build",
-		"envs": "inspect", "show": "inspect", "dns": "inspect", "graph": "inspect",
+		"envs": "inspect", "show": "inspect", "dns": "inspect", "graph": "inspect", "requirements": "inspect",
 		"new": "author", "import": "author",
 	}
 	for _, c := range root.Commands() {
