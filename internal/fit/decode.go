@@ -23,8 +23,9 @@ type Container struct {
 	Init, Sidecar bool
 	// CPU and Memory are the container's requests; zero when unset.
 	CPU, Memory resource.Quantity
-	// OperatorImage: the image is the one an operator pins for its own
-	// resource (a Prometheus without spec.image); the image rules skip it.
+	// OperatorImage: the image is the one an operator sets, not the
+	// object: a Prometheus without spec.image, or Istio's "auto" that the
+	// sidecar injector replaces. The image rules skip it.
 	OperatorImage bool
 }
 
@@ -285,8 +286,13 @@ func pod(what, kind, field string, replicas int, s corev1.PodSpec) Pod {
 	return p
 }
 
+// istioInjected is the image Istio's gateway chart gives its proxy
+// container: the sidecar injector replaces it with istiod's proxy image
+// (Istio "Installing Gateways", gateway injection).
+const istioInjected = "auto"
+
 func container(c corev1.Container, init bool) Container {
-	return Container{Name: c.Name, Image: c.Image, Init: init,
+	return Container{Name: c.Name, Image: c.Image, Init: init, OperatorImage: c.Image == istioInjected,
 		Sidecar: init && c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways,
 		CPU:     c.Resources.Requests[corev1.ResourceCPU], Memory: c.Resources.Requests[corev1.ResourceMemory]}
 }
