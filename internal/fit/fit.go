@@ -114,8 +114,9 @@ type Finding struct {
 // PoolTotal is one node pool's resources: per node and requested, in
 // millicores of CPU and bytes of memory.
 type PoolTotal struct {
-	Pool               config.Role `json:"pool"`
-	MinNodes, MaxNodes int
+	Pool     config.Role `json:"pool"`
+	MinNodes int         `json:"minNodes"`
+	MaxNodes int         `json:"maxNodes"`
 	// NodeCPU and NodeMemory are one node's allocatable (capacity less the
 	// system reserve, SrcReserve).
 	NodeCPU    int64 `json:"nodeCPUMillis"`
