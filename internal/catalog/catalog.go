@@ -218,7 +218,7 @@ func publicCharts(istio string) map[string]Chart {
 		ChartKubePrometheusStack: {Source: "prometheus-community", Kind: HelmRepository, URL: "https://prometheus-community.github.io/helm-charts",
 			Chart: "kube-prometheus-stack", Version: "88.0.0", AppVersion: "v0.93.0", KubeVersion: ">=1.25.0-0",
 			PinSource:  "prometheus-community/helm-charts tag kube-prometheus-stack-88.0.0, Chart.yaml (kubeVersion >=1.25.0-0)",
-			Registries: []string{"quay.io/prometheus", "quay.io/prometheus-operator", "registry.k8s.io/kube-state-metrics", "registry.k8s.io/ingress-nginx", "docker.io/grafana", "quay.io/kiwigrid"}},
+			Registries: []string{"quay.io/prometheus", "quay.io/prometheus-operator", "quay.io/brancz", "quay.io/kiwigrid", "registry.k8s.io/kube-state-metrics", "docker.io/grafana", "docker.io/library/busybox", "docker.io/curlimages", "ghcr.io/jkroepke"}},
 		// Apache Superset's chart (deprecated upstream, katonic-domain.md).
 		ChartSuperset: {Source: "superset", Kind: HelmRepository, URL: "https://apache.github.io/superset",
 			Chart: "superset", Version: "0.14.1", AppVersion: "4.1.1",

@@ -185,6 +185,21 @@ func NewHelmRepo(dir string) (*Server, error) {
 	return s, nil
 }
 
+// NewStaticRepo serves dir, a directory of packaged charts with its own
+// index.yaml (as `helm repo index` writes it, with relative URLs), as-is as
+// a Helm HTTP chart repository on a loopback httptest server: every file
+// under dir is served by net/http's file server. Reload is a no-op: the
+// files are read on every request. Errors: dir has no index.yaml.
+func NewStaticRepo(dir string) (*Server, error) {
+	if _, err := os.Stat(filepath.Join(dir, "index.yaml")); err != nil {
+		return nil, fmt.Errorf("chart repository %s: %w", dir, err)
+	}
+	s := &Server{dir: dir, reload: func() error { return nil }}
+	s.srv = httptest.NewServer(http.FileServer(http.Dir(dir)))
+	s.URL = s.srv.URL
+	return s, nil
+}
+
 func (s *Server) reloadRepo() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -22,6 +22,11 @@ const repoRoot = "../.."
 // scenarios only.
 const installerDir = "../../../shared/reference/katonic-installer"
 
+// refChartsDir holds real upstream charts, packaged with an index.yaml (the
+// shared reference documents' offline chart mirror), for the scenarios
+// that need a real chart's values; [refcharts] is false where it is absent.
+const refChartsDir = "../../../shared/reference/charts"
+
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"katonic": func() { os.Exit(cli.Main()) },
@@ -63,11 +68,20 @@ func TestScripts(t *testing.T) {
 			if dir, err := filepath.Abs(installerDir); err == nil {
 				env.Setenv("INSTALLER", dir)
 			}
+			// The real charts, served as-is with chartrepo static
+			// $REFCHARTS; scenarios guard on [refcharts].
+			if dir, err := filepath.Abs(refChartsDir); err == nil {
+				env.Setenv("REFCHARTS", dir)
+			}
 			return nil
 		},
 		Condition: func(cond string) (bool, error) {
-			if cond == "installer" {
+			switch cond {
+			case "installer":
 				_, err := os.Stat(filepath.Join(installerDir, "installer_katonic.yml"))
+				return err == nil, nil
+			case "refcharts":
+				_, err := os.Stat(filepath.Join(refChartsDir, "index.yaml"))
 				return err == nil, nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
@@ -89,10 +103,12 @@ func cmdMockCharts(ts *testscript.TestScript, neg bool, args []string) {
 //
 //	chartrepo http DIR   a Helm HTTP repository; sets $CHARTS to its URL
 //	chartrepo oci DIR    an OCI registry; sets $CHARTS to oci://host:port/charts
+//	chartrepo static DIR a directory of packaged charts and its index.yaml,
+//	                     served as-is over HTTP; sets $CHARTS to its URL
 //	chartrepo reload     re-package (and re-push) the served charts
 func cmdChartRepo(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) == 0 {
-		ts.Fatalf("usage: chartrepo http|oci DIR | chartrepo reload")
+		ts.Fatalf("usage: chartrepo http|oci|static DIR | chartrepo reload")
 	}
 	const key = "chartrepo"
 	if args[0] == "reload" {
@@ -104,7 +120,7 @@ func cmdChartRepo(ts *testscript.TestScript, neg bool, args []string) {
 		return
 	}
 	if len(args) != 2 {
-		ts.Fatalf("usage: chartrepo http|oci DIR")
+		ts.Fatalf("usage: chartrepo http|oci|static DIR")
 	}
 	var (
 		s   *chartrepo.Server
@@ -115,6 +131,8 @@ func cmdChartRepo(ts *testscript.TestScript, neg bool, args []string) {
 		s, err = chartrepo.NewHelmRepo(ts.MkAbs(args[1]))
 	case "oci":
 		s, err = chartrepo.NewOCIRegistry(ts.MkAbs(args[1]))
+	case "static":
+		s, err = chartrepo.NewStaticRepo(ts.MkAbs(args[1]))
 	default:
 		ts.Fatalf("chartrepo: unknown kind %q", args[0])
 	}

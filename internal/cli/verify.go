@@ -34,7 +34,7 @@ func newVerifyCmd(stdout, stderr io.Writer) *cobra.Command {
 		ValidArgsFunction: completeEnvs,
 		Short:             "Prove offline that Flux will reconcile the rendered output",
 		Long: `verify checks the rendered output of all environments, or the named ones,
-in four layers, without a cluster and without the network:
+in layers, without a cluster and without the network:
 
   build   every Flux Kustomization reachable from out/clusters/ENV/ is built
           the way kustomize-controller builds it (fluxcd/pkg/kustomize), with
@@ -45,8 +45,15 @@ in four layers, without a cluster and without the network:
           resolves; dependsOn has no cycle; every namespace used is created
   charts  every HelmRelease is templated through its chart from the local
           chart cache (filled by 'katonic charts pull', pinned by charts.lock);
-          its pods must select their node pool and tolerate its taints, and
           its Ingress hosts must follow the DNS conventions
+  fit     the templated charts and the Kustomizations' objects must fit the
+          environment: pods select their node pool and tolerate its taints
+          (DaemonSets excepted), each fits one node's allocatable and each
+          pool holds its pods at maxNodes; volume claims name an existing
+          StorageClass and, on-prem, fit Longhorn's disks; images are pinned
+          (never latest) and come from the chart's registries or the image
+          mirror; Ingress paths are Prefix. Per pool, requests against
+          allocatable at minNodes and maxNodes go to stderr
   policy  the policies of policy/ (see 'katonic policy'), waivers honoured
 
 It checks out/ as it is on disk, or with --render a fresh render held in
@@ -90,13 +97,13 @@ func runVerify(stdout, stderr io.Writer, o verifyOptions, envs []string) error {
 	}
 	cwd, _ := os.Getwd()
 	root, out := outputRoot(res.Dir, o.out)
-	// The lock and the cache are read only for the charts layer, so a
-	// broken charts.lock does not stop the other layers.
+	// The lock and the cache are read only for the charts and fit layers,
+	// so a broken charts.lock does not stop the other layers.
 	var (
 		lock  *charts.Lock
 		cache charts.Cache
 	)
-	if slices.Contains(o.layers, verify.LayerCharts) {
+	if slices.Contains(o.layers, verify.LayerCharts) || slices.Contains(o.layers, verify.LayerFit) {
 		if lock, err = charts.ReadLock(filepath.Join(res.Dir, charts.LockFile)); err != nil {
 			return exitf(ExitInvalid, "%v", err)
 		}
@@ -165,6 +172,9 @@ func runVerify(stdout, stderr io.Writer, o verifyOptions, envs []string) error {
 			}
 			fmt.Fprintf(&b, ": %d %s, %d %s", errs, plural(errs, "error"), warns, plural(warns, "warning"))
 			fmt.Fprintln(stderr, b.String())
+			for _, p := range e.Pools {
+				fmt.Fprintf(stderr, "%s: %s\n", e.Name, p.Summary())
+			}
 		}
 	}
 	errs, warns := rep.Errors(), rep.Warnings()

@@ -15,7 +15,8 @@ import (
 // catalog's chart name and version. Each chart is a stand-in written for the
 // tests, not the real chart: for every placement key katonic sets on it
 // (render.Placements) it renders a Deployment whose pod takes nodeSelector
-// and tolerations from that values path, the way the real charts do, and
+// and tolerations from that values path, the way the real charts do, with
+// a pinned image from the chart's registries (catalog.Chart.Registries), and
 // Superset's chart renders an Ingress from ingress.hosts. Charts that share
 // a name (MinIO) are written once. Serve dir with internal/chartrepo.
 func MockCharts(dir, platformVersion string) error {
@@ -32,7 +33,7 @@ func MockCharts(dir, platformVersion string) error {
 		files := map[string]string{
 			"Chart.yaml":          fmt.Sprintf("apiVersion: v2\nname: %s\nversion: %s\ndescription: stand-in for tests\n", c.Chart, c.Version),
 			"values.yaml":         "{}\n",
-			"templates/pods.yaml": mockPods(id),
+			"templates/pods.yaml": mockPods(id, c.Registries),
 		}
 		if id == catalog.ChartSuperset {
 			files["templates/ingress.yaml"] = mockIngress
@@ -47,8 +48,13 @@ func MockCharts(dir, platformVersion string) error {
 }
 
 // mockPods is a template with one Deployment per placement key of chart id,
-// or a ConfigMap for charts without pods.
-func mockPods(id string) string {
+// or a ConfigMap for charts without pods. Its images are pinned and come
+// from the chart's first registry (registry.example for charts without).
+func mockPods(id string, registries []string) string {
+	registry := "registry.example"
+	if len(registries) > 0 {
+		registry = registries[0]
+	}
 	ps := render.Placements(id)
 	if len(ps) == 0 {
 		return "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata: {}\n"
@@ -83,8 +89,8 @@ spec:
       {{- end }}
       containers:
       - name: app
-        image: registry.example/mock:%[3]d
-`, slug, keys, i)
+        image: %[4]s/mock:%[3]d
+`, slug, keys, i, registry)
 	}
 	return b.String()
 }

@@ -10,8 +10,6 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 	"helm.sh/helm/v3/pkg/strvals"
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/klog/v2"
 
 	"github.com/katonic/katonic/internal/charts"
 	"github.com/katonic/katonic/internal/config"
@@ -20,10 +18,9 @@ import (
 )
 
 const (
-	srcCharts    = "katonic charts pull and charts.lock (README, \"Charts\")"
-	srcTemplate  = "Helm template (helm.sh/helm/v3, client-only install): the chart's templates, values.schema.json and kubeVersion"
-	srcPlacement = "seed 000_3264e35a1f2fc576.txt, \"Node pool requirements\": each service's pods run on its node pool (label katonic.ai/node-pool, taint of the pool)"
-	srcHosts     = "seeds 001_023b29528093f049.txt and 003_48ea17a7d7c364df.txt: the platform FQDN, dash-<FQDN> (Superset) and connectors-<FQDN> (Airbyte)"
+	srcCharts   = "katonic charts pull and charts.lock (README, \"Charts\")"
+	srcTemplate = "Helm template (helm.sh/helm/v3, client-only install): the chart's templates, values.schema.json and kubeVersion"
+	srcHosts    = "seeds 001_023b29528093f049.txt and 003_48ea17a7d7c364df.txt: the platform FQDN, dash-<FQDN> (Superset) and connectors-<FQDN> (Airbyte)"
 	// valuesFromPlaceholder stands in for a value that Flux reads from a
 	// Secret or ConfigMap in the cluster (spec.valuesFrom with targetPath):
 	// offline, the key must exist for the chart to render, not its value.
@@ -45,9 +42,31 @@ func ChartRefs(releases []render.Release) []charts.Ref {
 	return out
 }
 
-// charts runs layer 4: template every HelmRelease through its locked chart
-// and check where its pods land and which hosts its Ingresses serve.
+// templatedRelease is one HelmRelease templated through its chart: the
+// charts layer's output, which the fit layer reads too.
+type templatedRelease struct {
+	o   *object
+	ref charts.Ref
+	// rel is katonic's view of the release, when ours (render.Release).
+	rel  render.Release
+	ours bool
+	ms   []charts.Manifest
+}
+
+// charts runs layer 4 over the templated HelmReleases: the hosts their
+// Ingresses serve. The templating errors are the layer's too (template).
 func (v *envVerifier) charts() {
+	for _, t := range v.templated {
+		for _, m := range t.ms {
+			v.checkHosts(t.o, t.ref, m)
+		}
+	}
+}
+
+// template templates every HelmRelease through its locked chart, once for
+// the charts and fit layers, into v.templated; what cannot be templated is
+// a finding of the charts layer.
+func (v *envVerifier) template() {
 	if v.opts.Lock == nil || len(v.opts.Lock.Charts) == 0 {
 		v.add(LayerCharts, diag.Warning, nil, "", "verify.charts.unlocked", srcCharts,
 			"%s: %s lists no chart, so no chart is checked; run 'katonic charts pull'", v.env.Env.Name, charts.LockFile)
@@ -116,12 +135,7 @@ func (v *envVerifier) charts() {
 		}
 		v.rep.Charts++
 		rel, ours := rels[o.name]
-		for _, m := range ms {
-			if ours {
-				v.checkPlacement(o, rel, ref, m)
-			}
-			v.checkHosts(o, ref, m)
-		}
+		v.templated = append(v.templated, templatedRelease{o: o, ref: ref, rel: rel, ours: ours, ms: ms})
 	}
 }
 
@@ -205,81 +219,6 @@ func apiVersions(env *config.Environment) []string {
 		out = append(out, "networking.istio.io/v1", "networking.istio.io/v1beta1", "security.istio.io/v1")
 	}
 	return out
-}
-
-// podSpec returns the pod spec of a workload manifest and its field path.
-// DaemonSets are left out on purpose: node agents (node-exporter, Longhorn's
-// manager) run on every node, whatever its pool.
-func podSpec(m map[string]any) (map[string]any, string) {
-	kind, _ := m["kind"].(string)
-	var p []string
-	switch kind {
-	case "Deployment", "StatefulSet", "ReplicaSet", "Job", "ReplicationController":
-		p = []string{"spec", "template", "spec"}
-	case "CronJob":
-		p = []string{"spec", "jobTemplate", "spec", "template", "spec"}
-	case "Pod":
-		p = []string{"spec"}
-	default:
-		return nil, ""
-	}
-	s, _ := nested(m, p...).(map[string]any)
-	return s, strings.Join(p, ".")
-}
-
-func (v *envVerifier) checkPlacement(o *object, rel render.Release, ref charts.Ref, mf charts.Manifest) {
-	ps, field := podSpec(mf.Object)
-	if ps == nil {
-		return
-	}
-	if _, agent := rel.NodeAgents[mf.Template]; agent {
-		return
-	}
-	what := describe(ref, mf)
-	want := make([]string, len(rel.Pools))
-	for i, p := range rel.Pools {
-		want[i] = string(p)
-	}
-	if len(want) == 0 {
-		v.add(LayerCharts, diag.Error, o, "spec.values", "verify.charts.placement", srcPlacement,
-			"%s: the chart renders a pod but katonic places none of service %s's pods", what, rel.Service)
-		return
-	}
-	sel, _ := nested(ps, "nodeSelector", config.PoolLabelKey).(string)
-	if sel == "" {
-		v.add(LayerCharts, diag.Error, o, "spec.values", "verify.charts.placement", srcPlacement,
-			"%s: pod is not placed: %s.nodeSelector has no %s; service %s belongs on node pool %s",
-			what, field, config.PoolLabelKey, rel.Service, strings.Join(want, " or "))
-		return
-	}
-	role := config.Role(sel)
-	if !slices.Contains(rel.Pools, role) {
-		v.add(LayerCharts, diag.Error, o, "spec.values", "verify.charts.placement", srcPlacement,
-			"%s: pod selects node pool %s; service %s belongs on node pool %s", what, sel, rel.Service, strings.Join(want, " or "))
-		return
-	}
-	pool, ok := v.env.Env.NodePools[role]
-	if !ok {
-		v.add(LayerCharts, diag.Error, o, "spec.values", "verify.charts.placement", srcPlacement,
-			"%s: pod selects node pool %s, which this environment does not have", what, sel)
-		return
-	}
-	var tols []corev1.Toleration
-	if raw, ok := ps["tolerations"]; ok {
-		b, _ := json.Marshal(raw)
-		if err := json.Unmarshal(b, &tols); err != nil {
-			v.add(LayerCharts, diag.Error, o, "spec.values", "verify.charts.placement", srcPlacement,
-				"%s: %s.tolerations: %v", what, field, err)
-			return
-		}
-	}
-	for _, t := range pool.Taints(role) {
-		taint := corev1.Taint{Key: t.Key, Value: t.Value, Effect: corev1.TaintEffect(t.Effect)}
-		if !slices.ContainsFunc(tols, func(tol corev1.Toleration) bool { return tol.ToleratesTaint(klog.Background(), &taint, false) }) {
-			v.add(LayerCharts, diag.Error, o, "spec.values", "verify.charts.placement", srcPlacement,
-				"%s: pod does not tolerate taint %s=%s:%s of node pool %s, so it never schedules", what, t.Key, t.Value, t.Effect, sel)
-		}
-	}
 }
 
 // checkHosts checks the hosts of an Ingress against the DNS conventions.

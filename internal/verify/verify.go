@@ -1,6 +1,6 @@
 // Package verify proves offline that Flux will reconcile what katonic
 // rendered. It checks a rendered tree (out/ on disk, or a render held in
-// memory) in four layers, per environment:
+// memory) in five layers, per environment:
 //
 //  1. build: every Flux Kustomization reachable from clusters/<env>/ is built
 //     the way kustomize-controller builds it, with github.com/fluxcd/pkg/kustomize
@@ -14,8 +14,16 @@
 //     pre-existing one, dependsOn graphs are acyclic and every namespace used
 //     is created;
 //  4. charts: every HelmRelease is templated through its locked chart from
-//     the local chart cache (internal/charts) and its pods are checked
-//     against the environment's node pools and DNS conventions.
+//     the local chart cache (internal/charts) and its Ingress hosts are
+//     checked against the DNS conventions;
+//  5. fit: the templated charts and the Kustomizations' objects are checked
+//     against the environment by internal/fit: pods on their node pools and
+//     within one node's and the pool's allocatable, claims on existing
+//     StorageClasses and (on-prem) within Longhorn's disks, images pinned
+//     and from the chart's registries or the image mirror, Ingress paths
+//     that Istio serves as prefixes.
+//
+// The policy layer, last, evaluates policy/ when the caller passes it in.
 //
 // Findings are diag.Diagnostics tagged with environment and layer; nothing is
 // written to the repository.
@@ -33,6 +41,7 @@ import (
 	"github.com/katonic/katonic/internal/charts"
 	"github.com/katonic/katonic/internal/config"
 	"github.com/katonic/katonic/internal/diag"
+	"github.com/katonic/katonic/internal/fit"
 	"github.com/katonic/katonic/internal/render"
 )
 
@@ -42,12 +51,13 @@ const (
 	LayerSchema = "schema"
 	LayerRefs   = "refs"
 	LayerCharts = "charts"
+	LayerFit    = "fit"
 	LayerPolicy = "policy"
 )
 
 // Layers returns every layer name, in order.
 func Layers() []string {
-	return []string{LayerBuild, LayerSchema, LayerRefs, LayerCharts, LayerPolicy}
+	return []string{LayerBuild, LayerSchema, LayerRefs, LayerCharts, LayerFit, LayerPolicy}
 }
 
 // PolicyFunc evaluates the policies of policy/ (internal/policy) over one
@@ -85,7 +95,8 @@ type Options struct {
 	Envs []Env
 	// Layers selects layers by name (see Layers); nil means all.
 	Layers []string
-	// Cache and Lock feed the charts layer; a nil Lock counts as empty.
+	// Cache and Lock feed the charts and fit layers; a nil Lock counts as
+	// empty.
 	Cache charts.Cache
 	Lock  *charts.Lock
 	// WorkDir makes reported file names relative; "" keeps them absolute.
@@ -116,8 +127,12 @@ type EnvReport struct {
 	// "Kustomization/ns/name from Kind/ns/name": not built offline.
 	Remote []string `json:"remote"`
 	// Charts is how many HelmReleases were templated (layer 4).
-	Charts   int       `json:"charts"`
-	Findings []Finding `json:"findings"`
+	Charts int `json:"charts"`
+	// Pools are the fit layer's totals per node pool (fit.PoolTotal):
+	// allocatable per node, requested, and allocatable at minNodes and
+	// maxNodes; absent when the layer did not run.
+	Pools    []fit.PoolTotal `json:"pools,omitempty"`
+	Findings []Finding       `json:"findings"`
 }
 
 // SchemaVersion is the version of the JSON form of Report (katonic verify
@@ -126,7 +141,7 @@ const SchemaVersion = 1
 
 // Report is the result of Run. Its JSON form is `katonic verify -o json`:
 // {"schemaVersion": 1, "layers": [...], "environments": [{"name",
-// "kustomizations", "objects", "remote", "charts", "findings": [{"environment",
+// "kustomizations", "objects", "remote", "charts", "pools", "findings": [{"environment",
 // "layer", "severity", "file", "line", "column", "object", "message", "rule",
 // "source"}]}]}.
 type Report struct {
@@ -213,6 +228,9 @@ type envVerifier struct {
 	// objects are every object of the cluster: the cluster entry's and
 	// those of each built Flux Kustomization, in build order.
 	objects []*object
+	// templated are the HelmReleases the chart layer templated, for the
+	// charts and fit layers.
+	templated []templatedRelease
 	// remote lists Flux Kustomizations whose source is not this repository
 	// (their objects are not available offline), by namespace/name.
 	remote map[string]string
@@ -236,8 +254,31 @@ func (v *envVerifier) run() EnvReport {
 	if v.has(LayerRefs) {
 		v.refs()
 	}
+	if v.has(LayerCharts) || v.has(LayerFit) {
+		// Templating's findings belong to the charts layer; without it,
+		// the fit layer says only how many releases it could not read.
+		n := len(v.rep.Findings)
+		v.template()
+		if !v.has(LayerCharts) {
+			v.rep.Findings = v.rep.Findings[:n]
+			missed := -len(v.templated)
+			for _, o := range v.objects {
+				if o.is(helmGroup, "HelmRelease") {
+					missed++
+				}
+			}
+			if missed > 0 {
+				v.add(LayerFit, diag.Warning, nil, "", "fit.untemplated", srcCharts,
+					"%s: %d %s not templated, so the fit layer does not check their pods; run with --layers charts to see why",
+					v.env.Env.Name, missed, pluralize(missed, "HelmRelease was", "HelmReleases were"))
+			}
+		}
+	}
 	if v.has(LayerCharts) {
 		v.charts()
+	}
+	if v.has(LayerFit) {
+		v.fit()
 	}
 	if v.has(LayerPolicy) && v.opts.Policy != nil {
 		v.policy()
@@ -303,6 +344,13 @@ func (f Finding) MarshalJSON() ([]byte, error) {
 		File: f.Pos.Filename, Line: f.Pos.Line, Column: f.Pos.Column,
 		Object: f.Path, Message: f.Message, Rule: f.Rule, Source: f.Source,
 	})
+}
+
+func pluralize(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 func sortedKeys(m map[string]string) []string {

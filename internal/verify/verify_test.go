@@ -10,7 +10,6 @@ import (
 	"github.com/katonic/katonic/internal/compile"
 	"github.com/katonic/katonic/internal/config"
 	"github.com/katonic/katonic/internal/diag"
-	"github.com/katonic/katonic/internal/render"
 )
 
 // repoRoot is the katonic repository, whose environments/ are the examples.
@@ -194,75 +193,18 @@ func placementEnv() *envVerifier {
 	return &envVerifier{env: Env{Env: env}, tree: tr, index: tr.newIndex()}
 }
 
-func pod(kind string, spec string) charts.Manifest {
-	m := map[string]any{"kind": kind, "metadata": map[string]any{"name": "x"}}
-	ps := map[string]any{}
-	switch spec {
-	case "platform":
-		ps["nodeSelector"] = map[string]any{config.PoolLabelKey: "platform"}
-		ps["tolerations"] = []any{map[string]any{"key": config.PoolLabelKey, "operator": "Equal", "value": "platform", "effect": "NoSchedule"}}
-	case "platform-exists":
-		ps["nodeSelector"] = map[string]any{config.PoolLabelKey: "platform"}
-		ps["tolerations"] = []any{map[string]any{"operator": "Exists"}}
-	case "platform-untolerated":
-		ps["nodeSelector"] = map[string]any{config.PoolLabelKey: "platform"}
-	case "compute":
-		ps["nodeSelector"] = map[string]any{config.PoolLabelKey: "compute"}
-	case "gpu-half":
-		ps["nodeSelector"] = map[string]any{config.PoolLabelKey: "gpu"}
-		ps["tolerations"] = []any{map[string]any{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}}
+// TestFitWithoutCharts: with only the fit layer and no chart locked, the
+// Kustomizations' objects are checked (acme-azure's StorageClasses), the
+// pools are summed, and one warning says the charts were not read.
+func TestFitWithoutCharts(t *testing.T) {
+	res := examples(t)
+	rep := run(t, res, "acme-azure", res.Files, LayerFit)
+	if len(rep.Findings) != 1 || rep.Findings[0].Rule != "fit.untemplated" || rep.Findings[0].Severity != diag.Warning ||
+		!strings.Contains(rep.Findings[0].Message, "HelmReleases were not templated") {
+		t.Fatalf("want one fit.untemplated warning, got %v", rep.Findings)
 	}
-	switch kind {
-	case "CronJob":
-		m["spec"] = map[string]any{"jobTemplate": map[string]any{"spec": map[string]any{"template": map[string]any{"spec": ps}}}}
-	case "Pod":
-		m["spec"] = ps
-	default:
-		m["spec"] = map[string]any{"template": map[string]any{"spec": ps}}
-	}
-	return charts.Manifest{Template: "c/templates/x.yaml", Object: m}
-}
-
-func TestPlacement(t *testing.T) {
-	platform := render.Release{Name: "r", Service: "svc", Pools: []config.Role{config.RolePlatform}}
-	gpu := render.Release{Name: "r", Service: "svc", Pools: []config.Role{config.RoleGPU}}
-	both := render.Release{Name: "r", Service: "svc", Pools: []config.Role{config.RoleCompute, config.RolePlatform}}
-	none := render.Release{Name: "r", Service: "svc"}
-	cases := []struct {
-		name string
-		rel  render.Release
-		mf   charts.Manifest
-		want []string // substrings, one per finding
-	}{
-		{"placed", platform, pod("Deployment", "platform"), nil},
-		{"Exists tolerates every taint", platform, pod("StatefulSet", "platform-exists"), nil},
-		{"CronJob placed", platform, pod("CronJob", "platform"), nil},
-		{"Pod placed", platform, pod("Pod", "platform"), nil},
-		{"DaemonSet exempt", platform, pod("DaemonSet", ""), nil},
-		{"no selector", platform, pod("Deployment", ""), []string{"pod is not placed: spec.template.spec.nodeSelector has no katonic.ai/node-pool; service svc belongs on node pool platform"}},
-		{"CronJob no selector", platform, pod("CronJob", ""), []string{"spec.jobTemplate.spec.template.spec.nodeSelector has no"}},
-		{"taint not tolerated", platform, pod("Job", "platform-untolerated"), []string{"does not tolerate taint katonic.ai/node-pool=platform:NoSchedule"}},
-		{"wrong pool", platform, pod("Deployment", "compute"), []string{"selects node pool compute; service svc belongs on node pool platform"}},
-		{"one of two pools, untainted", both, pod("Deployment", "compute"), nil},
-		{"gpu, one taint of two tolerated", gpu, pod("Deployment", "gpu-half"), []string{"does not tolerate taint katonic.ai/gpu-type=a100:NoSchedule"}},
-		{"pool the environment lacks", render.Release{Service: "svc", Pools: []config.Role{config.RoleStorage}}, pod("Deployment", ""), []string{"not placed"}},
-		{"pods where katonic places none", none, pod("Deployment", "platform"), []string{"katonic places none"}},
-		{"not a workload", platform, charts.Manifest{Object: map[string]any{"kind": "Service"}}, nil},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			v := placementEnv()
-			v.checkPlacement(nil, c.rel, charts.Ref{Chart: "c", Version: "1.0.0"}, c.mf)
-			if len(v.rep.Findings) != len(c.want) {
-				t.Fatalf("want %d findings, got %v", len(c.want), v.rep.Findings)
-			}
-			for i, w := range c.want {
-				f := v.rep.Findings[i]
-				if !strings.Contains(f.Message, w) || f.Rule != "verify.charts.placement" || !strings.Contains(f.Message, "chart c 1.0.0: ") {
-					t.Errorf("finding %q, want %q", f.Message, w)
-				}
-			}
-		})
+	if len(rep.Pools) == 0 || rep.Pools[0].NodeCPU == 0 {
+		t.Errorf("pools = %+v", rep.Pools)
 	}
 }
 
