@@ -1,11 +1,11 @@
 # katonic's everyday commands. The README's two commands are `make render`
-# and `make test`; CI (.ci/run) runs `make test`, `make check`, `make verify`
-# and `make policy`.
+# and `make test`; CI (.ci/run) runs `make test`, `make check`, `make verify`,
+# `make verify-charts` and `make policy`.
 
 GO ?= go
 export GOTOOLCHAIN ?= local
 
-.PHONY: all build render check verify policy test bench cue-vet fmt generate
+.PHONY: all build render check verify verify-charts policy test bench cue-vet fmt generate
 
 all: test
 
@@ -23,6 +23,13 @@ check:
 ## verify: the verify layers that need no chart cache, on out/
 verify:
 	$(GO) run ./cmd/katonic verify --layers build,schema,refs
+
+## verify-charts: every layer of verify, fit included, on the example
+## environments with the real upstream charts of ../shared/reference/charts
+## served over loopback as their charts.mirror (skipped, saying so, where that
+## folder is absent)
+verify-charts:
+	$(GO) test -count=1 -run 'TestScripts/verify_reference_charts$$' -v ./internal/cli/ | grep -E '^(=== RUN|--- |    --- |ok|FAIL|PASS)|skip|verify_reference_charts'
 
 ## policy: the policies of policy/ over the rendered environments
 policy:

@@ -167,8 +167,11 @@ func runVerify(stdout, stderr io.Writer, o verifyOptions, envs []string) error {
 				fmt.Fprintf(&b, " (%d more from a remote source, not built)", n)
 			}
 			fmt.Fprintf(&b, ", %d objects", e.Objects)
-			if slices.Contains(rep.Layers, verify.LayerCharts) {
+			if slices.Contains(rep.Layers, verify.LayerCharts) || slices.Contains(rep.Layers, verify.LayerFit) {
 				fmt.Fprintf(&b, ", %d %s templated", e.Charts, plural(e.Charts, "chart"))
+				if len(e.NotChecked) > 0 {
+					fmt.Fprintf(&b, " (not checked: %s)", strings.Join(e.NotChecked, ", "))
+				}
 			}
 			fmt.Fprintf(&b, ": %d %s, %d %s", errs, plural(errs, "error"), warns, plural(warns, "warning"))
 			fmt.Fprintln(stderr, b.String())

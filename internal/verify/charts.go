@@ -63,6 +63,15 @@ func (v *envVerifier) charts() {
 	}
 }
 
+// notChecked records a chart that no layer could template.
+func (v *envVerifier) notChecked(ref charts.Ref) {
+	name := ref.Chart + " " + ref.Version
+	if !slices.Contains(v.rep.NotChecked, name) {
+		v.rep.NotChecked = append(v.rep.NotChecked, name)
+		slices.Sort(v.rep.NotChecked)
+	}
+}
+
 // template templates every HelmRelease through its locked chart, once for
 // the charts and fit layers, into v.templated; what cannot be templated is
 // a finding of the charts layer.
@@ -93,6 +102,7 @@ func (v *envVerifier) template() {
 		if !ok {
 			v.add(LayerCharts, diag.Warning, o, "", "verify.charts.unlocked", srcCharts,
 				"chart %s is not in %s, so it is not checked; run 'katonic charts pull'", ref, charts.LockFile)
+			v.notChecked(ref)
 			continue
 		}
 		ch, err := v.opts.Cache.Load(entry)
@@ -101,6 +111,7 @@ func (v *envVerifier) template() {
 		case errors.Is(err, charts.ErrNotCached):
 			v.add(LayerCharts, diag.Warning, o, "", "verify.charts.uncached", srcCharts,
 				"chart %s (%s) is not in the chart cache, so it is not checked; run 'katonic charts pull'", ref, entry.Digest)
+			v.notChecked(ref)
 			continue
 		case errors.As(err, &de):
 			v.add(LayerCharts, diag.Error, o, "", "verify.charts.digest", srcCharts, "%v", err)

@@ -128,6 +128,11 @@ type EnvReport struct {
 	Remote []string `json:"remote"`
 	// Charts is how many HelmReleases were templated (layer 4).
 	Charts int `json:"charts"`
+	// NotChecked names the charts ("katonic-api 5.0.9") of HelmReleases
+	// that could not be templated because charts.lock or the chart cache
+	// lacks them (a private chart, or one the mirror does not hold), sorted
+	// and unique: they passed no chart or fit rule. Each also has a warning.
+	NotChecked []string `json:"notChecked,omitempty"`
 	// Pools are the fit layer's totals per node pool (fit.PoolTotal):
 	// allocatable per node, requested, and allocatable at minNodes and
 	// maxNodes; absent when the layer did not run.
