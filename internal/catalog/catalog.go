@@ -222,7 +222,7 @@ func publicCharts(istio string) map[string]Chart {
 		// Apache Superset's chart (deprecated upstream, katonic-domain.md).
 		ChartSuperset: {Source: "superset", Kind: HelmRepository, URL: "https://apache.github.io/superset",
 			Chart: "superset", Version: "0.14.1", AppVersion: "4.1.1",
-			PinSource:  "apache/superset helm/superset/Chart.yaml at superset-helm-chart-0.14.1",
+			PinSource:  "apache/superset helm/superset/Chart.yaml at superset-helm-chart-0.14.1 (appVersion 4.1.1, not verified offline: the chart is not in the reference mirror)",
 			Registries: []string{"docker.io/apachesuperset.docker.scarf.sh", "docker.io/bitnamilegacy", "docker.io/apache", "docker.io/library/busybox", "docker.io/jwilder"}},
 		// Airbyte's older helm-charts repository (chart v1): 0.43.33 installs
 		// Airbyte 0.40.32, the version of seeds 001 and 003.

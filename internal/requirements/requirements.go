@@ -15,7 +15,9 @@ package requirements
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 
@@ -285,7 +287,7 @@ func (b *builder) nodePools() {
 
 		labels := p.Labels(role)
 		var ls []string
-		for _, k := range sortedKeys(labels) {
+		for _, k := range slices.Sorted(maps.Keys(labels)) {
 			ls = append(ls, k+"="+labels[k])
 		}
 		details := []string{"labels: " + strings.Join(ls, ", ")}
@@ -403,6 +405,36 @@ func (b *builder) network() {
 		b.add(s, "katonic: internal/catalog (the pinned sources of platform "+e.PlatformVersion+"); charts.mirror",
 			"Outbound HTTPS from the cluster to the chart and Git sources Flux fetches", details...)
 	}
+	if e.Images.Mirror != "" {
+		b.add(s, "katonic: images.mirror (every chart's image keys and the Kubeflow Pipelines Kustomization's images are rewritten to it)",
+			"The image mirror "+e.Images.Mirror+", holding every image the charts run under its repository path",
+			"nodes pull from it and from no other registry: verify's fit layer checks every templated image (rule fit.image-mirror)")
+	} else if regs := b.registries(); len(regs) > 0 {
+		b.add(s, "katonic: internal/catalog (each pin's image registries, checked by verify's fit layer, rule fit.image-registry)",
+			"Outbound HTTPS from the nodes to the image registries the charts pull from", regs...)
+	}
+}
+
+// registries lists the image registries (host and path prefix) of the
+// rendered releases' pins, and the Kubeflow Pipelines images' registry,
+// sorted and unique; Katonic's private charts name none.
+func (b *builder) registries() []string {
+	seen := map[string]bool{}
+	for _, r := range b.in.Releases {
+		for _, reg := range r.Chart.Registries {
+			seen[reg] = true
+		}
+	}
+	if b.env.Enabled("pipelines") {
+		if rel, err := catalog.Lookup(b.env.PlatformVersion); err == nil {
+			for _, img := range rel.Pipelines.Images {
+				if i := strings.LastIndex(img, "/"); i > 0 {
+					seen[img[:i]] = true
+				}
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
 }
 
 // addresses is "10.20.0.0/23: 512 addresses, 507 usable (Azure reserves 5)".
@@ -657,13 +689,4 @@ func (b *builder) secrets() {
 		b.add(SectionSecrets, `katonic: the render's Secret references (internal/render); README.md, "Secrets an environment needs"`,
 			"Secret "+sr.Namespace+"/"+sr.Name, details...)
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -385,3 +385,19 @@ func TestWriters(t *testing.T) {
 		t.Errorf("bad format: %v", err)
 	}
 }
+
+// Nodes reach the image registries of the installed charts, or only the
+// image mirror when one is set.
+func TestImageRegistries(t *testing.T) {
+	env := cloudEnv()
+	rels := []render.Release{{Name: "minio", Service: "file-manager", Chart: catalog.Chart{Registries: []string{"quay.io/minio"}}}}
+	got := all(Build(env, Inputs{Releases: rels}), SectionNetwork)
+	if !strings.Contains(got, "image registries the charts pull from") || !strings.Contains(got, "quay.io/minio") {
+		t.Errorf("registries: got\n%s", got)
+	}
+	env.Images.Mirror = "registry.acme.example/katonic"
+	got = all(Build(env, Inputs{Releases: rels}), SectionNetwork)
+	if !strings.Contains(got, "The image mirror registry.acme.example/katonic") || strings.Contains(got, "quay.io/minio") {
+		t.Errorf("mirror: got\n%s", got)
+	}
+}
