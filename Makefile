@@ -5,7 +5,7 @@
 GO ?= go
 export GOTOOLCHAIN ?= local
 
-.PHONY: all build render check verify verify-charts policy test bench cue-vet fmt generate
+.PHONY: all build render check verify verify-charts policy test bench cue-vet fmt generate e2e e2e-tools
 
 all: test
 
@@ -58,3 +58,30 @@ fmt:
 ## the Flux API modules in go.mod, with controller-gen from tools/go.mod
 generate:
 	$(GO) generate ./internal/crdschema/
+
+## e2e-tools: build the end-to-end harness's control plane (kube-apiserver,
+## kube-controller-manager, kube-scheduler 1.37.2; etcd 3.7.0), kwok 0.8.0 and
+## the Flux controllers (source-controller 1.9.6, kustomize-controller 1.9.6,
+## helm-controller 1.6.4) from their own modules under e2e/tools/ into
+## e2e/bin/, with the controllers' own CRDs in e2e/bin/crds/. Go's build cache
+## makes a second build a link only (docs/e2e.md has the costs).
+E2E_BIN := $(CURDIR)/e2e/bin
+e2e-tools:
+	mkdir -p $(E2E_BIN)/crds
+	$(GO) build -o $(E2E_BIN)/katonic ./cmd/katonic
+	cd e2e/tools/etcd && $(GO) build -trimpath -o $(E2E_BIN)/etcd .
+	cd e2e/tools/kwok && $(GO) build -trimpath -o $(E2E_BIN)/ sigs.k8s.io/kwok/cmd/kwok
+	cd e2e/tools/source-controller && $(GO) build -trimpath -o $(E2E_BIN)/source-controller github.com/fluxcd/source-controller && \
+		cp -f $$($(GO) list -m -f '{{.Dir}}' github.com/fluxcd/source-controller)/config/crd/bases/*.yaml $(E2E_BIN)/crds/
+	cd e2e/tools/kustomize-controller && $(GO) build -trimpath -o $(E2E_BIN)/kustomize-controller github.com/fluxcd/kustomize-controller && \
+		cp -f $$($(GO) list -m -f '{{.Dir}}' github.com/fluxcd/kustomize-controller)/config/crd/bases/*.yaml $(E2E_BIN)/crds/
+	cd e2e/tools/helm-controller && $(GO) build -trimpath -o $(E2E_BIN)/helm-controller github.com/fluxcd/helm-controller && \
+		cp -f $$($(GO) list -m -f '{{.Dir}}' github.com/fluxcd/helm-controller)/config/crd/bases/*.yaml $(E2E_BIN)/crds/
+	cd e2e/tools/kube && $(GO) build -trimpath -o $(E2E_BIN)/ k8s.io/kubernetes/cmd/kube-apiserver \
+		k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
+	chmod -R u+w $(E2E_BIN)/crds
+
+## e2e: reconcile the example environments with the real Flux controllers on a
+## local control plane (docs/e2e.md)
+e2e: e2e-tools
+	cd e2e && $(GO) run ./cmd/katonic-e2e -bin $(E2E_BIN)
