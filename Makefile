@@ -63,23 +63,36 @@ generate:
 ## kube-controller-manager, kube-scheduler 1.37.2; etcd 3.7.0), kwok 0.8.0 and
 ## the Flux controllers (source-controller 1.9.6, kustomize-controller 1.9.6,
 ## helm-controller 1.6.4) from their own modules under e2e/tools/ into
-## e2e/bin/, with the controllers' own CRDs in e2e/bin/crds/. Go's build cache
+## e2e/bin/, with the controllers' own CRDs in e2e/bin/crds/ and kwok's
+## "fast" node and pod stages in e2e/bin/kwok-stages/. Go's build cache
 ## makes a second build a link only (docs/e2e.md has the costs).
 E2E_BIN := $(CURDIR)/e2e/bin
+# The version the API server reports (Kubernetes' own build stamps it the
+# same way, hack/lib/version.sh); charts read it as .Capabilities.KubeVersion.
+KUBE_VERSION := v1.37.2
+KUBE_LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) \
+	-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37 \
+	-X k8s.io/component-base/version.gitTreeState=clean \
+	-X k8s.io/client-go/pkg/version.gitVersion=$(KUBE_VERSION) \
+	-X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=37
 e2e-tools:
 	mkdir -p $(E2E_BIN)/crds
 	$(GO) build -o $(E2E_BIN)/katonic ./cmd/katonic
 	cd e2e/tools/etcd && $(GO) build -trimpath -o $(E2E_BIN)/etcd .
-	cd e2e/tools/kwok && $(GO) build -trimpath -o $(E2E_BIN)/ sigs.k8s.io/kwok/cmd/kwok
+	mkdir -p $(E2E_BIN)/kwok-stages
+	cd e2e/tools/kwok && $(GO) build -trimpath -o $(E2E_BIN)/ sigs.k8s.io/kwok/cmd/kwok && \
+		d=$$($(GO) list -m -f '{{.Dir}}' sigs.k8s.io/kwok)/kustomize/stage && \
+		cp -f $$d/node/fast/node-initialize.yaml $$d/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+			$$d/pod/fast/pod-ready.yaml $$d/pod/fast/pod-complete.yaml $$d/pod/fast/pod-delete.yaml $(E2E_BIN)/kwok-stages/
 	cd e2e/tools/source-controller && $(GO) build -trimpath -o $(E2E_BIN)/source-controller github.com/fluxcd/source-controller && \
 		cp -f $$($(GO) list -m -f '{{.Dir}}' github.com/fluxcd/source-controller)/config/crd/bases/*.yaml $(E2E_BIN)/crds/
 	cd e2e/tools/kustomize-controller && $(GO) build -trimpath -o $(E2E_BIN)/kustomize-controller github.com/fluxcd/kustomize-controller && \
 		cp -f $$($(GO) list -m -f '{{.Dir}}' github.com/fluxcd/kustomize-controller)/config/crd/bases/*.yaml $(E2E_BIN)/crds/
 	cd e2e/tools/helm-controller && $(GO) build -trimpath -o $(E2E_BIN)/helm-controller github.com/fluxcd/helm-controller && \
 		cp -f $$($(GO) list -m -f '{{.Dir}}' github.com/fluxcd/helm-controller)/config/crd/bases/*.yaml $(E2E_BIN)/crds/
-	cd e2e/tools/kube && $(GO) build -trimpath -o $(E2E_BIN)/ k8s.io/kubernetes/cmd/kube-apiserver \
+	cd e2e/tools/kube && $(GO) build -trimpath -ldflags '$(KUBE_LDFLAGS)' -o $(E2E_BIN)/ k8s.io/kubernetes/cmd/kube-apiserver \
 		k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
-	chmod -R u+w $(E2E_BIN)/crds
+	chmod -R u+w $(E2E_BIN)/crds $(E2E_BIN)/kwok-stages
 
 ## e2e: reconcile the example environments with the real Flux controllers on a
 ## local control plane (docs/e2e.md)

@@ -46,6 +46,9 @@ func (b Binaries) Check() error {
 			return fmt.Errorf("%w: %s (build it with make e2e-tools)", ErrMissingBinary, b.Path(n))
 		}
 	}
+	if m, _ := filepath.Glob(filepath.Join(b.Dir, "kwok-stages", "*.yaml")); len(m) == 0 {
+		return fmt.Errorf("%w: kwok's stages in %s (make e2e-tools copies them)", ErrMissingBinary, filepath.Join(b.Dir, "kwok-stages"))
+	}
 	if m, _ := filepath.Glob(filepath.Join(b.Dir, "crds", "*.yaml")); len(m) == 0 {
 		return fmt.Errorf("%w: the Flux controllers' CRDs in %s (make e2e-tools copies them)", ErrMissingBinary, filepath.Join(b.Dir, "crds"))
 	}
@@ -81,11 +84,11 @@ func (c *Cluster) Processes() []*Process { return c.procs }
 // are applied, source-controller, kustomize-controller and
 // helm-controller. Each is ready before the next starts. On error every
 // started process is stopped and the logs are kept in dir/logs.
-func StartCluster(ctx context.Context, bins Binaries, dir string) (c *Cluster, err error) {
+func StartCluster(ctx context.Context, bins Binaries, dir string) (_ *Cluster, err error) {
 	if err := bins.Check(); err != nil {
 		return nil, err
 	}
-	c = &Cluster{Dir: dir}
+	c := &Cluster{Dir: dir}
 	if err := os.MkdirAll(c.LogDir(), 0o755); err != nil {
 		return nil, err
 	}
@@ -123,6 +126,10 @@ func StartCluster(ctx context.Context, bins Binaries, dir string) (c *Cluster, e
 		"--service-cluster-ip-range=10.96.0.0/16",
 		"--authorization-mode=Node,RBAC",
 		"--endpoint-reconciler-type=none",
+		// No pod runs, so no admission webhook can answer: webhook
+		// admission is off (the charts' webhook configurations are
+		// created, never called).
+		"--disable-admission-plugins=MutatingAdmissionWebhook,ValidatingAdmissionWebhook",
 		"--enable-priority-and-fairness=false",
 	}, func() error { return c.apiReady(server) }); err != nil {
 		return nil, err
@@ -147,8 +154,8 @@ func StartCluster(ctx context.Context, bins Binaries, dir string) (c *Cluster, e
 		kc, "--leader-elect=false", "--bind-address=127.0.0.1", "--secure-port=0",
 		"--service-account-private-key-file=" + p.Path(saKey), "--root-ca-file=" + p.Path(caCert),
 		"--use-service-account-credentials=false",
-		// No node network: no IPAM, routes or cloud nodes.
-		"--controllers=*,-nodeipam,-route,-cloud-node-lifecycle,-service-lb-controller",
+		// No node network: no pod CIDRs to allocate.
+		"--controllers=*,-nodeipam",
 	}, running); err != nil {
 		return nil, err
 	}
@@ -157,10 +164,15 @@ func StartCluster(ctx context.Context, bins Binaries, dir string) (c *Cluster, e
 	}, running); err != nil {
 		return nil, err
 	}
-	if err := c.start(ctx, "kwok", bins.Path(BinKwok), []string{
-		kc, "--manage-all-nodes=false", "--manage-nodes-with-label-selector=" + FakeNodeLabel + "=fake",
-		"--server-address=127.0.0.1:" + strconv.Itoa(ports["kwok"]),
-	}, running); err != nil {
+	// kwok's "fast" stages: nodes Ready at once and kept so by their
+	// leases, pods Running and Ready once bound, Job pods Succeeded.
+	stages, _ := filepath.Glob(filepath.Join(bins.Dir, "kwok-stages", "*.yaml"))
+	kwokArgs := []string{kc, "--manage-all-nodes=false", "--manage-nodes-with-label-selector=" + FakeNodeLabel + "=fake",
+		"--server-address=127.0.0.1:" + strconv.Itoa(ports["kwok"])}
+	for _, s := range stages {
+		kwokArgs = append(kwokArgs, "--config="+s)
+	}
+	if err := c.start(ctx, "kwok", bins.Path(BinKwok), kwokArgs, running); err != nil {
 		return nil, err
 	}
 	crds, _ := filepath.Glob(filepath.Join(bins.Dir, "crds", "*.yaml"))
@@ -180,6 +192,9 @@ func StartCluster(ctx context.Context, bins Binaries, dir string) (c *Cluster, e
 		return nil, err
 	}
 	storage := "127.0.0.1:" + strconv.Itoa(ports["source-storage"])
+	if err := os.MkdirAll(filepath.Join(dir, "artifacts"), 0o755); err != nil {
+		return nil, err
+	}
 	flux := []struct {
 		name, bin, health string
 		extra             []string
@@ -191,10 +206,11 @@ func StartCluster(ctx context.Context, bins Binaries, dir string) (c *Cluster, e
 	}
 	for _, f := range flux {
 		health := "127.0.0.1:" + strconv.Itoa(ports[f.health])
-		args := append([]string{kc, "--watch-all-namespaces=true", "--enable-leader-election=false",
+		// The Flux controllers read the kubeconfig from $KUBECONFIG.
+		args := append([]string{"--watch-all-namespaces=true", "--enable-leader-election=false",
 			"--metrics-addr=0", "--health-addr=" + health, "--log-level=info", "--log-encoding=console"}, f.extra...)
 		if err := c.start(ctx, f.name, bins.Path(f.bin), args, func() error { return httpOK(nil, "http://"+health+"/readyz") },
-			"RUNTIME_NAMESPACE=flux-system"); err != nil {
+			"RUNTIME_NAMESPACE=flux-system", "KUBECONFIG="+c.Kubeconfig); err != nil {
 			return nil, err
 		}
 	}

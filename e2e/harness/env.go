@@ -152,6 +152,7 @@ func Run(ctx context.Context, bins Binaries, o Options) (*Result, error) {
 	pctx, stopProvisioner := context.WithCancel(ctx)
 	defer stopProvisioner()
 	go cl.Provision(pctx)
+	go cl.LoadBalancers(pctx)
 	nodes, err := cl.CreateNodes(ctx, env)
 	if err != nil {
 		return nil, err

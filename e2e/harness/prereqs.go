@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/katonic/katonic/internal/config"
 	"github.com/katonic/katonic/internal/render"
@@ -71,14 +72,21 @@ func (c *Cluster) CreateNodes(ctx context.Context, env *config.Environment) ([]s
 				Status: corev1.NodeStatus{Capacity: capacity, Allocatable: allocatable,
 					NodeInfo: corev1.NodeSystemInfo{KubeletVersion: "v" + env.KubernetesVersion, OperatingSystem: "linux", Architecture: "amd64"}},
 			}
-			created, err := c.Client.CoreV1().Nodes().Create(ctx, n, metav1.CreateOptions{})
-			if err != nil {
+			if _, err := c.Client.CoreV1().Nodes().Create(ctx, n, metav1.CreateOptions{}); err != nil {
 				return nil, fmt.Errorf("node %s: %w", name, err)
 			}
 			// Status is a subresource: capacity and allocatable are set
-			// there (kwok keeps them, and the conditions, up to date).
-			created.Status = n.Status
-			if _, err := c.Client.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+			// there, and kwok keeps them while it updates the conditions.
+			err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+				cur, err := c.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+				if err != nil {
+					return err
+				}
+				cur.Status.Capacity, cur.Status.Allocatable, cur.Status.NodeInfo = capacity, allocatable, n.Status.NodeInfo
+				_, err = c.Client.CoreV1().Nodes().UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+				return err
+			})
+			if err != nil {
 				return nil, fmt.Errorf("node %s status: %w", name, err)
 			}
 			names = append(names, name)
@@ -206,4 +214,30 @@ func (c *Cluster) provisionOne(ctx context.Context, pvc *corev1.PersistentVolume
 		},
 	}
 	_, _ = c.Client.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{})
+}
+
+// LoadBalancers runs until ctx ends, giving every Service of type
+// LoadBalancer an ingress address, as the cloud's load-balancer
+// integration (or MetalLB on-prem) would: Helm and Flux count such a
+// Service ready only once it has one. The address is on loopback and
+// nothing is sent to it; no real load balancer is simulated.
+func (c *Cluster) LoadBalancers(ctx context.Context) {
+	for {
+		svcs, err := c.Client.CoreV1().Services("").List(ctx, metav1.ListOptions{})
+		if err == nil {
+			for i := range svcs.Items {
+				s := &svcs.Items[i]
+				if s.Spec.Type != corev1.ServiceTypeLoadBalancer || len(s.Status.LoadBalancer.Ingress) > 0 {
+					continue
+				}
+				s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "127.0.0.1"}}
+				_, _ = c.Client.CoreV1().Services(s.Namespace).UpdateStatus(ctx, s, metav1.UpdateOptions{})
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -34,7 +35,7 @@ func Start(name, bin string, args []string, logDir string, env ...string) (*Proc
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = f, f
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(localEnv(), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		f.Close()
@@ -47,6 +48,22 @@ func Start(name, bin string, args []string, logDir string, env ...string) (*Proc
 		close(p.done)
 	}()
 	return p, nil
+}
+
+// localEnv is the harness's environment without proxy settings: every
+// component talks to loopback only, and an API server that inherited a
+// proxy would send its webhook and aggregation calls to it.
+func localEnv() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch strings.ToUpper(k) {
+		case "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY":
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
 }
 
 // PID is the process id.

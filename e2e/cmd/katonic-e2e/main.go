@@ -37,7 +37,23 @@ func run() int {
 	envs := flag.String("envs", "", "comma-separated `environments` (default: every environments/*.cue)")
 	work := flag.String("work", "", "work `directory` (default: a new temporary directory, removed when every environment passed)")
 	timeout := flag.Duration("timeout", 10*time.Minute, "how long one environment may take to become Ready")
+	hostNet := flag.Bool("host-network", false, "run in the host's network namespace instead of one with only loopback")
 	flag.Parse()
+
+	if !*hostNet && os.Getenv(netnsEnv) == "" {
+		status, ok, err := inNetns()
+		if !ok || err != nil {
+			fmt.Fprintf(os.Stderr, "katonic-e2e: %v (run as root, or with -host-network)\n", err)
+			return 2
+		}
+		return status
+	}
+	if os.Getenv(netnsEnv) != "" {
+		if err := loopbackUp(); err != nil {
+			fmt.Fprintf(os.Stderr, "katonic-e2e: %v\n", err)
+			return 2
+		}
+	}
 
 	abs := func(p string) string {
 		a, err := filepath.Abs(p)
