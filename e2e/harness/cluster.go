@@ -154,8 +154,10 @@ func StartCluster(ctx context.Context, bins Binaries, dir string) (_ *Cluster, e
 		kc, "--leader-elect=false", "--bind-address=127.0.0.1", "--secure-port=0",
 		"--service-account-private-key-file=" + p.Path(saKey), "--root-ca-file=" + p.Path(caCert),
 		"--use-service-account-credentials=false",
-		// No node network: no pod CIDRs to allocate.
-		"--controllers=*,-nodeipam",
+		// No node network: no pod CIDRs to allocate. No node lifecycle:
+		// kwok keeps the nodes Ready, and the controller would mark their
+		// pods not ready whenever a heartbeat is late on a busy machine.
+		"--controllers=*,-nodeipam,-nodelifecycle",
 	}, running); err != nil {
 		return nil, err
 	}
@@ -169,7 +171,11 @@ func StartCluster(ctx context.Context, bins Binaries, dir string) (_ *Cluster, e
 	stages, _ := filepath.Glob(filepath.Join(bins.Dir, "kwok-stages", "*.yaml"))
 	kwokArgs := []string{kc, "--manage-all-nodes=false", "--manage-nodes-with-label-selector=" + FakeNodeLabel + "=fake",
 		"--server-address=127.0.0.1:" + strconv.Itoa(ports["kwok"])}
-	for _, s := range stages {
+	bare := filepath.Join(dir, "pod-complete-bare.yaml")
+	if err := os.WriteFile(bare, []byte(podCompleteBare), 0o644); err != nil {
+		return nil, err
+	}
+	for _, s := range append(stages, bare) {
 		kwokArgs = append(kwokArgs, "--config="+s)
 	}
 	if err := c.start(ctx, "kwok", bins.Path(BinKwok), kwokArgs, running); err != nil {
@@ -216,6 +222,46 @@ func StartCluster(ctx context.Context, bins Binaries, dir string) (_ *Cluster, e
 	}
 	return c, nil
 }
+
+// podCompleteBare is a kwok Stage of the harness's own: a running pod that
+// no controller owns and that never restarts (a Helm hook pod, such as
+// Airbyte's bootloader) completes, as kwok's pod-complete stage does for
+// Job pods; Helm waits for such a hook to succeed.
+const podCompleteBare = `apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: katonic-e2e-pod-complete-bare
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Pod
+  selector:
+    matchExpressions:
+    - key: '.metadata.deletionTimestamp'
+      operator: 'DoesNotExist'
+    - key: '.status.phase'
+      operator: 'In'
+      values: ['Running']
+    - key: '.spec.restartPolicy'
+      operator: 'In'
+      values: ['Never']
+    - key: '.metadata.ownerReferences'
+      operator: 'DoesNotExist'
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      containerStatuses:
+      {{ range .spec.containers }}
+      - image: {{ .image | Quote }}
+        name: {{ .name | Quote }}
+        ready: false
+        restartCount: 0
+        started: false
+        state:
+          terminated: {exitCode: 0, reason: Completed, startedAt: {{ $now | Quote }}, finishedAt: {{ $now | Quote }}}
+      {{ end }}
+      phase: Succeeded
+`
 
 // FakeNodeLabel marks the nodes kwok manages (its --manage-nodes-with-label-selector).
 const FakeNodeLabel = "kwok.x-k8s.io/node"

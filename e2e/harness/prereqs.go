@@ -115,6 +115,11 @@ func (c *Cluster) CreateSecrets(ctx context.Context, refs []render.SecretRef) er
 			data[".dockerconfigjson"] = []byte(`{"auths":{}}`)
 		case hasKeys(r.Keys, "tls.crt", "tls.key"):
 			typ = corev1.SecretTypeTLS
+			crt, key, err := selfSigned(r.Name)
+			if err != nil {
+				return err
+			}
+			data["tls.crt"], data["tls.key"] = crt, key
 		}
 		for _, k := range r.Keys {
 			if k == "values.yaml" {
