@@ -126,6 +126,9 @@ func StartCluster(ctx context.Context, bins Binaries, dir string) (_ *Cluster, e
 		"--service-cluster-ip-range=10.96.0.0/16",
 		"--authorization-mode=Node,RBAC",
 		"--endpoint-reconciler-type=none",
+		// As every real cluster's: node agents (Longhorn's manager, CSI
+		// plugins) run privileged containers.
+		"--allow-privileged=true",
 		// No pod runs, so no admission webhook can answer: webhook
 		// admission is off (the charts' webhook configurations are
 		// created, never called).
@@ -154,10 +157,11 @@ func StartCluster(ctx context.Context, bins Binaries, dir string) (_ *Cluster, e
 		kc, "--leader-elect=false", "--bind-address=127.0.0.1", "--secure-port=0",
 		"--service-account-private-key-file=" + p.Path(saKey), "--root-ca-file=" + p.Path(caCert),
 		"--use-service-account-credentials=false",
-		// No node network: no pod CIDRs to allocate. No node lifecycle:
-		// kwok keeps the nodes Ready, and the controller would mark their
-		// pods not ready whenever a heartbeat is late on a busy machine.
-		"--controllers=*,-nodeipam,-nodelifecycle",
+		// No node network: no pod CIDRs to allocate. The node lifecycle
+		// controller lifts the not-ready taint of new nodes once kwok makes
+		// them Ready; a long grace period keeps it from marking their pods
+		// not ready when kwok's heartbeat is late on a busy machine.
+		"--controllers=*,-nodeipam", "--node-monitor-grace-period=10m",
 	}, running); err != nil {
 		return nil, err
 	}
