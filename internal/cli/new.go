@@ -81,7 +81,7 @@ func runNew(stdout, stderr io.Writer, o newOptions, name string) error {
 	path := filepath.Join(repo.Dir, rel)
 	for _, e := range repo.Envs {
 		if e.Name == name && e.File != path {
-			return exitf(ExitUsage, "environment %s is already declared in %s (issue #2 layout: one file per installation, named after it)",
+			return exitf(ExitUsage, "environment %s is already declared in %s (one file per installation, named after it)",
 				name, diag.Rel(cwd, e.File))
 		}
 	}

@@ -257,7 +257,7 @@ func Compile(opts Options) (*Result, error) {
 	for _, e := range selected {
 		sources[e.Name] = e
 		env, d := validate.Environment(repo, e, vopts)
-		// SOPS-encrypted Secrets of secrets/<env>/ (issue #5): a plaintext
+		// SOPS-encrypted Secrets of secrets/<env>/: a plaintext
 		// or malformed one is a configuration error, at its file.
 		// Only for an environment that validated, whose name is safe.
 		if env != nil && d.Errors() == 0 {

@@ -84,7 +84,7 @@ type corpusCase struct {
 	named []string
 }
 
-// corpus is issue #5's bad input. Each case gets exactly the diagnostics
+// corpus is the bad input katonic must refuse. Each case gets exactly the diagnostics
 // listed: one, except where more are natural (commented).
 var corpus = []corpusCase{
 	// Syntax.

@@ -1,5 +1,5 @@
 // Package config holds the Go form of a validated Katonic environment: the
-// configuration contract of issue #2, decoded from CUE after the schema,
+// configuration contract, decoded from CUE after the schema,
 // the profile defaults and the rules have been applied.
 //
 // Values of these types are plain data: safe to share between goroutines as

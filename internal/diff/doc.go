@@ -1,5 +1,5 @@
 // Package diff compares two rendered katonic output trees object by object and
-// classifies the risk of each change: the core of `katonic diff` (issue #4).
+// classifies the risk of each change: the core of `katonic diff`.
 //
 // # Input
 //

@@ -17,7 +17,7 @@ import (
 // schema/ (those come from Options.Rules).
 const (
 	catalogSource  = "katonic's chart catalog (internal/catalog)"
-	nameSource     = "issue #2: environment names become paths and object names (Kubernetes DNS-1123 label)"
+	nameSource     = "README, \"Layout\": environment names become paths and object names (Kubernetes DNS-1123 label)"
 	schemaSource   = "schema/environment.cue"
 	providerSource = "schema/environment.cue: provider is \"aws\" | \"gcp\" | \"azure\" (the cloud's load-balancer annotations); cloud profile only"
 	internalLBRule = "internal/validate (profile.provider): an internal load balancer on the cloud profile needs provider to choose its annotation (seed 003_48ea17a7d7c364df.txt)"
@@ -158,7 +158,7 @@ func (c *conv) setName(it *item) error {
 		return fmt.Errorf("%s: no cluster_name: give the environment's name with --name", c.opts.File)
 	}
 	if msgs := validation.IsDNS1123Label(s); len(msgs) > 0 {
-		return fmt.Errorf("%s:%d:%d: cluster_name %q is not a DNS-1123 label: %s (environment names become paths and object names, issue #2): give another with --name",
+		return fmt.Errorf("%s:%d:%d: cluster_name %q is not a DNS-1123 label: %s (environment names become paths and object names): give another with --name",
 			c.opts.File, it.line, it.column, s, strings.Join(msgs, "; "))
 	}
 	c.name = s

@@ -64,7 +64,7 @@ type Options struct {
 	// comment show it (relative to the working directory).
 	File string
 	// Name overrides cluster_name as the environment's name; it must be a
-	// DNS-1123 label (issue #2: names become paths and object names).
+	// DNS-1123 label (names become paths and object names).
 	Name string
 	// Profile overrides the profile derived from cloud_provider/deploy_on.
 	Profile config.Profile
@@ -185,7 +185,7 @@ func checkOptions(opts Options) error {
 	}
 	if opts.Name != "" {
 		if msgs := validation.IsDNS1123Label(opts.Name); len(msgs) > 0 {
-			return &UsageError{fmt.Sprintf("--name %q is not a DNS-1123 label: %s (environment names become paths and object names, issue #2)", opts.Name, strings.Join(msgs, "; "))}
+			return &UsageError{fmt.Sprintf("--name %q is not a DNS-1123 label: %s (environment names become paths and object names)", opts.Name, strings.Join(msgs, "; "))}
 		}
 	}
 	if len(opts.PlatformVersions) == 0 {

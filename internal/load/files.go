@@ -26,7 +26,7 @@ import (
 const MaxFileSize = 1 << 20
 
 // fileSource is the Source of the diagnostics about the files themselves.
-const fileSource = "issue #5: environments/ holds UTF-8 CUE files of package environments, at most 1 MiB each"
+const fileSource = "README, \"Layout\": environments/ holds UTF-8 CUE files of package environments, at most 1 MiB each"
 
 // envFiles is what scanEnvironments found in environments/.
 type envFiles struct {
@@ -265,7 +265,7 @@ func firstInvalidUTF8(src []byte) int {
 
 func layoutErr(p diag.Pos, path, msg string) diag.Diagnostic {
 	return diag.Diagnostic{Severity: diag.Error, Pos: p, Path: path, Message: msg, Rule: "environments.layout",
-		Source: "issue #2 layout: environments/<name>.cue, one file per installation"}
+		Source: "README, \"Layout\": environments/<name>.cue, one file per installation"}
 }
 
 func fileErr(p diag.Pos, path, msg string) diag.Diagnostic {

@@ -241,7 +241,7 @@ func standIns(envs []Env, files envFiles, all bool) []Env {
 // declarations scans the syntax of the environments package: each file may
 // declare only the top-level field environments (definitions and hidden
 // fields are allowed), with literal names; an environment may be declared
-// in one file only, and that file is named after it (<name>.cue, issue #2's
+// in one file only, and that file is named after it (<name>.cue, the README's
 // layout: one file per installation).
 //
 // An environment declared in more than one file belongs to the file named
@@ -385,7 +385,7 @@ func removeField(s *ast.StructLit, f *ast.Field) {
 
 func errAt(p token.Pos, path, msg, rule string) diag.Diagnostic {
 	return diag.Diagnostic{Severity: diag.Error, Pos: posOf(p), Path: path, Message: msg, Rule: rule,
-		Source: "issue #2 layout: environments/<name>.cue, one file per installation"}
+		Source: "README, \"Layout\": environments/<name>.cue, one file per installation"}
 }
 
 func posOf(p token.Pos) diag.Pos {

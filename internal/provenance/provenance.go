@@ -1,7 +1,6 @@
 // Package provenance says where a value of a resolved environment comes
 // from: the file and line that set it, the profile or schema default it
-// overrode, and the constraints it had to meet (katonic show --why,
-// issue #6).
+// overrode, and the constraints it had to meet (katonic show --why).
 //
 // CUE keeps every conjunct of a field with its source position; an
 // environment's value is the unification of its own file, the defaults of

@@ -30,7 +30,7 @@ import (
 
 // Options say what to scaffold.
 type Options struct {
-	// Name is the environment's name, a DNS-1123 label (issue #2: it
+	// Name is the environment's name, a DNS-1123 label (it
 	// becomes paths and object names).
 	Name string
 	// Profile is one of the profiles of the repository (profiles.rules).
@@ -61,11 +61,11 @@ func (e *OptionError) Error() string { return e.Msg }
 var Providers = []string{"aws", "gcp", "azure"}
 
 // nameSource is the source of the environment-name rule (as in internal/validate).
-const nameSource = "issue #2: environment names become paths and object names (Kubernetes DNS-1123 label)"
+const nameSource = "README, \"Layout\": environment names become paths and object names (Kubernetes DNS-1123 label)"
 
 // CheckName returns an *OptionError when name is not a valid environment
 // name: a DNS-1123 label (lower-case letters, digits and '-', at most 63
-// characters), the rule internal/validate applies (issue #2).
+// characters), the rule internal/validate applies.
 func CheckName(name string) error {
 	if msgs := validation.IsDNS1123Label(name); len(msgs) > 0 {
 		return &OptionError{Option: "name", Msg: fmt.Sprintf("environment name %q is not a DNS-1123 label: %s (%s)",

@@ -301,7 +301,7 @@ func walk(decls []ast.Decl, path []string, best token.Pos) (token.Pos, bool) {
 }
 
 const (
-	layoutSource  = "issue #2: environment names become paths and object names (Kubernetes DNS-1123 label)"
+	layoutSource  = "README, \"Layout\": environment names become paths and object names (Kubernetes DNS-1123 label)"
 	catalogSource = "katonic's chart catalog (internal/catalog)"
 	dnsSource     = "seeds 001_023b29528093f049.txt and 003_48ea17a7d7c364df.txt, \"Data Visualisation\" / \"Connectors\": dash-<fqdn> and connectors-<fqdn>; RFC 1123"
 )
