@@ -92,9 +92,16 @@ func Run(ctx context.Context, bins Binaries, o Options) (*Result, error) {
 	if err := copyRepo(o.Repo, repo, o.Env); err != nil {
 		return nil, err
 	}
+	// The environment as katonic sees it: its platform version, the
+	// Secrets and releases of its render (a chart mirror changes neither).
+	comp, err := compile.Compile(compile.Options{Dir: repo, Envs: []string{o.Env}, Render: true})
+	if err != nil || len(comp.Envs) != 1 {
+		return nil, fmt.Errorf("compile %s: %v", o.Env, err)
+	}
+	env := comp.Envs[0].Env
 	// The chart mirror: the real charts, and stand-ins for the others.
 	chartsDir := filepath.Join(o.Work, "charts")
-	standIns, err := mirrorCharts(o, chartsDir, repo)
+	standIns, err := mirrorCharts(o, chartsDir, env.PlatformVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -115,11 +122,6 @@ func Run(ctx context.Context, bins Binaries, o Options) (*Result, error) {
 	if out, err := render.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("katonic render %s: %w\n%s", o.Env, err, out)
 	}
-	comp, err := compile.Compile(compile.Options{Dir: repo, Envs: []string{o.Env}, Render: true})
-	if err != nil || len(comp.Envs) != 1 {
-		return nil, fmt.Errorf("compile %s: %v", o.Env, err)
-	}
-	env := comp.Envs[0].Env
 
 	// Git: the repository with out/, and Kubeflow Pipelines' stand-in.
 	gitRoot := filepath.Join(o.Work, "git")
@@ -331,7 +333,7 @@ func addMirror(file, url string) error {
 // mirrorCharts fills dir with the packaged real charts of o.RefCharts
 // and a stand-in (testrepo.MockCharts) of the same name and version for
 // every chart of the environment's platform version that they lack.
-func mirrorCharts(o Options, dir, repo string) ([]string, error) {
+func mirrorCharts(o Options, dir, platform string) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -346,10 +348,6 @@ func mirrorCharts(o Options, dir, repo string) ([]string, error) {
 			return nil, err
 		}
 		have[strings.TrimSuffix(filepath.Base(f), ".tgz")] = true
-	}
-	platform, err := platformVersion(filepath.Join(repo, "environments", o.Env+".cue"))
-	if err != nil {
-		return nil, err
 	}
 	rel, err := catalog.Lookup(platform)
 	if err != nil {
@@ -378,22 +376,6 @@ func mirrorCharts(o Options, dir, repo string) ([]string, error) {
 	}
 	slices.Sort(standIns)
 	return standIns, nil
-}
-
-// platformVersion reads platformVersion from an environment file without
-// evaluating it (the examples write it as one field).
-func platformVersion(file string) (string, error) {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "", err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 2 && f[0] == "platformVersion:" {
-			return strings.Trim(f[1], `"`), nil
-		}
-	}
-	return "", fmt.Errorf("%s: no platformVersion", file)
 }
 
 // pipelinesStandIn publishes a stand-in of the Kubeflow Pipelines

@@ -70,14 +70,6 @@ func TestAddMirror(t *testing.T) {
 	}
 }
 
-func TestPlatformVersion(t *testing.T) {
-	f := filepath.Join(t.TempDir(), "e.cue")
-	_ = os.WriteFile(f, []byte("environments: e: {\n\tplatformVersion:   \"5.0.9\"\n}\n"), 0o644)
-	if v, err := platformVersion(f); err != nil || v != "5.0.9" {
-		t.Errorf("platformVersion = %q, %v", v, err)
-	}
-}
-
 func TestResultOK(t *testing.T) {
 	r := &Result{Kustomizations: 3, KustomizationsReady: 3, HelmReleases: 2, HelmReleasesReady: 2, Pods: 4, PodsScheduled: 4, PodsOnPool: 4}
 	if !r.OK() {

@@ -9,8 +9,10 @@ package validate
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -382,7 +384,7 @@ func (c *checker) pins() {
 		}
 	}
 	seen := map[string]bool{}
-	for _, key := range sortedServiceKeys(c.cfg.Services) {
+	for _, key := range slices.Sorted(maps.Keys(c.cfg.Services)) {
 		if !c.cfg.Enabled(key) {
 			continue
 		}
@@ -415,15 +417,6 @@ func appName(key string) string {
 		return "Longhorn"
 	}
 	return key
-}
-
-func sortedServiceKeys(m map[string]config.Service) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // profileFields checks the fields that belong to one profile only.
