@@ -82,7 +82,8 @@ func (c *Cluster) Processes() []*Process { return c.procs }
 // node network), kube-controller-manager, kube-scheduler, kwok (managing
 // only nodes labelled kwok.x-k8s.io/node=fake) and, once the Flux CRDs
 // are applied, source-controller, kustomize-controller and
-// helm-controller. Each is ready before the next starts. On error every
+// helm-controller. Each is ready before the next starts. The PKI is the one
+// under dir/pki when there is one (NewPKI), a new one otherwise. On error every
 // started process is stopped and the logs are kept in dir/logs.
 func StartCluster(ctx context.Context, bins Binaries, dir string) (_ *Cluster, err error) {
 	if err := bins.Check(); err != nil {
@@ -97,7 +98,11 @@ func StartCluster(ctx context.Context, bins Binaries, dir string) (_ *Cluster, e
 			c.Stop()
 		}
 	}()
-	if c.PKI, err = NewPKI(filepath.Join(dir, "pki")); err != nil {
+	// A PKI made beforehand (a registry serves with its certificate) is
+	// kept; otherwise a new one.
+	if _, err := os.Stat(filepath.Join(dir, "pki", caCert)); err == nil {
+		c.PKI = PKI{Dir: filepath.Join(dir, "pki")}
+	} else if c.PKI, err = NewPKI(filepath.Join(dir, "pki")); err != nil {
 		return nil, err
 	}
 	ports := map[string]int{}
@@ -219,8 +224,10 @@ func StartCluster(ctx context.Context, bins Binaries, dir string) (_ *Cluster, e
 		// The Flux controllers read the kubeconfig from $KUBECONFIG.
 		args := append([]string{"--watch-all-namespaces=true", "--enable-leader-election=false",
 			"--metrics-addr=0", "--health-addr=" + health, "--log-level=info", "--log-encoding=console"}, f.extra...)
+		// SSL_CERT_FILE: the controllers trust the harness's CA, which
+		// signs the OCI registry's certificate, in place of the system's.
 		if err := c.start(ctx, f.name, bins.Path(f.bin), args, func() error { return httpOK(nil, "http://"+health+"/readyz") },
-			"RUNTIME_NAMESPACE=flux-system", "KUBECONFIG="+c.Kubeconfig); err != nil {
+			"RUNTIME_NAMESPACE=flux-system", "KUBECONFIG="+c.Kubeconfig, "SSL_CERT_FILE="+p.Path(caCert)); err != nil {
 			return nil, err
 		}
 	}

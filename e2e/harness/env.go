@@ -2,25 +2,37 @@ package harness
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/katonic/katonic/internal/catalog"
 	"github.com/katonic/katonic/internal/chartrepo"
 	"github.com/katonic/katonic/internal/compile"
 	"github.com/katonic/katonic/internal/config"
+	"github.com/katonic/katonic/internal/diff"
 	"github.com/katonic/katonic/internal/testrepo"
+)
+
+// How Run serves the environment's charts.
+const (
+	// MirrorHelm is a Helm repository (index.yaml and .tgz files) on
+	// loopback, an http:// charts.mirror.
+	MirrorHelm = "helm"
+	// MirrorOCI is an OCI registry over TLS on loopback, an oci://
+	// charts.mirror: each chart an OCIRepository of Flux.
+	MirrorOCI = "oci"
 )
 
 // Options configure one environment's run.
@@ -33,18 +45,53 @@ type Options struct {
 	// RefCharts is a directory of packaged real charts
 	// (../shared/reference/charts); charts it lacks get stand-ins.
 	RefCharts string
+	// Mirror is MirrorHelm (the default when empty) or MirrorOCI.
+	Mirror string
 	// Work is a directory of the run's own (repository copy, git and chart
 	// servers' data, the cluster's data and logs).
 	Work string
-	// Timeout bounds the reconciliation.
+	// Timeout bounds each reconciliation.
 	Timeout time.Duration
-	// Log receives progress lines (nil: none).
+	// Upgrade, when set, changes the environment once it reconciled: the
+	// harness edits its file, renders again, asks `katonic diff` what
+	// changed, publishes the new out/ and waits until Flux applied it, and
+	// the cluster shows every change katonic diff listed.
+	Upgrade *Upgrade
+	// Nodes, when set, changes the node pools the cluster's nodes are made
+	// from, not the environment katonic renders: a cluster that drifted
+	// from its description (nodes smaller than the file says).
+	Nodes func(map[config.Role]config.NodePool)
+	// EditOut, when set, changes the rendered out/ (the repository's out
+	// directory) before it is published: an output katonic would not write.
+	EditOut func(out string) error
+	// Expect, when set, makes the run a negative one: it stops as soon as
+	// a failure matching Expect is reported (Result.Expected), and a run
+	// where everything became Ready is the failure.
+	Expect *regexp.Regexp
+	// Log receives progress lines, without the environment's name (nil:
+	// none).
 	Log func(format string, args ...any)
+}
+
+// Upgrade is a change of an environment's platform version (and the
+// Kubernetes version the new one needs).
+type Upgrade struct {
+	PlatformVersion, KubernetesVersion string
 }
 
 // Result is what one environment's reconciliation showed.
 type Result struct {
-	Env string
+	// Name is the run's name in a report (set by the caller; Run leaves
+	// it empty).
+	Name string
+	Env  string
+	// Mirror is how the charts were served (MirrorHelm, MirrorOCI).
+	Mirror string
+	// Upgrade is "4.5 → 5.0.9" for an upgrade run.
+	Upgrade string
+	// Changes is how many objects katonic diff listed for the upgrade,
+	// each checked in the cluster.
+	Changes int
 	// Kustomizations and HelmReleases: how many Flux reconciled, and how
 	// many are Ready.
 	Kustomizations, KustomizationsReady int
@@ -58,14 +105,23 @@ type Result struct {
 	// Failures say what is not Ready and why: the object and its
 	// controller's message, or a pod and the scheduler's reason.
 	Failures []string
-	// Duration is from the bootstrap to the end of the wait.
+	// Negative is set for a run with Options.Expect; Expected is the
+	// failure that matched it (empty when none did).
+	Negative bool
+	Expected string
+	// Duration is from the bootstrap to the end of the last wait.
 	Duration time.Duration
 	// LogDir holds the components' logs (kept for a failed run).
 	LogDir string
 }
 
-// OK reports whether everything reconciled and every pod is on its pool.
+// OK reports whether the run went as it should: everything reconciled and
+// every pod is on its pool, or, for a negative run, the expected failure
+// was reported.
 func (r *Result) OK() bool {
+	if r.Negative {
+		return r.Expected != ""
+	}
 	return len(r.Failures) == 0 && r.Kustomizations > 0 && r.KustomizationsReady == r.Kustomizations &&
 		r.HelmReleasesReady == r.HelmReleases && r.PodsOnPool == r.Pods && r.PodsScheduled == r.Pods
 }
@@ -73,79 +129,113 @@ func (r *Result) OK() bool {
 var (
 	kustomizationGVR = schema.GroupVersionResource{Group: "kustomize.toolkit.fluxcd.io", Version: "v1", Resource: "kustomizations"}
 	helmReleaseGVR   = schema.GroupVersionResource{Group: "helm.toolkit.fluxcd.io", Version: "v2", Resource: "helmreleases"}
+	gitRepositoryGVR = schema.GroupVersionResource{Group: "source.toolkit.fluxcd.io", Version: "v1", Resource: "gitrepositories"}
 )
+
+// run is one Run's state.
+type run struct {
+	o        Options
+	logf     func(format string, args ...any)
+	res      *Result
+	repo     string // the repository copy
+	gitRoot  string
+	gitURL   string
+	chartURL string
+}
 
 // Run renders one environment with katonic against loopback chart and git
 // servers, starts a cluster shaped like it, creates what Flux cannot (nodes,
 // Secrets, storage), bootstraps Flux at out/clusters/<env> and waits until
-// every Kustomization and HelmRelease is Ready or the timeout passes. The
+// every Kustomization and HelmRelease is Ready or the timeout passes; with
+// Options.Upgrade it then changes the environment and waits again. The
 // cluster is stopped before Run returns. An error means the run itself
 // failed (a binary, a server, the render); a reconciliation that does not
 // finish is a Result with Failures.
 func Run(ctx context.Context, bins Binaries, o Options) (*Result, error) {
-	logf := o.Log
-	if logf == nil {
-		logf = func(string, ...any) {}
+	if o.Mirror == "" {
+		o.Mirror = MirrorHelm
 	}
-	res := &Result{Env: o.Env}
-	repo := filepath.Join(o.Work, "repo")
-	if err := copyRepo(o.Repo, repo, o.Env); err != nil {
+	r := &run{o: o, logf: o.Log, res: &Result{Env: o.Env, Mirror: o.Mirror, Negative: o.Expect != nil},
+		repo: filepath.Join(o.Work, "repo"), gitRoot: filepath.Join(o.Work, "git")}
+	if r.logf == nil {
+		r.logf = func(string, ...any) {}
+	}
+	res := r.res
+	if err := copyRepo(o.Repo, r.repo, o.Env); err != nil {
 		return nil, err
 	}
 	// The environment as katonic sees it: its platform version, the
 	// Secrets and releases of its render (a chart mirror changes neither).
-	comp, err := compile.Compile(compile.Options{Dir: repo, Envs: []string{o.Env}, Render: true})
-	if err != nil || len(comp.Envs) != 1 {
-		return nil, fmt.Errorf("compile %s: %v", o.Env, err)
-	}
-	env := comp.Envs[0].Env
-	// The chart mirror: the real charts, and stand-ins for the others.
-	chartsDir := filepath.Join(o.Work, "charts")
-	standIns, err := mirrorCharts(o, chartsDir, env.PlatformVersion)
+	comp, err := r.compile()
 	if err != nil {
 		return nil, err
 	}
-	res.StandIns = standIns
-	charts, err := ServeCharts(chartsDir)
+	env := comp.Env
+	platforms := []string{env.PlatformVersion}
+	if o.Upgrade != nil {
+		platforms = append(platforms, o.Upgrade.PlatformVersion)
+		res.Upgrade = env.PlatformVersion + " → " + o.Upgrade.PlatformVersion
+	}
+	// The cluster's PKI first: the OCI registry serves with its certificate.
+	clusterDir := filepath.Join(o.Work, "cluster")
+	pki, err := NewPKI(filepath.Join(clusterDir, "pki"))
+	if err != nil {
+		return nil, err
+	}
+	// The chart mirror: the real charts, and stand-ins for the others.
+	chartsDir := filepath.Join(o.Work, "charts")
+	for _, pv := range platforms {
+		standIns, err := mirrorCharts(o, chartsDir, pv)
+		if err != nil {
+			return nil, err
+		}
+		res.StandIns = append(res.StandIns, standIns...)
+	}
+	var charts *Server
+	switch o.Mirror {
+	case MirrorHelm:
+		charts, err = ServeCharts(chartsDir)
+	case MirrorOCI:
+		charts, err = ServeChartsOCI(chartsDir, pki)
+	default:
+		err = fmt.Errorf("chart mirror %q: want %s or %s", o.Mirror, MirrorHelm, MirrorOCI)
+	}
 	if err != nil {
 		return nil, err
 	}
 	defer charts.Close()
-	envFile := filepath.Join(repo, "environments", o.Env+".cue")
-	if err := addMirror(envFile, charts.URL); err != nil {
+	r.chartURL = charts.URL
+	if err := addMirror(r.envFile(), charts.URL); err != nil {
 		return nil, err
 	}
-	logf("%s: rendering with katonic", o.Env)
-	render := exec.Command(o.Katonic, "render", o.Env)
-	render.Dir = repo
-	render.Env = append(os.Environ(), "KATONIC_RENDER_CACHE_DIR="+filepath.Join(o.Work, "render-cache"))
-	if out, err := render.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("katonic render %s: %w\n%s", o.Env, err, out)
+	if err := r.render(); err != nil {
+		return nil, err
 	}
 
 	// Git: the repository with out/, and Kubeflow Pipelines' stand-in.
-	gitRoot := filepath.Join(o.Work, "git")
-	if err := os.MkdirAll(gitRoot, 0o755); err != nil {
+	if err := os.MkdirAll(r.gitRoot, 0o755); err != nil {
 		return nil, err
 	}
-	git, err := ServeGit(gitRoot)
+	git, err := ServeGit(r.gitRoot)
 	if err != nil {
 		return nil, err
 	}
 	defer git.Close()
-	if env.Enabled("pipelines") {
-		sb, err := pipelinesStandIn(o.Work, gitRoot, env, repo, git.URL)
-		if err != nil {
+	r.gitURL = git.URL
+	if err := r.pipelines(env); err != nil {
+		return nil, err
+	}
+	if o.EditOut != nil {
+		if err := o.EditOut(filepath.Join(r.repo, "out")); err != nil {
 			return nil, err
 		}
-		res.StandIns = append(res.StandIns, sb)
 	}
-	if err := Publish(repo, gitRoot, "fleet"); err != nil {
+	if err := Publish(r.repo, r.gitRoot, "fleet"); err != nil {
 		return nil, err
 	}
 
-	logf("%s: starting the control plane and the Flux controllers", o.Env)
-	cl, err := StartCluster(ctx, bins, filepath.Join(o.Work, "cluster"))
+	r.logf("starting the control plane and the Flux controllers")
+	cl, err := StartCluster(ctx, bins, clusterDir)
 	if err != nil {
 		return nil, err
 	}
@@ -155,12 +245,17 @@ func Run(ctx context.Context, bins Binaries, o Options) (*Result, error) {
 	defer stopProvisioner()
 	go cl.Provision(pctx)
 	go cl.LoadBalancers(pctx)
-	nodes, err := cl.CreateNodes(ctx, env)
+	shaped := *env
+	if o.Nodes != nil {
+		shaped.NodePools = maps.Clone(env.NodePools)
+		o.Nodes(shaped.NodePools)
+	}
+	nodes, err := cl.CreateNodes(ctx, &shaped)
 	if err != nil {
 		return nil, err
 	}
-	logf("%s: %d nodes (%s)", o.Env, len(nodes), strings.Join(nodes, ", "))
-	if err := cl.CreateSecrets(ctx, comp.Envs[0].Secrets); err != nil {
+	r.logf("%d nodes (%s)", len(nodes), strings.Join(nodes, ", "))
+	if err := cl.CreateSecrets(ctx, comp.Secrets); err != nil {
 		return nil, err
 	}
 	switch {
@@ -174,103 +269,183 @@ func Run(ctx context.Context, bins Binaries, o Options) (*Result, error) {
 	}
 
 	start := time.Now()
+	defer func() { res.Duration = time.Since(start) }()
 	if err := cl.Apply(ctx, []byte(bootstrap(git.URL+"/fleet.git", o.Env))); err != nil {
 		return nil, fmt.Errorf("bootstrap: %w", err)
 	}
-	logf("%s: Flux bootstrapped at ./out/clusters/%s", o.Env, o.Env)
-	wctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	defer cancel()
-	wantReleases := len(comp.Envs[0].Releases)
-	for {
-		done := cl.observe(ctx, res, wantReleases)
-		if done {
-			break
-		}
-		select {
-		case <-wctx.Done():
-			res.Failures = append(res.Failures, fmt.Sprintf("not Ready after %s", o.Timeout))
-			cl.observe(ctx, res, wantReleases)
-			res.Duration = time.Since(start)
-			return res, nil
-		case <-time.After(2 * time.Second):
-		}
+	r.logf("Flux bootstrapped at ./out/clusters/%s", o.Env)
+	if !r.wait(ctx, cl, want{releases: len(comp.Releases)}) || o.Upgrade == nil {
+		return res, nil
 	}
-	res.Duration = time.Since(start)
+
+	// The upgrade: the new platform version, rendered, compared with the
+	// reconciled out/ by katonic diff, published and reconciled.
+	before := filepath.Join(o.Work, "out-"+env.PlatformVersion)
+	if err := testrepo.CopyDir(filepath.Join(r.repo, "out"), before); err != nil {
+		return nil, err
+	}
+	if err := setVersions(r.envFile(), *o.Upgrade); err != nil {
+		return nil, err
+	}
+	next, err := r.compile()
+	if err != nil {
+		return nil, err
+	}
+	if err := r.render(); err != nil {
+		return nil, err
+	}
+	if err := r.pipelines(next.Env); err != nil {
+		return nil, err
+	}
+	changes, err := r.diff(before, filepath.Join(r.repo, "out"))
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range changes.Envs {
+		res.Changes += len(e.Objects)
+	}
+	if err := cl.CreateSecrets(ctx, next.Secrets); err != nil {
+		return nil, err
+	}
+	if err := Publish(r.repo, r.gitRoot, "fleet"); err != nil {
+		return nil, err
+	}
+	head, err := GitOutput(r.repo, "rev-parse", "HEAD")
+	if err != nil {
+		return nil, err
+	}
+	if err := cl.requestReconcile(ctx, gitRepositoryGVR, "flux-system", "flux-system"); err != nil {
+		return nil, err
+	}
+	r.logf("%s published (%d objects changed), waiting for Flux to apply it", res.Upgrade, res.Changes)
+	r.wait(ctx, cl, want{releases: len(next.Releases), revision: head, changes: changes})
 	return res, nil
 }
 
-// observe fills res from the cluster and reports whether everything is
-// Ready: Kustomizations, wantReleases HelmReleases, and every pod
-// scheduled on its pool.
-func (c *Cluster) observe(ctx context.Context, res *Result, wantReleases int) bool {
-	res.Failures = res.Failures[:0]
-	res.Kustomizations, res.KustomizationsReady = c.readyCount(ctx, kustomizationGVR, "Kustomization", &res.Failures)
-	res.HelmReleases, res.HelmReleasesReady = c.readyCount(ctx, helmReleaseGVR, "HelmRelease", &res.Failures)
-	res.Pods, res.PodsScheduled, res.PodsOnPool = 0, 0, 0
-	nodes, _ := c.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	pool := map[string]string{}
-	for _, n := range nodes.Items {
-		pool[n.Name] = n.Labels[config.PoolLabelKey]
-	}
-	pods, _ := c.Client.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
-	for _, p := range pods.Items {
-		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
-			continue
+// wait observes the cluster every two seconds until it is as w wants, a
+// negative run's expected failure shows, a dependsOn deadlock shows, or
+// the timeout passes; it reports whether the cluster became as w wants.
+func (r *run) wait(ctx context.Context, cl *Cluster, w want) bool {
+	wctx, cancel := context.WithTimeout(ctx, r.o.Timeout)
+	defer cancel()
+	last := ""
+	for {
+		obs := cl.observe(ctx, r.res, w)
+		res := r.res
+		if now := fmt.Sprintf("Kustomizations %d/%d Ready, HelmReleases %d/%d, pods %d/%d scheduled", res.KustomizationsReady, res.Kustomizations,
+			res.HelmReleasesReady, res.HelmReleases, res.PodsScheduled, res.Pods); now != last {
+			r.logf("%s", now)
+			last = now
 		}
-		res.Pods++
-		if p.Spec.NodeName == "" {
-			for _, cond := range p.Status.Conditions {
-				if cond.Type == corev1.PodScheduled && cond.Status == corev1.ConditionFalse {
-					res.Failures = append(res.Failures, fmt.Sprintf("Pod/%s/%s: %s: %s", p.Namespace, p.Name, cond.Reason, cond.Message))
+		if obs.ready {
+			return true
+		}
+		if r.o.Expect != nil {
+			for _, f := range r.res.Failures {
+				if r.o.Expect.MatchString(f) {
+					r.res.Expected = f
+					return false
 				}
 			}
-			continue
 		}
-		res.PodsScheduled++
-		want := p.Spec.NodeSelector[config.PoolLabelKey]
-		if want == "" || want == pool[p.Spec.NodeName] {
-			res.PodsOnPool++
-		} else {
-			res.Failures = append(res.Failures, fmt.Sprintf("Pod/%s/%s: on node %s of pool %s, not %s", p.Namespace, p.Name, p.Spec.NodeName, pool[p.Spec.NodeName], want))
+		if obs.deadlock {
+			return false
+		}
+		select {
+		case <-wctx.Done():
+			cl.observe(ctx, r.res, w)
+			r.res.Failures = append(r.res.Failures, fmt.Sprintf("not Ready after %s", r.o.Timeout))
+			return false
+		case <-time.After(2 * time.Second):
 		}
 	}
-	sort.Strings(res.Failures)
-	return len(res.Failures) == 0 && res.Kustomizations > 0 && res.KustomizationsReady == res.Kustomizations &&
-		res.HelmReleases >= wantReleases && res.HelmReleasesReady == res.HelmReleases && res.PodsScheduled == res.Pods
 }
 
-// readyCount counts the objects of gvr and the Ready ones; the others are
-// failures with their Ready condition's reason and message.
-func (c *Cluster) readyCount(ctx context.Context, gvr schema.GroupVersionResource, kind string, failures *[]string) (int, int) {
-	list, err := c.Dynamic.Resource(gvr).Namespace("").List(ctx, metav1.ListOptions{})
+func (r *run) envFile() string { return filepath.Join(r.repo, "environments", r.o.Env+".cue") }
+
+// compile compiles the environment as katonic does, for what the harness
+// must provide (Secrets) and expect (releases).
+func (r *run) compile() (*compile.EnvResult, error) {
+	comp, err := compile.Compile(compile.Options{Dir: r.repo, Envs: []string{r.o.Env}, Render: true})
+	if err != nil || len(comp.Envs) != 1 {
+		return nil, fmt.Errorf("compile %s: %v", r.o.Env, err)
+	}
+	return &comp.Envs[0], nil
+}
+
+// render runs `katonic render ENV` (the binary) in the repository copy.
+func (r *run) render() error {
+	r.logf("rendering %s with katonic", r.o.Env)
+	cmd := exec.Command(r.o.Katonic, "render", r.o.Env)
+	cmd.Dir = r.repo
+	cmd.Env = append(os.Environ(), "KATONIC_RENDER_CACHE_DIR="+filepath.Join(r.o.Work, "render-cache"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("katonic render %s: %w\n%s", r.o.Env, err, out)
+	}
+	return nil
+}
+
+// diff runs `katonic diff --from before --to after -o json` and returns
+// its report (exit status 3, changes, is its success).
+func (r *run) diff(before, after string) (*diff.Report, error) {
+	cmd := exec.Command(r.o.Katonic, "diff", "--from", before, "--to", after, "-o", "json")
+	cmd.Dir = r.repo
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if ee, ok := err.(*exec.ExitError); err != nil && (!ok || ee.ExitCode() != 3) {
+		return nil, fmt.Errorf("katonic diff: %w\n%s", err, stderr.String())
+	}
+	var rep diff.Report
+	if err := json.Unmarshal(out, &rep); err != nil {
+		return nil, fmt.Errorf("katonic diff -o json: %w", err)
+	}
+	return &rep, nil
+}
+
+// pipelines publishes Kubeflow Pipelines' stand-in at the environment's
+// tag when it has pipelines, and lists it among the stand-ins.
+func (r *run) pipelines(env *config.Environment) error {
+	if !env.Enabled("pipelines") {
+		return nil
+	}
+	sb, err := pipelinesStandIn(r.o.Work, r.gitRoot, env, r.repo, r.gitURL)
 	if err != nil {
-		*failures = append(*failures, fmt.Sprintf("list %s: %v", kind, err))
-		return 0, 0
+		return err
 	}
-	ready := 0
-	for _, o := range list.Items {
-		status, reason, msg := readyCondition(&o)
-		if status == "True" {
-			ready++
-			continue
-		}
-		*failures = append(*failures, fmt.Sprintf("%s/%s/%s: %s: %s", kind, o.GetNamespace(), o.GetName(), reason, msg))
+	if !slices.Contains(r.res.StandIns, sb) {
+		r.res.StandIns = append(r.res.StandIns, sb)
 	}
-	return len(list.Items), ready
+	return nil
 }
 
-func readyCondition(o *unstructured.Unstructured) (status, reason, message string) {
-	conds, _, _ := unstructured.NestedSlice(o.Object, "status", "conditions")
-	for _, c := range conds {
-		m, _ := c.(map[string]any)
-		if m["type"] == "Ready" {
-			s, _ := m["status"].(string)
-			r, _ := m["reason"].(string)
-			msg, _ := m["message"].(string)
-			return s, r, msg
-		}
+// requestReconcile asks a Flux object's controller to reconcile it now
+// (the annotation `flux reconcile` sets), rather than at its interval.
+func (c *Cluster) requestReconcile(ctx context.Context, gvr schema.GroupVersionResource, ns, name string) error {
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{"reconcile.fluxcd.io/requestedAt":%q}}}`, time.Now().Format(time.RFC3339Nano))
+	_, err := c.Dynamic.Resource(gvr).Namespace(ns).Patch(ctx, name, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
+	return err
+}
+
+// setVersions sets platformVersion and kubernetesVersion in an
+// environment file: each field's line is rewritten in place.
+func setVersions(file string, u Upgrade) error {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return err
 	}
-	return "Unknown", "NoStatus", "not reconciled yet"
+	s := string(b)
+	for field, v := range map[string]string{"platformVersion": u.PlatformVersion, "kubernetesVersion": u.KubernetesVersion} {
+		if v == "" {
+			continue
+		}
+		re := regexp.MustCompile(`(?m)^(\s*` + field + `:\s*)"[^"]*"`)
+		if !re.MatchString(s) {
+			return fmt.Errorf("%s: no %s field to change", file, field)
+		}
+		s = re.ReplaceAllString(s, `${1}"`+v+`"`)
+	}
+	return os.WriteFile(file, []byte(s), 0o644)
 }
 
 // bootstrap is what `flux bootstrap --path=out/clusters/<env>` leaves in

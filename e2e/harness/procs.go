@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -128,3 +129,28 @@ func FreePort() (int, error) {
 // ErrMissingBinary is returned by Binaries.Check for a binary that was not
 // built.
 var ErrMissingBinary = errors.New("missing binary")
+
+// Leftovers returns "name (pid N)" for each running process whose
+// executable is in dir (the binaries of Binaries.Dir), read from /proc:
+// after every cluster stopped, there should be none. A process whose
+// executable cannot be read (another user's, or gone meanwhile) is not
+// one of the harness's.
+func Leftovers(dir string) []string {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
+		if err != nil || filepath.Dir(exe) != filepath.Clean(dir) {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s (pid %d)", filepath.Base(exe), pid))
+	}
+	return out
+}

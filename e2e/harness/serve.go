@@ -2,16 +2,24 @@ package harness
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/cgi"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/registry"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	helmregistry "helm.sh/helm/v3/pkg/registry"
 	"helm.sh/helm/v3/pkg/repo"
 )
 
@@ -53,16 +61,23 @@ func ServeGit(root string) (*Server, error) {
 // Git runs git with args in dir, with a fixed identity and no user or
 // system configuration, and returns its error with its output.
 func Git(dir string, args ...string) error {
+	_, err := GitOutput(dir, args...)
+	return err
+}
+
+// GitOutput is Git returning git's standard output, trimmed of white
+// space (a commit id for `rev-parse HEAD`).
+func GitOutput(dir string, args ...string) (string, error) {
 	cmd := exec.Command("git", args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir, "GIT_AUTHOR_NAME=katonic-e2e",
 		"GIT_AUTHOR_EMAIL=e2e@katonic.invalid", "GIT_COMMITTER_NAME=katonic-e2e", "GIT_COMMITTER_EMAIL=e2e@katonic.invalid")
-	var buf bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &buf, &buf
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, buf.String())
+		return "", fmt.Errorf("git %s: %w: %s%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
 	}
-	return nil
+	return strings.TrimSpace(stdout.String()), nil
 }
 
 // Publish commits everything under work as branch main (a new repository
@@ -107,4 +122,64 @@ func ServeCharts(dir string) (*Server, error) {
 		return nil, err
 	}
 	return serve(http.FileServer(http.Dir(dir)))
+}
+
+// ServeChartsOCI serves the packaged charts (.tgz) of dir from an OCI
+// registry (go-containerregistry's pkg/registry) over TLS on a loopback
+// port, with the serving certificate of pki (valid for 127.0.0.1, under
+// its CA: source-controller trusts that CA through SSL_CERT_FILE, as a
+// cluster trusts a private registry's CA). Every chart is pushed with
+// Helm's registry client as <host>/charts/<name>:<version>, as `helm push`
+// does; URL is "oci://<host>/charts", the environment's charts.mirror.
+func ServeChartsOCI(dir string, pki PKI) (*Server, error) {
+	cert, err := tls.LoadX509KeyPair(pki.Path(serverCert), pki.Path(serverKey))
+	if err != nil {
+		return nil, err
+	}
+	ca, err := os.ReadFile(pki.Path(caCert))
+	if err != nil {
+		return nil, err
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(ca)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	host := l.Addr().String()
+	s := &Server{URL: "oci://" + host + "/charts", srv: &http.Server{
+		Handler:           registry.New(registry.Logger(log.New(io.Discard, "", 0))),
+		ReadHeaderTimeout: 10 * time.Second,
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+	}}
+	go func() { _ = s.srv.ServeTLS(l, "", "") }()
+	rc, err := helmregistry.NewClient(
+		helmregistry.ClientOptHTTPClient(&http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}),
+		helmregistry.ClientOptWriter(io.Discard),
+		helmregistry.ClientOptCredentialsFile(filepath.Join(filepath.Dir(dir), "registry-config.json")),
+	)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.tgz"))
+	sort.Strings(files)
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		ch, err := loader.LoadArchive(bytes.NewReader(data))
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		ref := host + "/charts/" + ch.Metadata.Name + ":" + ch.Metadata.Version
+		if _, err := rc.Push(data, ref); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("push %s to %s: %w", filepath.Base(f), ref, err)
+		}
+	}
+	return s, nil
 }

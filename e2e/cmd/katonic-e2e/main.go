@@ -1,10 +1,19 @@
 // Command katonic-e2e reconciles katonic's example environments with the
-// real Flux controllers on a local control plane, one environment at a
-// time, and prints a table: Kustomizations and HelmReleases Ready, pods
-// scheduled on their node pools, and the time each took. `make e2e` runs it
-// after building the binaries (make e2e-tools).
+// real Flux controllers on a local control plane, one run at a time, and
+// prints a table: Kustomizations and HelmReleases Ready, pods scheduled on
+// their node pools, and the time each took. `make e2e` runs it after
+// building the binaries (make e2e-tools).
 //
-// Exit status: 0 when every environment reconciled, 1 when one did not (the
+// The runs (scenarios.go): every example environment, its charts served
+// from a Helm repository or, for the environments of -oci, an OCI
+// registry; for the environments of -upgrade, a second reconciliation at
+// the newest platform version, checked against `katonic diff`; and, unless
+// -negative=false, two runs that must fail with the right reason: a
+// cluster whose platform nodes are smaller than the environment says (the
+// scheduler's "Insufficient" reason), and an out/ whose dependsOn would
+// deadlock (a cycle, reported as one).
+//
+// Exit status: 0 when every run went as it should, 1 when one did not (the
 // report names each object that is not Ready with its controller's message,
 // and each pod the scheduler could not place with its reason; the
 // components' logs are kept), 2 for a usage error or a harness failure.
@@ -14,6 +23,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -35,8 +45,11 @@ func run() int {
 	repo := flag.String("repo", "..", "the katonic `repository` whose environments run")
 	refCharts := flag.String("charts", "../../shared/reference/charts", "`directory` of packaged real charts served as the charts mirror")
 	envs := flag.String("envs", "", "comma-separated `environments` (default: every environments/*.cue)")
-	work := flag.String("work", "", "work `directory` (default: a new temporary directory, removed when every environment passed)")
-	timeout := flag.Duration("timeout", 10*time.Minute, "how long one environment may take to become Ready")
+	oci := flag.String("oci", "acme-azure", "comma-separated `environments` whose charts come from an OCI registry (the others': a Helm repository)")
+	upgrade := flag.String("upgrade", "globex-cloud", "comma-separated `environments` upgraded to the newest platform version once reconciled")
+	negative := flag.Bool("negative", true, "also run the scenarios that must fail (a platform pool too small, a dependsOn deadlock)")
+	work := flag.String("work", "", "work `directory` (default: a new temporary directory, removed when every run passed)")
+	timeout := flag.Duration("timeout", 10*time.Minute, "how long one reconciliation may take to become Ready")
 	hostNet := flag.Bool("host-network", false, "run in the host's network namespace instead of one with only loopback")
 	flag.Parse()
 
@@ -79,6 +92,11 @@ func run() int {
 		fmt.Fprintf(os.Stderr, "katonic-e2e: no environments in %s\n", filepath.Join(*repo, "environments"))
 		return 2
 	}
+	runs, err := plan(names, splitList(*oci), splitList(*upgrade), *negative)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "katonic-e2e: %v\n", err)
+		return 2
+	}
 	dir := *work
 	keep := dir != ""
 	if dir == "" {
@@ -94,23 +112,33 @@ func run() int {
 
 	var results []*harness.Result
 	failed := false
-	for _, name := range names {
-		o := harness.Options{
-			Repo: abs(*repo), Env: name, Katonic: bins.Path("katonic"), RefCharts: abs(*refCharts),
-			Work: filepath.Join(dir, name), Timeout: *timeout,
-			Log: func(format string, args ...any) { fmt.Fprintf(os.Stderr, "katonic-e2e: "+format+"\n", args...) },
+	for i, sc := range runs {
+		o := sc.options
+		o.Repo, o.Katonic, o.RefCharts, o.Timeout = abs(*repo), bins.Path("katonic"), abs(*refCharts), *timeout
+		o.Work = filepath.Join(dir, fmt.Sprintf("%02d-%s", i+1, sc.slug()))
+		o.Log = func(format string, args ...any) {
+			fmt.Fprintf(os.Stderr, "katonic-e2e: [%s] "+format+"\n", append([]any{sc.name}, args...)...)
 		}
+		fmt.Fprintf(os.Stderr, "katonic-e2e: run %d of %d: %s\n", i+1, len(runs), sc.name)
 		r, err := harness.Run(ctx, bins, o)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "katonic-e2e: %s: %v\n", name, err)
+			fmt.Fprintf(os.Stderr, "katonic-e2e: %s: %v\n", sc.name, err)
 			return 2
 		}
+		r.Name = sc.name
 		results = append(results, r)
 		failed = failed || !r.OK()
 	}
 	printTable(os.Stdout, results)
+	// Every cluster was stopped; none of its processes may outlive it.
+	if left := harness.Leftovers(bins.Dir); len(left) > 0 {
+		fmt.Fprintf(os.Stderr, "katonic-e2e: processes left behind: %s\n", strings.Join(left, ", "))
+		failed = true
+	} else {
+		fmt.Fprintf(os.Stderr, "katonic-e2e: every component stopped; no process left behind\n")
+	}
 	if failed {
-		fmt.Fprintf(os.Stderr, "katonic-e2e: not every environment reconciled; logs are in %s\n", dir)
+		fmt.Fprintf(os.Stderr, "katonic-e2e: not every run went as it should; logs are in %s\n", dir)
 		return 1
 	}
 	if !keep {
@@ -119,27 +147,42 @@ func run() int {
 	return 0
 }
 
-func printTable(w *os.File, rs []*harness.Result) {
+// printTable writes one row per run, then what each row needs said: the
+// stand-ins, an upgrade's changes, a negative run's expected failure, and
+// every failure of a run that did not go as it should.
+func printTable(w io.Writer, rs []*harness.Result) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ENVIRONMENT\tKUSTOMIZATIONS READY\tHELMRELEASES READY\tPODS SCHEDULED\tON THEIR POOL\tTIME\tRESULT")
+	fmt.Fprintln(tw, "RUN\tMIRROR\tKUSTOMIZATIONS READY\tHELMRELEASES READY\tPODS SCHEDULED\tON THEIR POOL\tTIME\tRESULT")
 	for _, r := range rs {
 		result := "ok"
-		if !r.OK() {
+		switch {
+		case r.Negative && r.OK():
+			result = "ok, failed as expected"
+		case r.Negative:
+			result = "FAILED: the expected failure did not show"
+		case !r.OK():
 			result = "FAILED"
 		}
-		fmt.Fprintf(tw, "%s\t%d/%d\t%d/%d\t%d/%d\t%d/%d\t%s\t%s\n", r.Env, r.KustomizationsReady, r.Kustomizations,
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%d/%d\t%d/%d\t%d/%d\t%s\t%s\n", r.Name, r.Mirror, r.KustomizationsReady, r.Kustomizations,
 			r.HelmReleasesReady, r.HelmReleases, r.PodsScheduled, r.Pods, r.PodsOnPool, r.Pods, r.Duration.Round(time.Second), result)
 	}
 	tw.Flush()
 	for _, r := range rs {
-		if len(r.StandIns) > 0 {
-			fmt.Fprintf(w, "%s: stand-ins for what the mirror lacks: %s\n", r.Env, strings.Join(r.StandIns, ", "))
+		if len(r.StandIns) > 0 && !r.Negative {
+			fmt.Fprintf(w, "%s: stand-ins for what the mirror lacks: %s\n", r.Name, strings.Join(r.StandIns, ", "))
 		}
-		for _, f := range r.Failures {
-			fmt.Fprintf(w, "%s: %s\n", r.Env, f)
+		if r.Upgrade != "" && r.OK() {
+			fmt.Fprintf(w, "%s: katonic diff listed %d changed objects; the cluster shows every one\n", r.Name, r.Changes)
+		}
+		if r.Negative && r.OK() {
+			fmt.Fprintf(w, "%s: %s\n", r.Name, r.Expected)
+			continue
 		}
 		if !r.OK() {
-			fmt.Fprintf(w, "%s: logs in %s\n", r.Env, r.LogDir)
+			for _, f := range r.Failures {
+				fmt.Fprintf(w, "%s: %s\n", r.Name, f)
+			}
+			fmt.Fprintf(w, "%s: logs in %s\n", r.Name, r.LogDir)
 		}
 	}
 }
