@@ -11,6 +11,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/restmapper"
@@ -61,9 +62,45 @@ func (c *Cluster) checkChanges(ctx context.Context, r *diff.Report) []string {
 					out = append(out, id+": "+f.Path+": "+msg)
 				}
 			}
+			if msg := sourceApplied(live.Object); msg != "" {
+				out = append(out, id+": "+msg)
+			}
 		}
 	}
 	return out
+}
+
+// sourceApplied says how a changed object's controller has not yet
+// acted on its spec, or "" when it has: a HelmRelease's last release
+// (status.history[0], helm-controller's) is of the chart version its spec
+// names; a GitRepository's artifact (source-controller's) is of the tag
+// its spec names. Other kinds are Ready when applied.
+func sourceApplied(obj map[string]any) string {
+	switch obj["kind"] {
+	case "HelmRelease":
+		want, ok, _ := unstructured.NestedString(obj, "spec", "chart", "spec", "version")
+		if !ok {
+			return ""
+		}
+		hist, _, _ := unstructured.NestedSlice(obj, "status", "history")
+		if len(hist) == 0 {
+			return "helm-controller has released nothing"
+		}
+		last, _ := hist[0].(map[string]any)
+		if got, _ := last["chartVersion"].(string); got != want {
+			return fmt.Sprintf("helm-controller's last release is of chart version %s, not %s", got, want)
+		}
+	case "GitRepository":
+		tag, ok, _ := unstructured.NestedString(obj, "spec", "ref", "tag")
+		if !ok {
+			return ""
+		}
+		rev, _, _ := unstructured.NestedString(obj, "status", "artifact", "revision")
+		if !strings.HasPrefix(rev, tag+"@") {
+			return fmt.Sprintf("source-controller's artifact is of revision %q, not tag %s", rev, tag)
+		}
+	}
+	return ""
 }
 
 // fieldHolds says how the live object misses the field change f, or ""

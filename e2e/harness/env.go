@@ -191,6 +191,8 @@ func Run(ctx context.Context, bins Binaries, o Options) (*Result, error) {
 		}
 		res.StandIns = append(res.StandIns, standIns...)
 	}
+	slices.Sort(res.StandIns)
+	res.StandIns = slices.Compact(res.StandIns)
 	var charts *Server
 	switch o.Mirror {
 	case MirrorHelm:

@@ -233,3 +233,36 @@ func TestLeftovers(t *testing.T) {
 		t.Errorf("stopped: Leftovers = %v", got)
 	}
 }
+
+// A changed HelmRelease counts as applied once helm-controller released
+// its chart version, a GitRepository once source-controller fetched its
+// tag.
+func TestSourceApplied(t *testing.T) {
+	hr := func(spec, released string) map[string]any {
+		o := map[string]any{"kind": "HelmRelease", "spec": map[string]any{"chart": map[string]any{"spec": map[string]any{"version": spec}}}}
+		if released != "" {
+			o["status"] = map[string]any{"history": []any{map[string]any{"chartVersion": released}, map[string]any{"chartVersion": "0.1.0"}}}
+		}
+		return o
+	}
+	git := func(tag, rev string) map[string]any {
+		return map[string]any{"kind": "GitRepository", "spec": map[string]any{"ref": map[string]any{"tag": tag}},
+			"status": map[string]any{"artifact": map[string]any{"revision": rev}}}
+	}
+	for _, tc := range []struct {
+		name string
+		obj  map[string]any
+		ok   bool
+	}{
+		{"released", hr("1.26.8", "1.26.8"), true},
+		{"older release", hr("1.26.8", "1.20.8"), false},
+		{"no release", hr("1.26.8", ""), false},
+		{"tag fetched", git("2.3.0", "2.3.0@sha1:0123"), true},
+		{"old tag", git("2.3.0", "1.8.5@sha1:0123"), false},
+		{"other kind", map[string]any{"kind": "Namespace"}, true},
+	} {
+		if msg := sourceApplied(tc.obj); (msg == "") != tc.ok {
+			t.Errorf("%s: %q", tc.name, msg)
+		}
+	}
+}
