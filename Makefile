@@ -35,10 +35,12 @@ verify-charts:
 policy:
 	$(GO) run ./cmd/katonic policy
 
-## test: vet, then every test with the race detector
+## test: vet, then every test with the race detector; then the end-to-end
+## harness's own unit tests (its module, e2e/; no cluster is started)
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
+	cd e2e && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 ## bench: the benchmarks of docs/performance.md: the fleet's cost per
 ## environment at 10, 100 and 1,000 environments, per phase, and writing out/;
@@ -95,6 +97,9 @@ e2e-tools:
 	chmod -R u+w $(E2E_BIN)/crds $(E2E_BIN)/kwok-stages
 
 ## e2e: reconcile the example environments with the real Flux controllers on a
-## local control plane (docs/e2e.md)
+## local control plane: each example (acme-azure's charts from an OCI
+## registry, the others' from a Helm repository), globex-cloud upgraded to the
+## newest platform version, and the two runs that must fail (docs/e2e.md);
+## E2E_FLAGS passes flags to katonic-e2e (-envs, -oci, -upgrade, -negative)
 e2e: e2e-tools
-	cd e2e && $(GO) run ./cmd/katonic-e2e -bin $(E2E_BIN)
+	cd e2e && $(GO) run ./cmd/katonic-e2e -bin $(E2E_BIN) $(E2E_FLAGS)
