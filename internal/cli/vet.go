@@ -1,13 +1,16 @@
 package cli
 
 import (
+	"errors"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/spf13/cobra"
 
 	"github.com/katonic/katonic/internal/compile"
 	"github.com/katonic/katonic/internal/diag"
+	"github.com/katonic/katonic/internal/policy"
 )
 
 func newVetCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -38,6 +41,11 @@ rule's source), for editors and CI annotations; the exit code is the same.`,
 				return exitf(ExitUsage, "-o %s: want text or json", format)
 			}
 			res, err := compile.Compile(compile.Options{Envs: args, Strict: strict})
+			if res != nil && (err == nil || errors.Is(err, compile.ErrInvalid)) {
+				if err = vetWaivers(res, err); err != nil && !errors.Is(err, compile.ErrInvalid) {
+					return err
+				}
+			}
 			if format == "json" && res != nil {
 				return writeVetJSON(stdout, res, exitFor(res, err))
 			}
@@ -67,4 +75,34 @@ func writeVetJSON(stdout io.Writer, res *compile.Result, exit error) error {
 		return err
 	}
 	return exit
+}
+
+// vetWaivers runs render's waiver check (policy.Set.CheckWaivers) on the
+// valid environments of res that waive a policy: a waiver of a policy that
+// policy/ does not define is an error in vet as in render. An environment
+// with such an error leaves res.Envs, its diagnostics join res.Diags, and
+// err becomes compile.ErrInvalid. policy/ is loaded only when an
+// environment waives something; a policy/ that does not load is an
+// ExitInvalid error.
+func vetWaivers(res *compile.Result, err error) error {
+	if !slices.ContainsFunc(res.Envs, func(e compile.EnvResult) bool { return len(e.Env.Waivers) > 0 }) {
+		return err
+	}
+	set, pdiags, lerr := policy.Load(res.Dir)
+	res.Diags = append(res.Diags, pdiags...)
+	if lerr != nil {
+		return exitf(ExitInvalid, "policy/: %v", lerr)
+	}
+	kept := res.Envs[:0]
+	for _, e := range res.Envs {
+		if d := set.CheckWaivers(e.Env); len(d) > 0 {
+			res.Diags = append(res.Diags, d...)
+			err = compile.ErrInvalid
+			continue
+		}
+		kept = append(kept, e)
+	}
+	res.Envs = kept
+	res.Diags = res.Diags.Sort()
+	return err
 }

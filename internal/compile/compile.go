@@ -282,6 +282,23 @@ func Compile(opts Options) (*Result, error) {
 			valid = append(valid, env)
 		}
 	}
+	// A folder of secrets/ that no environment owns is an error of the
+	// whole repository: reported when every environment is compiled.
+	if len(opts.Envs) == 0 && opts.Shard.Of <= 1 {
+		names := make([]string, len(repo.Envs))
+		for i, e := range repo.Envs {
+			names[i] = e.Name
+		}
+		var serrs secrets.Errors
+		switch err := secrets.Orphans(repo.Dir, names); {
+		case errors.As(err, &serrs):
+			for _, se := range serrs {
+				diags = append(diags, se.Diagnostic(repo.Dir))
+			}
+		case err != nil:
+			return res, err
+		}
+	}
 	res.Diags = diags.Sort()
 	res.Timings.Validate = time.Since(start)
 	for _, env := range valid {

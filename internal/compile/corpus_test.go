@@ -306,6 +306,68 @@ var corpus = []corpusCase{
 	{name: "domain with a final dot",
 		files: map[string]string{"environments/bad.cue": cloudEnv("bad", `"bad.example"`, `"bad.example."`)},
 		want:  []found{{"environments/bad.cue:8:21", "dns.name", "it must not end with a dot"}}},
+	{name: "domain an IP address",
+		files: map[string]string{"environments/bad.cue": cloudEnv("bad", `"bad.example"`, `"10.0.0.1"`)},
+		want:  []found{{"environments/bad.cue:8:21", "dns.name", "it is an IP address"}}},
+
+	// Credentials never reach out/.
+	{name: "chart mirror with credentials",
+		files: map[string]string{"environments/bad.cue": cloudEnv("bad", "\tdomain:", "\tcharts: mirror: \"https://admin:pw@charts.example\"\n\tdomain:")},
+		want:  []found{{"environments/bad.cue:8:18", "mirror.credentials", `charts.mirror "https://admin:xxxxx@charts.example" carries credentials`}}},
+
+	// Attributes that read files: the file could be any the process can
+	// read, and its content would reach messages or out/.
+	{name: "embed of a file",
+		files: map[string]string{
+			"environments/bad.cue": "@extern(embed)\n\npackage environments\n\nenvironments: bad: {domain: _ @embed(file=_x.txt, type=text)}\n",
+			"environments/_x.txt":  "leaked-content\n",
+		},
+		want: []found{{"environments/bad.cue:1:1", "environments.attribute", "bad.cue uses @extern, which reads other files into the configuration"}}},
+	{name: "embed without extern",
+		files: map[string]string{"environments/bad.cue": cloudEnv("bad", `domain:            "bad.example"`, `domain:            _ @embed(file=_x.txt, type=text)`)},
+		want:  []found{{"environments/bad.cue:8:23", "environments.attribute", "bad.cue uses @embed"}}},
+
+	// Secrets no environment owns would never be deployed.
+	{name: "secrets of an environment that does not exist",
+		files: map[string]string{"secrets/ghost/db.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: application}\nstringData: {password: hunter2}\n"},
+		want:  []found{{"secrets/ghost", "secrets.layout", "belongs to no environment: environments/ghost.cue does not exist"}},
+		named: []string{}},
+	{name: "a file beside the secrets folders",
+		files: map[string]string{"secrets/db.yaml": "apiVersion: v1\nkind: Secret\n", "secrets/.sops.yaml": "creation_rules: []\n"},
+		want:  []found{{"secrets/db.yaml", "secrets.layout", "is not in an environment's folder"}},
+		named: []string{}},
+
+	// A waiver is reviewed by its reason.
+	{name: "waiver with a blank reason",
+		files: map[string]string{"environments/bad.cue": cloudEnv("bad", "\tdomain:", "\twaivers: \"namespace-team-label\": \" \\t\"\n\tdomain:")},
+		want:  []found{{"environments/bad.cue:8:35", "policy.waiver", `the waiver of policy "namespace-team-label" has a blank reason`}}},
+
+	// Values that become labels.
+	{name: "gpuType not a label value",
+		files: map[string]string{"environments/bad.cue": cloudEnv("bad", "nodePools: {", "nodePools: {\n\t\tgpu: {minNodes: 0, maxNodes: 1, cpu: 8, memoryGiB: 16, bootDiskGiB: 512, gpuType: \"Tesla V100\"}")},
+		want:  []found{{"environments/bad.cue:10:85", "label.value", `gpuType "Tesla V100" becomes the value of the node label and taint`}}},
+
+	// Networks Azure refuses.
+	{name: "vnet of every address",
+		files: map[string]string{"environments/bad.cue": `package environments
+
+environments: bad: {
+	profile:           "azure-private"
+	platformVersion:   "5.0.9"
+	kubernetesVersion: "1.29.5"
+	domain:            "bad.example"
+	nodePools: {
+		platform: {minNodes: 2, maxNodes: 3, vmSize: "Standard_DS3_v2"}
+		compute: {minNodes: 1, maxNodes: 10, vmSize: "Standard_D8s_v3"}
+	}
+	network: {
+		vnetCIDR:           "0.0.0.0/0"
+		clusterSubnetCIDR:  "10.20.0.0/23"
+		jumphostSubnetCIDR: "10.20.8.0/29"
+	}
+}
+`},
+		want: []found{{"environments/bad.cue:13:23", "azure.reserved-range", "vnetCIDR 0.0.0.0/0 overlaps 224.0.0.0/4 (multicast), which Azure does not allow in a virtual network"}}},
 }
 
 // corpusSpecial are the cases that need the operating system's help.

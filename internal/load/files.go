@@ -222,7 +222,34 @@ func checkSource(path string, src []byte, opts []parser.Option) diag.List {
 		return diag.List{layoutErr(posOf(at), "",
 			fmt.Sprintf("%s declares no environment: declare %s.%q in it, or remove the file", name, EnvironmentsDir, stemOf(name)))}
 	}
+	if a := FileReadingAttribute(f); a != nil {
+		key, _ := a.Split()
+		return diag.List{{Severity: diag.Error, Pos: posOf(a.Pos()), Message: fmt.Sprintf(
+			"%s uses @%s, which reads other files into the configuration: an environment is what its own file says", name, key),
+			Rule: "environments.attribute", Source: AttributeSource}}
+	}
 	return nil
+}
+
+// AttributeSource cites the rule that refuses attributes reading files.
+const AttributeSource = "katonic rule: environments and policies are their own files' content; CUE's @extern(embed) and @embed read other files (CUE, \"Embedding files\")"
+
+// FileReadingAttribute returns the first attribute of f, at file level or
+// on a field, that makes CUE read other files into the value (@extern,
+// which turns on @embed, and @embed itself), or nil. katonic refuses such
+// files in environments/ and policy/: the file @embed names could be any
+// file the process can read, outside the repository too.
+func FileReadingAttribute(f *ast.File) *ast.Attribute {
+	var found *ast.Attribute
+	ast.Walk(f, func(n ast.Node) bool {
+		if a, ok := n.(*ast.Attribute); ok {
+			if key, _ := a.Split(); key == "extern" || key == "embed" {
+				found = a
+			}
+		}
+		return found == nil
+	}, nil)
+	return found
 }
 
 // printable tells whether name is valid UTF-8 of printable characters

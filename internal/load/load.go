@@ -105,6 +105,17 @@ type AzureNetworkRules struct {
 	ClusterSubnetRecommendedPrefix int    `json:"clusterSubnetRecommendedPrefix"`
 	JumphostSubnetMaxPrefix        int    `json:"jumphostSubnetMaxPrefix"`
 	AzureReservedAddresses         int    `json:"azureReservedAddresses"`
+	// ReservedRanges are the IPv4 ranges Azure does not allow in a
+	// virtual network's address space; ReservedRangesSource cites them.
+	ReservedRanges       []ReservedRange `json:"reservedRanges"`
+	ReservedRangesSource string          `json:"reservedRangesSource"`
+}
+
+// ReservedRange is one entry of schema.azureNetwork.reservedRanges: an
+// IPv4 CIDR and what Azure uses it for.
+type ReservedRange struct {
+	CIDR string `json:"cidr"`
+	Use  string `json:"use"`
 }
 
 // Load reads the repository rooted at dir (which must hold cue.mod/).

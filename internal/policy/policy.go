@@ -54,6 +54,7 @@ import (
 	"cuelang.org/go/cue/token"
 
 	"github.com/katonic/katonic/internal/compile"
+	"github.com/katonic/katonic/internal/config"
 	"github.com/katonic/katonic/internal/diag"
 	"github.com/katonic/katonic/internal/fieldpath"
 	"github.com/katonic/katonic/internal/load"
@@ -197,6 +198,20 @@ func Load(dir string) (*Set, diag.List, error) {
 
 	insts := cueload.Instances([]string{"./" + Dir}, &cueload.Config{Dir: abs})
 	inst := insts[0]
+	// Before anything is evaluated or printed: a policy that reads other
+	// files is refused.
+	var refused diag.List
+	for _, f := range inst.Files {
+		if a := load.FileReadingAttribute(f); a != nil {
+			key, _ := a.Split()
+			refused = append(refused, diag.Diagnostic{Severity: diag.Error, Pos: posOf(a.Pos()),
+				Message: fmt.Sprintf("%s uses @%s, which reads other files into the policies: a policy is what its own file says", filepath.Base(f.Filename), key),
+				Rule:    "policy.attribute", Source: load.AttributeSource})
+		}
+	}
+	if len(refused) > 0 {
+		return nil, refused, ErrInvalid
+	}
 	if inst.Err != nil {
 		return nil, cueDiags(inst.Err, abs, inst.Files), ErrInvalid
 	}
@@ -475,6 +490,44 @@ func (s *Set) Evaluate(env compile.EnvResult, files map[string][]byte, outPrefix
 	return s.evaluate(env, files, outPrefix, nil)
 }
 
+// CheckWaivers returns an error, at the waiver in the environment's file,
+// for each waiver of env that names no policy of s (rule policy.waiver,
+// README "katonic policy"). Evaluate
+// reports the same errors; `katonic vet` calls CheckWaivers to report them
+// without rendering.
+func (s *Set) CheckWaivers(env *config.Environment) diag.List {
+	return s.checkWaivers(env, &envSyntax{abs: filepath.Join(s.dir, filepath.FromSlash(env.File)), name: env.Name})
+}
+
+func (s *Set) checkWaivers(env *config.Environment, envFile *envSyntax) diag.List {
+	var out diag.List
+	for _, id := range sortedKeys(env.Waivers) {
+		at := func(format string, args ...any) {
+			out = append(out, diag.Diagnostic{
+				Severity: diag.Error,
+				Pos:      envFile.pos([]string{"waivers", id}, true),
+				Path:     cue.MakePath(cue.Str("environments"), cue.Str(env.Name), cue.Str("waivers"), cue.Str(id)).String(),
+				Message:  fmt.Sprintf(format, args...),
+				Rule:     "policy.waiver",
+				Source:   waiverSource,
+			})
+		}
+		if _, ok := s.byID[id]; ok {
+			continue
+		}
+		known := make([]string, len(s.policies))
+		for i, p := range s.policies {
+			known[i] = p.ID
+		}
+		list := strings.Join(known, ", ")
+		if list == "" {
+			list = "none"
+		}
+		at("waiver of unknown policy %q (policies: %s)", id, list)
+	}
+	return out
+}
+
 // evaluate is Evaluate; tests change the input with mutate before it is
 // evaluated.
 func (s *Set) evaluate(env compile.EnvResult, files map[string][]byte, outPrefix string, mutate func(*input)) (*EnvResult, error) {
@@ -495,27 +548,7 @@ func (s *Set) evaluate(env compile.EnvResult, files map[string][]byte, outPrefix
 	res.Errors = append(res.Errors, errs...)
 	envFile := &envSyntax{abs: filepath.Join(s.dir, filepath.FromSlash(env.Env.File)), name: env.Env.Name}
 
-	for _, id := range sortedKeys(env.Env.Waivers) {
-		if _, ok := s.byID[id]; ok {
-			continue
-		}
-		known := make([]string, len(s.policies))
-		for i, p := range s.policies {
-			known[i] = p.ID
-		}
-		list := strings.Join(known, ", ")
-		if list == "" {
-			list = "none"
-		}
-		res.Errors = append(res.Errors, diag.Diagnostic{
-			Severity: diag.Error,
-			Pos:      envFile.pos([]string{"waivers", id}, true),
-			Path:     cue.MakePath(cue.Str("environments"), cue.Str(env.Env.Name), cue.Str("waivers"), cue.Str(id)).String(),
-			Message:  fmt.Sprintf("waiver of unknown policy %q (policies: %s)", id, list),
-			Rule:     "policy.waiver",
-			Source:   waiverSource,
-		})
-	}
+	res.Errors = append(res.Errors, s.checkWaivers(env.Env, envFile)...)
 
 	var raw []rawViolation
 	var perrs diag.List

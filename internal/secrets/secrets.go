@@ -37,7 +37,10 @@
 //	                   File names use letters, digits, ".", "_" and "-"; kustomization.yaml and
 //	                   kustomization.yml are reserved (katonic writes the directory's kustomization.yaml);
 //	                   two names equal but for case are refused (they collide on case-insensitive file
-//	                   systems); a file is at most MaxFileSize bytes.
+//	                   systems); a file is at most MaxFileSize bytes. Every entry of secrets/ (but
+//	                   names starting with ".") is the directory of an environment of environments/
+//	                   (Orphans): the Secrets of a folder no environment owns would silently not be
+//	                   deployed.
 //	secrets.yaml       the file is valid YAML, without duplicate keys, anchors or aliases, with string keys.
 //	secrets.document   the file holds exactly one YAML document: SOPS computes one MAC over every
 //	                   document of a file, but Flux decrypts each object on its own after kustomize build,
@@ -76,6 +79,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -257,6 +261,43 @@ func (c *checker) fixAdd(field string) string {
 
 func fixEdit(p, what string) string {
 	return what + " with `sops edit " + p + "`, which re-encrypts the file and updates its MAC (editing the file directly breaks the MAC)"
+}
+
+// Orphans checks that every entry of root/secrets/ is the directory of one
+// of envs (the environments of environments/): a folder of an environment
+// that does not exist, or a file beside the folders, would never be
+// deployed, its Secrets silently ignored. Names starting with "." (a
+// .sops.yaml, a .gitkeep) are skipped. It returns Errors (rule
+// secrets.layout), or nil when all is well or there is no secrets/
+// directory; another error is one reading the directory.
+func Orphans(root string, envs []string) error {
+	// A secrets/ that is not a real directory is Scan's to report.
+	if fi, err := os.Lstat(filepath.Join(root, Dir)); err != nil || !fi.IsDir() {
+		return nil
+	}
+	entries, err := os.ReadDir(filepath.Join(root, Dir))
+	if err != nil {
+		return fmt.Errorf("secrets: %w", err)
+	}
+	var errs Errors
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case strings.HasPrefix(name, "."):
+		case !e.IsDir():
+			errs = append(errs, &Error{Path: Dir + "/" + name, Rule: "secrets.layout", Source: srcLayout,
+				Message: "is not in an environment's folder: katonic reads secrets/<env>/ only, so it would never be deployed",
+				Fix:     "move it into secrets/<env>/"})
+		case !slices.Contains(envs, name):
+			errs = append(errs, &Error{Path: Dir + "/" + name, Rule: "secrets.layout", Source: srcLayout,
+				Message: fmt.Sprintf("belongs to no environment: environments/%s.cue does not exist, so its Secrets would never be deployed", name),
+				Fix:     "rename it after its environment, or remove it"})
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs
 }
 
 // Scan reads root/secrets/<env>/ and returns its files, sorted by name. A

@@ -147,7 +147,8 @@ func FuzzEnvironmentName(f *testing.F) {
 }
 
 // FuzzDNS checks the DNS rule on any domain, with Superset and Airbyte on
-// or off. Property: the domain is accepted exactly when it, and dash-<domain>
+// or off. Property: the domain is accepted exactly when it is not an IP
+// address and it, and dash-<domain>
 // with Superset on, and connectors-<domain> with Airbyte on, are host names
 // an Ingress accepts (isHost: no final dot); a refused domain gets one or
 // two dns.name errors at the domain, each naming the host it is about.
@@ -173,7 +174,8 @@ func FuzzDNS(f *testing.F) {
 		}}
 		c.dns()
 		oneLine(t, c.diags, file)
-		accept := isHost(domain) && (!superset || isHost("dash-"+domain)) && (!airbyte || isHost("connectors-"+domain))
+		_, ipErr := netip.ParseAddr(domain)
+		accept := ipErr != nil && isHost(domain) && (!superset || isHost("dash-"+domain)) && (!airbyte || isHost("connectors-"+domain))
 		if accept != (len(c.diags) == 0) {
 			t.Fatalf("domain %q (superset %v, airbyte %v): accepted %v, want %v: %v", domain, superset, airbyte, len(c.diags) == 0, accept, c.diags)
 		}
@@ -201,7 +203,8 @@ func FuzzDNS(f *testing.F) {
 // subnets lie inside the VNet and do not overlap (compared as address
 // ranges, independently of netip's Contains and Overlaps), the cluster
 // subnet is /ClusterSubnetMaxPrefix or larger and the JumpHost subnet
-// /JumphostSubnetMaxPrefix or larger; without errors, there is a warning
+// /JumphostSubnetMaxPrefix or larger, and the VNet overlaps none of the
+// ranges Azure reserves (schema/rules.cue); without errors, there is a warning
 // exactly when the cluster subnet is smaller than recommended; each
 // finding is one line, positioned at the field it is about.
 func FuzzCIDR(f *testing.F) {
@@ -277,7 +280,16 @@ environments: e: {
 		cl, ok2 := parse(cluster)
 		j, ok3 := parse(jump)
 		inside := func(s network) bool { return v.start <= s.start && s.end <= v.end }
-		valid := ok1 && ok2 && ok3 && inside(cl) && inside(j) &&
+		// Azure's reserved ranges, by address arithmetic.
+		reserved := false
+		for _, r := range rules.ReservedRanges {
+			rn, ok := parse(r.CIDR)
+			if !ok {
+				t.Fatalf("schema/rules.cue: reserved range %q is not a CIDR", r.CIDR)
+			}
+			reserved = reserved || (ok1 && !(v.end < rn.start || rn.end < v.start))
+		}
+		valid := ok1 && !reserved && ok2 && ok3 && inside(cl) && inside(j) &&
 			(cl.end < j.start || j.end < cl.start) &&
 			cl.p.Bits() <= rules.ClusterSubnetMaxPrefix && j.p.Bits() <= rules.JumphostSubnetMaxPrefix
 		if valid == (c.diags.Errors() > 0) {

@@ -12,6 +12,7 @@ import (
 	"maps"
 	"math"
 	"net/netip"
+	"net/url"
 	"slices"
 	"sort"
 	"strconv"
@@ -80,6 +81,9 @@ func Environment(repo *load.Repository, e load.Env, opts Options) (*config.Envir
 	c.storageService()
 	c.dns()
 	c.network()
+	c.labelValues()
+	c.mirrors()
+	c.waivers()
 	if c.diags.Errors() > 0 {
 		return nil, c.diags.Sort()
 	}
@@ -303,9 +307,12 @@ func walk(decls []ast.Decl, path []string, best token.Pos) (token.Pos, bool) {
 }
 
 const (
-	layoutSource  = "README, \"Layout\": environment names become paths and object names (Kubernetes DNS-1123 label)"
-	catalogSource = "katonic's chart catalog (internal/catalog)"
-	dnsSource     = "seeds 001_023b29528093f049.txt and 003_48ea17a7d7c364df.txt, \"Data Visualisation\" / \"Connectors\": dash-<fqdn> and connectors-<fqdn>; RFC 1123"
+	layoutSource      = "README, \"Layout\": environment names become paths and object names (Kubernetes DNS-1123 label)"
+	catalogSource     = "katonic's chart catalog (internal/catalog)"
+	labelSource       = "Kubernetes, \"Labels and Selectors\": syntax and character set of label values"
+	waiverSource      = "README, \"katonic policy\": an environment may waive a policy of policy/ only with a recorded reason"
+	credentialsSource = "katonic rule: credentials never reach out/, which is committed (README, \"Secrets an environment needs\")"
+	dnsSource         = "seeds 001_023b29528093f049.txt and 003_48ea17a7d7c364df.txt, \"Data Visualisation\" / \"Connectors\": dash-<fqdn> and connectors-<fqdn>; RFC 1123"
 )
 
 func (c *checker) name() {
@@ -599,6 +606,14 @@ func (c *checker) dns() {
 			c.errorf([]string{"domain"}, "dns.name", dnsSource, "%s %q is not a valid DNS name: %s", what, host, fe.Detail)
 		}
 	}
+	// An IPv4 address passes the FQDN check (four numeric labels); the
+	// platform's hosts prefix its first label and its certificate names
+	// it, so it must be a name.
+	if _, err := netip.ParseAddr(e.Domain); err == nil {
+		bad(e.Domain, "domain", field.ErrorList{field.Invalid(field.NewPath("domain"), e.Domain,
+			"it is an IP address; the platform is served from a DNS name (dash- and connectors- are prefixed to its first label, and its TLS certificate names it)")})
+		return
+	}
 	if errs := validation.IsFullyQualifiedDomainName(field.NewPath("domain"), e.Domain); len(errs) > 0 {
 		bad(e.Domain, "domain", errs)
 		return
@@ -656,6 +671,28 @@ func (c *checker) network() {
 	vnet, ok1 := parse("vnetCIDR", n.VNetCIDR)
 	cluster, ok2 := parse("clusterSubnetCIDR", n.ClusterSubnetCIDR)
 	jump, ok3 := parse("jumphostSubnetCIDR", n.JumphostSubnetCIDR)
+	// Azure refuses these ranges in a virtual network's address space;
+	// the subnets are checked only when the VNet could not be.
+	for _, s := range []struct {
+		f  string
+		p  netip.Prefix
+		ok bool
+	}{{"vnetCIDR", vnet, ok1}, {"clusterSubnetCIDR", cluster, ok2 && !ok1}, {"jumphostSubnetCIDR", jump, ok3 && !ok1}} {
+		if !s.ok {
+			continue
+		}
+		for _, r := range rules.ReservedRanges {
+			rp, err := netip.ParsePrefix(r.CIDR)
+			if err == nil && s.p.Overlaps(rp) {
+				c.errorf([]string{"network", s.f}, "azure.reserved-range", rules.ReservedRangesSource,
+					"%s %s overlaps %s (%s), which Azure does not allow in a virtual network", s.f, s.p, rp, r.Use)
+				if s.f == "vnetCIDR" {
+					ok1 = false
+				}
+				break
+			}
+		}
+	}
 	usable := func(p netip.Prefix) int { return max(0, 1<<(32-p.Bits())-rules.AzureReservedAddresses) }
 	if ok1 {
 		for _, s := range []struct {
@@ -689,5 +726,52 @@ func (c *checker) network() {
 		c.errorf([]string{"network", "jumphostSubnetCIDR"}, "azure.jumphost-subnet-size", rules.Source,
 			"jumphostSubnetCIDR %s has %d usable addresses (Azure reserves %d); the JumpHost subnet must be /%d or larger",
 			jump, usable(jump), rules.AzureReservedAddresses, rules.JumphostSubnetMaxPrefix)
+	}
+}
+
+// labelValues checks the fields that become node labels and taint
+// values: gpuType is the value of katonic.ai/gpu-type on a GPU pool's nodes
+// (config.NodePool.Labels and Taints), so it must be a Kubernetes label
+// value (at most 63 characters, alphanumerics, '-', '_' and '.', starting
+// and ending with an alphanumeric).
+func (c *checker) labelValues() {
+	for _, role := range config.Roles {
+		p, ok := c.cfg.NodePools[role]
+		if !ok || p.GPUType == "" {
+			continue
+		}
+		for _, msg := range validation.IsValidLabelValue(p.GPUType) {
+			c.errorf([]string{"nodePools", string(role), "gpuType"}, "label.value", labelSource,
+				"gpuType %q becomes the value of the node label and taint %s: %s", p.GPUType, config.GPUTypeLabelKey, msg)
+		}
+	}
+}
+
+// mirrors refuses a mirror URL that carries credentials (user-info, as in
+// https://user:password@host): it would be written in clear into out/'s
+// sources, which are committed. The message shows the URL with its
+// password redacted.
+func (c *checker) mirrors() {
+	m := c.cfg.Charts.Mirror
+	if m == "" {
+		return
+	}
+	u, err := url.Parse(m)
+	if err != nil || u.User == nil {
+		return
+	}
+	c.errorf([]string{"charts", "mirror"}, "mirror.credentials", credentialsSource,
+		"charts.mirror %q carries credentials, which would be written in clear into out/: remove them from the URL; a registry's credentials belong in a Secret (README, \"Secrets an environment needs\")", u.Redacted())
+}
+
+// waivers refuses a waiver whose reason is blank (empty or only white
+// space): a waiver is reviewed by its reason. Whether the policy it names
+// exists is policy.Set.CheckWaivers' to say.
+func (c *checker) waivers() {
+	for _, id := range slices.Sorted(maps.Keys(c.cfg.Waivers)) {
+		if strings.TrimSpace(c.cfg.Waivers[id]) == "" {
+			c.errorf([]string{"waivers", id}, "policy.waiver", waiverSource,
+				"the waiver of policy %q has a blank reason: write why this environment is exempt, for the reviewers", id)
+		}
 	}
 }

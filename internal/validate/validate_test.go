@@ -174,6 +174,21 @@ func TestRules(t *testing.T) {
 			severity: diag.Error, rule: "schema", message: "conflicting values"},
 		{name: "domain with a final dot", base: cloud, old: `"mlops.globex.example"`, new: `"mlops.globex.example."`,
 			severity: diag.Error, rule: "dns.name", message: "it must not end with a dot", line: 8, col: 21},
+		{name: "domain an IP address", base: cloud, old: `"mlops.globex.example"`, new: `"10.0.0.1"`,
+			severity: diag.Error, rule: "dns.name", message: `domain "10.0.0.1" is not a valid DNS name: it is an IP address`, line: 8, col: 21},
+		{name: "mirror with credentials", base: cloud, old: "\tservices:", new: "\tcharts: mirror: \"https://admin:s3cret@charts.acme.example/katonic\"\n\tservices:",
+			severity: diag.Error, rule: "mirror.credentials", message: `charts.mirror "https://admin:xxxxx@charts.acme.example/katonic" carries credentials`, line: 14, col: 18},
+		{name: "oci mirror with a user", base: cloud, old: "\tservices:", new: "\tcharts: mirror: \"oci://robot@registry.acme.example/katonic\"\n\tservices:",
+			severity: diag.Error, rule: "mirror.credentials", message: `"oci://robot@registry.acme.example/katonic" carries credentials`},
+		{name: "vnet everything", base: azure, old: `"10.20.0.0/16"`, new: `"0.0.0.0/0"`,
+			severity: diag.Error, rule: "azure.reserved-range", message: "vnetCIDR 0.0.0.0/0 overlaps 224.0.0.0/4 (multicast), which Azure does not allow", line: 14, col: 23},
+		{name: "vnet link-local", base: azure, old: "\"10.20.0.0/16\"\n\t\tclusterSubnetCIDR:  \"10.20.0.0/23\"\n\t\tjumphostSubnetCIDR: \"10.20.8.0/29\"",
+			new:      "\"169.254.0.0/16\"\n\t\tclusterSubnetCIDR:  \"169.254.0.0/23\"\n\t\tjumphostSubnetCIDR: \"169.254.8.0/29\"",
+			severity: diag.Error, rule: "azure.reserved-range", message: "vnetCIDR 169.254.0.0/16 overlaps 169.254.0.0/16 (link-local)"},
+		{name: "subnet reserved under an invalid vnet", base: azure, old: `"10.20.0.0/16"`, new: `"10.20.0.0/33"`,
+			severity: diag.Error, rule: "azure.cidr", message: "is not a CIDR"},
+		{name: "gpuType not a label value", base: azure, old: "\tnetwork: {", new: "\tnodePools: gpu: {minNodes: 0, maxNodes: 2, cpu: 8, memoryGiB: 16, gpuType: \"Tesla V100\"}\n\tnetwork: {",
+			severity: diag.Error, rule: "label.value", message: `gpuType "Tesla V100" becomes the value of the node label and taint katonic.ai/gpu-type`},
 		{name: "profile missing", base: cloud, old: "\tprofile:           \"cloud\"\n", new: "",
 			severity: diag.Error, rule: "schema", message: "profile is missing", line: 3, col: 20},
 		{name: "bad profile", base: cloud, old: `profile:           "cloud"`, new: `profile:           "edge"`,
@@ -231,4 +246,23 @@ func format(l diag.List, dir string) string {
 		b.WriteString(d.Format(dir) + "\n")
 	}
 	return b.String()
+}
+
+// A mirror's password never appears in a diagnostic.
+func TestMirrorCredentialsRedacted(t *testing.T) {
+	body := strings.Replace(cloud, "\tservices:", "\tcharts: mirror: \"https://admin:s3cret@charts.acme.example\"\n\tservices:", 1)
+	dir := testrepo.New(t, repoRoot, map[string]string{"environments/e.cue": body})
+	repo, _, err := load.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, diags := validate.Environment(repo, repo.Envs[0], validate.Options{PlatformVersions: []string{"4.5", "5.0.9"}})
+	if len(diags) == 0 {
+		t.Fatal("a mirror with credentials passed")
+	}
+	for _, d := range diags {
+		if strings.Contains(d.Format(dir), "s3cret") {
+			t.Errorf("the password is printed: %s", d.Format(dir))
+		}
+	}
 }
