@@ -337,6 +337,11 @@ var corpus = []corpusCase{
 		want:  []found{{"secrets/db.yaml", "secrets.layout", "is not in an environment's folder"}},
 		named: []string{}},
 
+	// A size of another cloud.
+	{name: "vmSize of another provider",
+		files: map[string]string{"environments/bad.cue": cloudEnv("bad", "platform: {minNodes: 2, maxNodes: 2, cpu: 4, memoryGiB: 16}", `platform: {minNodes: 2, maxNodes: 2, vmSize: "Standard_D4s_v3"}`)},
+		want:  []found{{"environments/bad.cue:10:48", "nodepool.vm-size-provider", `the platform pool's vmSize "Standard_D4s_v3" is a size of Azure, and this environment runs on AWS; "m5.xlarge" has the same 4 vCPU and 16 GiB`}}},
+
 	// A waiver is reviewed by its reason.
 	{name: "waiver with a blank reason",
 		files: map[string]string{"environments/bad.cue": cloudEnv("bad", "\tdomain:", "\twaivers: \"namespace-team-label\": \" \\t\"\n\tdomain:")},

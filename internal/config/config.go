@@ -171,6 +171,11 @@ func (p NodePool) Taints(r Role) []Taint {
 	return t
 }
 
+// ProviderNames are the clouds of the provider field and of
+// schema/vmsizes.cue ("aws", "azure", "gcp") as their owners write them,
+// for messages.
+var ProviderNames = map[string]string{"aws": "AWS", "azure": "Azure", "gcp": "Google Cloud"}
+
 // Enabled reports whether service key is switched on in e.
 func (e *Environment) Enabled(key string) bool { return e.Services[key].Enabled }
 

@@ -2,7 +2,9 @@ package installer
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -528,9 +530,39 @@ func (c *conv) finishPool(p *pool, quiet bool) {
 	if hasVM {
 		hw, known = c.opts.VMSizes[vm.v.(string)]
 	}
+	// A size of another cloud than the environment's: the same-shaped
+	// size of its own cloud, or none (then cpu and memoryGiB, below).
+	crossCloud := ""
+	if want := c.cloud(); known && want != "" && hw.Provider != want {
+		if same := c.sameSize(hw, want); same != "" {
+			reason := fmt.Sprintf("%s is a size of %s and this environment runs on %s: %s has the same %d vCPU / %d GiB",
+				vm.v, config.ProviderNames[hw.Provider], config.ProviderNames[want], same, hw.CPU, hw.MemoryGiB)
+			p.f["vmSize"] = &val{v: same, from: vm.from, notes: append(vm.notes, fmt.Sprintf("was %s: %s", literal(vm.v), reason), "rule nodepool.vm-size-provider: schema/vmsizes.cue")}
+			if !quiet {
+				c.adjusted(vm.from, prefix+"vmSize", literal(vm.v), literal(same), "nodepool.vm-size-provider", reason, "schema/vmsizes.cue")
+			}
+			vm = p.f["vmSize"]
+		} else {
+			crossCloud = want
+		}
+	}
 	needCPU, ridCPU := lower("cpu")
 	needMem, ridMem := lower("memoryGiB")
 	switch {
+	case crossCloud != "":
+		cpu, mem := max(hw.CPU, needCPU), max(hw.MemoryGiB, needMem)
+		reason := fmt.Sprintf("%s is a size of %s and this environment runs on %s, and schema/vmsizes.cue has no %s size of %d vCPU / %d GiB: the pool is sized by cpu and memoryGiB (at least the pool's minimum); choose a %s size",
+			vm.v, config.ProviderNames[hw.Provider], config.ProviderNames[crossCloud], config.ProviderNames[crossCloud], hw.CPU, hw.MemoryGiB, config.ProviderNames[crossCloud])
+		delete(p.f, "vmSize")
+		p.f["cpu"] = &val{v: cpu, from: vm.from, notes: []string{fmt.Sprintf("was instance type %s: %s", vm.v, reason), "rule nodepool.vm-size-provider: schema/vmsizes.cue"}}
+		p.f["memoryGiB"] = &val{v: mem, from: vm.from}
+		if p.role == config.RoleGPU && hw.GPUType != "" {
+			p.f["gpuType"] = &val{v: hw.GPUType, from: vm.from}
+			p.f["gpuCount"] = &val{v: hw.GPUCount, from: vm.from}
+		}
+		if !quiet {
+			c.adjusted(vm.from, prefix+"vmSize", literal(vm.v), fmt.Sprintf("cpu: %d, memoryGiB: %d", cpu, mem), "nodepool.vm-size-provider", reason, "schema/vmsizes.cue")
+		}
 	case known && (hw.CPU < needCPU || hw.MemoryGiB < needMem):
 		rid := ridCPU
 		if hw.CPU >= needCPU {
@@ -629,4 +661,28 @@ func (c *conv) finishKubernetes() {
 		v.notes = append(v.notes, fmt.Sprintf("was %s: %s", literal(v.v), reason))
 		v.v = minV
 	}
+}
+
+// cloud is the cloud whose VM sizes the environment's pools take:
+// "azure" on azure-private, the provider on cloud, "" otherwise (any).
+func (c *conv) cloud() string {
+	if c.profile == config.ProfileAzurePrivate {
+		return "azure"
+	}
+	if c.profile == config.ProfileCloud {
+		return c.provider
+	}
+	return ""
+}
+
+// sameSize returns the first size (by name) of cloud with hw's vCPU,
+// memory and GPUs, or "".
+func (c *conv) sameSize(hw VMSize, cloud string) string {
+	for _, name := range slices.Sorted(maps.Keys(c.opts.VMSizes)) {
+		o := c.opts.VMSizes[name]
+		if o.Provider == cloud && o.CPU == hw.CPU && o.MemoryGiB == hw.MemoryGiB && o.GPUType == hw.GPUType && o.GPUCount == hw.GPUCount {
+			return name
+		}
+	}
+	return ""
 }

@@ -45,12 +45,7 @@ func (f Format) short() string {
 
 // VMSize is the hardware of one entry of schema.vmSizes: vCPU, memory in
 // GiB, and for GPU sizes the GPU type and count per VM.
-type VMSize struct {
-	CPU       int    `json:"cpu"`
-	MemoryGiB int    `json:"memoryGiB"`
-	GPUType   string `json:"gpuType,omitempty"`
-	GPUCount  int    `json:"gpuCount,omitempty"`
-}
+type VMSize = load.VMSize
 
 // Network is the azure-private VNet plan (schema #Network), which no
 // installer file holds: it comes from the command line.

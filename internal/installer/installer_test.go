@@ -236,7 +236,7 @@ func TestConvert(t *testing.T) {
 		},
 		{
 			name: "a known instance type below the platform minimum loses vmSize",
-			src:  strings.Replace(cloudYML, `"m5.xlarge"`, `"Standard_DS3_v2"`, 1),
+			src:  strings.Replace(strings.Replace(cloudYML, `"m5.xlarge"`, `"Standard_DS3_v2"`, 1), `"aws"`, `"azure"`, 1),
 			want: want{
 				contains: []string{"cpu:         4", "memoryGiB:   16"},
 				absent:   []string{"Standard_DS3_v2\""},
@@ -291,8 +291,26 @@ func TestConvert(t *testing.T) {
 			},
 			want: want{
 				contains: []string{`profile: "azure-private"`, `vnetCIDR:`, `kubernetesVersion: "1.30"`},
-				absent:   []string{"provider:"},
-				adjusted: []string{"profile"},
+				absent:   []string{`provider: "`, `vmSize:      "m5.`},
+				adjusted: []string{"profile", "nodePools.platform.vmSize", "nodePools.compute.vmSize"},
+			},
+		},
+		{
+			name: "an instance type of another cloud becomes the same-shaped size of the environment's",
+			src:  strings.Replace(cloudYML, `"aws"`, `"gcp"`, 1),
+			want: want{
+				contains: []string{`vmSize:      "n2-standard-4"`},
+				absent:   []string{`vmSize:      "m5.`},
+				adjusted: []string{"nodePools.platform.vmSize"},
+			},
+		},
+		{
+			name: "an instance type of another cloud without a same-shaped size gives cpu and memoryGiB",
+			src:  strings.Replace(cloudYML, `"aws"`, `"gcp"`, 1) + "gpu_enabled: true\ngpu_node_count: 1\ngpu_instance_type: p4d.24xlarge\n",
+			want: want{
+				contains: []string{"cpu:         96", "memoryGiB:   1152", `gpuType:     "A100"`},
+				absent:   []string{`"p4d.24xlarge"`},
+				adjusted: []string{"nodePools.gpu.vmSize"},
 			},
 		},
 		{

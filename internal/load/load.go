@@ -58,6 +58,8 @@ type Repository struct {
 	// VMSizes are the VM sizes of schema.vmSizes, sorted: the ones that
 	// imply cpu and memoryGiB.
 	VMSizes []string
+	// VMSizeInfo is schema.vmSizes by size: its hardware and provider.
+	VMSizeInfo map[string]VMSize
 }
 
 // Env is one environment as loaded, before validation.
@@ -111,6 +113,16 @@ type AzureNetworkRules struct {
 	ReservedRangesSource string          `json:"reservedRangesSource"`
 }
 
+// VMSize is one entry of schema.vmSizes: vCPU and memory (GiB) per VM,
+// its GPUs, and the cloud that offers it ("azure", "aws" or "gcp").
+type VMSize struct {
+	CPU       int    `json:"cpu"`
+	MemoryGiB int    `json:"memoryGiB"`
+	GPUType   string `json:"gpuType,omitempty"`
+	GPUCount  int    `json:"gpuCount,omitempty"`
+	Provider  string `json:"provider"`
+}
+
 // ReservedRange is one entry of schema.azureNetwork.reservedRanges: an
 // IPv4 CIDR and what Azure uses it for.
 type ReservedRange struct {
@@ -158,11 +170,10 @@ func Load(dir string) (*Repository, diag.List, error) {
 	if err := schemaV.LookupPath(cue.ParsePath("azureNetwork")).Decode(&repo.AzureNetwork); err != nil {
 		return nil, FromCUE(err, dir, "", "schema"), nil
 	}
-	var sizes map[string]any
-	if err := schemaV.LookupPath(cue.ParsePath("vmSizes")).Decode(&sizes); err != nil {
+	if err := schemaV.LookupPath(cue.ParsePath("vmSizes")).Decode(&repo.VMSizeInfo); err != nil {
 		return nil, FromCUE(err, dir, "", "schema"), nil
 	}
-	for s := range sizes {
+	for s := range repo.VMSizeInfo {
 		repo.VMSizes = append(repo.VMSizes, s)
 	}
 	sort.Strings(repo.VMSizes)

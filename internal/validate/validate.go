@@ -549,6 +549,7 @@ func (c *checker) pools(r load.ProfileRules) {
 				"the %s pool needs cpu (vCPU) and memoryGiB per node, or a vmSize katonic knows (schema/vmsizes.cue has %d, e.g. %s)",
 				role, len(c.repo.VMSizes), strings.Join(c.repo.VMSizes[:min(3, len(c.repo.VMSizes))], ", "))
 		}
+		c.vmSizeProvider(role, p)
 		if p.MinNodes > p.MaxNodes {
 			c.errorf(at("minNodes"), "nodepool.range", "schema/environment.cue",
 				"the %s pool has minNodes %d above maxNodes %d", role, p.MinNodes, p.MaxNodes)
@@ -774,4 +775,34 @@ func (c *checker) waivers() {
 				"the waiver of policy %q has a blank reason: write why this environment is exempt, for the reviewers", id)
 		}
 	}
+}
+
+// vmSizeProvider refuses a known vmSize of another cloud than the
+// environment's: azure-private runs on Azure (seed 003), a cloud
+// environment on its provider (without one, and on-prem, any size
+// goes). The message names the sizes of the right cloud with the same
+// vCPU and memory, when schema/vmsizes.cue has some.
+func (c *checker) vmSizeProvider(role config.Role, p config.NodePool) {
+	want := c.cfg.Provider
+	if c.cfg.Profile == config.ProfileAzurePrivate {
+		want = "azure"
+	}
+	info, known := c.repo.VMSizeInfo[p.VMSize]
+	if want == "" || !known || info.Provider == want {
+		return
+	}
+	var same []string
+	for _, name := range c.repo.VMSizes {
+		o := c.repo.VMSizeInfo[name]
+		if o.Provider == want && o.CPU == info.CPU && o.MemoryGiB == info.MemoryGiB && o.GPUType == info.GPUType && o.GPUCount == info.GPUCount {
+			same = append(same, strconv.Quote(name))
+		}
+	}
+	hint := "; give a size of " + config.ProviderNames[want] + ", or cpu and memoryGiB"
+	if len(same) > 0 {
+		hint = fmt.Sprintf("; %s has the same %d vCPU and %d GiB", strings.Join(same, " or "), info.CPU, info.MemoryGiB)
+	}
+	c.errorf([]string{"nodePools", string(role), "vmSize"}, "nodepool.vm-size-provider", "schema/vmsizes.cue",
+		"the %s pool's vmSize %q is a size of %s, and this environment runs on %s%s",
+		role, p.VMSize, config.ProviderNames[info.Provider], config.ProviderNames[want], hint)
 }
