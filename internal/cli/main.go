@@ -9,8 +9,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/katonic/katonic/internal/budget"
 )
 
 // Exit codes of the katonic command, documented in the README.
@@ -55,9 +59,13 @@ func Main() int {
 // Run runs katonic with args (without the program name), writing data to
 // stdout and diagnostics and progress to stderr, and returns the exit code.
 func Run(args []string, stdout, stderr io.Writer) int {
-	root := newRootCmd(stdout, stderr)
+	var stopWatch func()
+	root := newRootCmd(stdout, stderr, &stopWatch)
 	root.SetArgs(args)
 	err := root.Execute()
+	if stopWatch != nil {
+		stopWatch()
+	}
 	if err == nil {
 		return ExitOK
 	}
@@ -73,7 +81,18 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	return ExitUsage
 }
 
-func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
+// Default evaluation limits (--max-eval-time, --max-eval-memory): far
+// above what katonic's own fleet benchmarks use (docs/performance.md),
+// far below what ends the process on the 24 GiB machines it is built on.
+const (
+	defaultEvalTime   = 2 * time.Minute
+	defaultEvalMemory = "6Gi"
+)
+
+// newRootCmd builds the katonic command. Before any command runs, it
+// starts the evaluation watch (internal/budget) with the limits of the
+// flags; *stopWatch is set to the function that stops it.
+func newRootCmd(stdout, stderr io.Writer, stopWatch *func()) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "katonic",
 		Short: "Compile Katonic environments (CUE) into a Flux repository",
@@ -92,6 +111,26 @@ Run it from the root of the configuration repository.`,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	evalTime := root.PersistentFlags().Duration("max-eval-time", defaultEvalTime,
+		"stop when one evaluation (an environment, or the policies over one) takes longer (0: no limit)")
+	evalMemory := root.PersistentFlags().String("max-eval-memory", defaultEvalMemory,
+		"stop when katonic's memory passes this `quantity` while it evaluates CUE (Kubernetes quantity: 512Mi, 8Gi; 0: no limit)")
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		q, err := resource.ParseQuantity(*evalMemory)
+		if err != nil || q.Sign() < 0 {
+			return exitf(ExitUsage, "--max-eval-memory %s: want a Kubernetes quantity such as 512Mi or 8Gi", *evalMemory)
+		}
+		if *evalTime < 0 {
+			return exitf(ExitUsage, "--max-eval-time %s: want a duration such as 30s or 5m", *evalTime)
+		}
+		// CUE's evaluation cannot be interrupted: past a limit, katonic
+		// says which file and exits, before anything is written.
+		*stopWatch = budget.Watch(budget.Limits{Time: *evalTime, Memory: uint64(q.Value())}, func(e *budget.Exceeded) {
+			fmt.Fprintf(stderr, "katonic: %v\n", e)
+			os.Exit(ExitInvalid)
+		})
+		return nil
+	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return exitf(ExitUsage, "%v\nRun '%s --help' for usage.", err, c.CommandPath())
 	})

@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/katonic/katonic/internal/budget"
 	"github.com/katonic/katonic/internal/catalog"
 	"github.com/katonic/katonic/internal/config"
 	"github.com/katonic/katonic/internal/diag"
@@ -256,7 +257,9 @@ func Compile(opts Options) (*Result, error) {
 	sopsFiles := map[string][]secrets.File{}
 	for _, e := range selected {
 		sources[e.Name] = e
+		exit := budget.Enter(diag.Rel(repo.Dir, e.File))
 		env, d := validate.Environment(repo, e, vopts)
+		exit()
 		// SOPS-encrypted Secrets of secrets/<env>/: a plaintext
 		// or malformed one is a configuration error, at its file.
 		// Only for an environment that validated, whose name is safe.

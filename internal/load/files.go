@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -297,4 +298,18 @@ func layoutErr(p diag.Pos, path, msg string) diag.Diagnostic {
 
 func fileErr(p diag.Pos, path, msg string) diag.Diagnostic {
 	return diag.Diagnostic{Severity: diag.Error, Pos: p, Path: path, Message: msg, Rule: "environments.file", Source: fileSource}
+}
+
+// names returns the environment files CUE's loader reads (not the
+// rejected ones), relative to the repository root dir, sorted: what a
+// message about the whole environments package names.
+func (f envFiles) names(dir string) []string {
+	var out []string
+	for p, src := range f.sources {
+		if !bytes.Equal(src, emptyFile) {
+			out = append(out, diag.Rel(dir, p))
+		}
+	}
+	slices.Sort(out)
+	return out
 }

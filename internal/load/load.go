@@ -27,6 +27,7 @@ import (
 	"cuelang.org/go/cue/token"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/katonic/katonic/internal/budget"
 	"github.com/katonic/katonic/internal/config"
 	"github.com/katonic/katonic/internal/diag"
 )
@@ -212,7 +213,11 @@ func Load(dir string) (*Repository, diag.List, error) {
 			files.standIns[stem] = x.Pos.Filename
 		}
 	}
+	// The environments are one CUE package: what CUE evaluates here is
+	// not one file's, so a limit passed here names them all.
+	exit := budget.Enter(strings.Join(files.names(dir), ", "))
 	envsV := ctx.BuildInstance(einst)
+	exit()
 	if err := envsV.Err(); err != nil {
 		// Evaluation errors of single environments surface in validation;
 		// an error here is one no environment can be blamed for alone.

@@ -53,6 +53,7 @@ import (
 	"cuelang.org/go/cue/parser"
 	"cuelang.org/go/cue/token"
 
+	"github.com/katonic/katonic/internal/budget"
 	"github.com/katonic/katonic/internal/compile"
 	"github.com/katonic/katonic/internal/config"
 	"github.com/katonic/katonic/internal/diag"
@@ -186,16 +187,20 @@ func Load(dir string) (*Set, diag.List, error) {
 	case err != nil:
 		return nil, nil, err
 	}
-	hasCUE := false
+	var cueFiles []string
 	for _, e := range entries {
 		if !e.IsDir() && strings.HasSuffix(e.Name(), ".cue") {
-			hasCUE = true
+			cueFiles = append(cueFiles, Dir+"/"+e.Name())
 		}
 	}
-	if !hasCUE {
+	if len(cueFiles) == 0 {
 		return s, nil, nil
 	}
 
+	// The policies are one CUE package: a limit passed while it loads
+	// names all its files.
+	exit := budget.Enter(strings.Join(cueFiles, ", "))
+	defer exit()
 	insts := cueload.Instances([]string{"./" + Dir}, &cueload.Config{Dir: abs})
 	inst := insts[0]
 	// Before anything is evaluated or printed: a policy that reads other
@@ -534,6 +539,8 @@ func (s *Set) evaluate(env compile.EnvResult, files map[string][]byte, outPrefix
 	if env.Env == nil {
 		return nil, fmt.Errorf("policy: nil environment")
 	}
+	exit := budget.Enter(Dir + "/ over " + env.Env.File)
+	defer exit()
 	res := &EnvResult{Env: env.Env.Name}
 	docs, objs, errs, err := parseFiles(env, files, outPrefix)
 	if err != nil {
