@@ -59,7 +59,8 @@ func checkLine(t *testing.T, d diag.Diagnostic, file string, src []byte) {
 // holding src, as Load does before CUE's loader reads anything. Properties:
 // names starting with "." or "_" are ignored; any other entry is accepted
 // only if it is a .cue file of at most MaxFileSize bytes, valid UTF-8, that
-// parses as package environments and declares something, and then CUE's
+// parses as package environments, declares something and has no attribute
+// that reads other files (@extern, @embed), and then CUE's
 // loader gets exactly src; an entry rejected gets one diagnostic (a syntax
 // error: the parser's), in that file, one line each, and CUE's loader gets
 // an empty file in its place; the layout rules then never panic on what was
@@ -94,6 +95,8 @@ func FuzzEnvironmentFile(f *testing.F) {
 		{"a\nb.cue", good},
 		{"\x1b[31mred.cue", good},
 		{"caf\xe9.cue", good},
+		{"embed.cue", "@extern(embed)\n\npackage environments\n\nenvironments: embed: {domain: _ @embed(file=x.txt, type=text)}\n"},
+		{"embedonly.cue", "package environments\n\nenvironments: embedonly: {domain: _ @embed(file=x.txt)}\n"},
 	} {
 		f.Add(s.name, []byte(s.src))
 	}
@@ -147,6 +150,9 @@ func FuzzEnvironmentFile(f *testing.F) {
 			file, err := parser.ParseFile(path, src, parserOptions...)
 			if err != nil || file.PackageName() != EnvironmentsDir {
 				t.Fatalf("accepted a file that is not of package environments: %v", err)
+			}
+			if a := FileReadingAttribute(file); a != nil {
+				t.Fatalf("accepted a file with %s, which reads other files", a.Text)
 			}
 			envs, ld := declarations(&build.Instance{Files: []*ast.File{file}}, filepath.Dir(envDir))
 			for _, d := range ld {
