@@ -143,6 +143,10 @@ func runRender(stdout, stderr io.Writer, o renderOptions, envs []string) error {
 			return exitf(ExitOutOfDate, "%s is out of date: %d %s %s from a fresh render; run 'katonic render'",
 				shown, len(changes), plural(len(changes), "file"), verb)
 		}
+		if o.format != "json" {
+			n := len(res.Envs)
+			fmt.Fprintf(stderr, "%s is up to date: %d %s, %d files as a fresh render writes them\n", shown, n, plural(n, "environment"), len(res.Files))
+		}
 		return nil
 	}
 

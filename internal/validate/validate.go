@@ -656,7 +656,7 @@ func (c *checker) network() {
 	parse := func(f, s string) (netip.Prefix, bool) {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
-			c.errorf([]string{"network", f}, "azure.cidr", rules.Source, "%s %q is not a CIDR: %v", f, s, err)
+			c.errorf([]string{"network", f}, "azure.cidr", rules.Source, "%s %q is not a CIDR: %s", f, s, cidrProblem(s))
 			return p, false
 		}
 		if !p.Addr().Is4() {
@@ -805,4 +805,25 @@ func (c *checker) vmSizeProvider(role config.Role, p config.NodePool) {
 	c.errorf([]string{"nodePools", string(role), "vmSize"}, "nodepool.vm-size-provider", "schema/vmsizes.cue",
 		"the %s pool's vmSize %q is a size of %s, and this environment runs on %s%s",
 		role, p.VMSize, config.ProviderNames[info.Provider], config.ProviderNames[want], hint)
+}
+
+// cidrProblem says, in a user's words, why s (which net/netip refused) is
+// not an IPv4 network in CIDR notation.
+func cidrProblem(s string) string {
+	addr, bits, ok := strings.Cut(s, "/")
+	if !ok {
+		return "it has no prefix length; write ADDRESS/LENGTH, such as 10.20.0.0/16"
+	}
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return fmt.Sprintf("%q is not an IP address", addr)
+	}
+	limit := 32
+	if a.Is6() {
+		limit = 128
+	}
+	if n, err := strconv.Atoi(bits); err != nil || n < 0 || n > limit || bits != strconv.Itoa(n) {
+		return fmt.Sprintf("the prefix length %q is not a number from 0 to %d", bits, limit)
+	}
+	return "write ADDRESS/LENGTH, such as 10.20.0.0/16"
 }
