@@ -22,6 +22,7 @@ import (
 	"cuelang.org/go/cue/ast"
 	cueerrors "cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/token"
+	"github.com/texttheater/golang-levenshtein/levenshtein"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -175,6 +176,9 @@ func (c *checker) cueErrors(err error) {
 			if alts := alternatives[d.Path]; len(alts) > 0 {
 				d.Message += " (" + strings.Join(alts, "; ") + ")"
 			}
+		}
+		if d.Message == "field not allowed" {
+			d.Message += c.fieldHint(d.Path)
 		}
 		c.diags = append(c.diags, d)
 	}
@@ -826,4 +830,43 @@ func cidrProblem(s string) string {
 		return fmt.Sprintf("the prefix length %q is not a number from 0 to %d", bits, limit)
 	}
 	return "write ADDRESS/LENGTH, such as 10.20.0.0/16"
+}
+
+// fieldHint returns, for a field the schema does not allow at path (a CUE
+// path from environments.<name>), a "did you mean" naming the allowed
+// field closest in spelling (Levenshtein distance at most a third of the
+// name, case ignored), or else the list of the fields allowed there, read
+// from the environment's value (the schema and its profile applied).
+func (c *checker) fieldHint(path string) string {
+	sels := cue.ParsePath(path).Selectors()
+	if len(sels) < 3 {
+		return ""
+	}
+	bad := sels[len(sels)-1].Unquoted()
+	parent := c.env.Value.LookupPath(cue.MakePath(sels[2 : len(sels)-1]...))
+	it, err := parent.Fields(cue.Optional(true))
+	if err != nil {
+		return ""
+	}
+	var names []string
+	for it.Next() {
+		if n := it.Selector().Unquoted(); n != bad && it.Selector().IsString() {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	slices.Sort(names)
+	best, bestDist := "", math.MaxInt
+	for _, n := range names {
+		d := levenshtein.DistanceForStrings([]rune(strings.ToLower(bad)), []rune(strings.ToLower(n)), levenshtein.DefaultOptions)
+		if d < bestDist {
+			best, bestDist = n, d
+		}
+	}
+	if bestDist <= max(1, len([]rune(bad))/3) {
+		return fmt.Sprintf(": did you mean %q?", best)
+	}
+	return " (the fields here: " + strings.Join(names, ", ") + ")"
 }
