@@ -13,6 +13,7 @@ import (
 	"math"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -172,10 +173,7 @@ func (c *checker) cueErrors(err error) {
 			}
 		}
 		if strings.Contains(d.Message, "errors in empty disjunction") {
-			d.Message = "the value is none of the ones the schema allows"
-			if alts := alternatives[d.Path]; len(alts) > 0 {
-				d.Message += " (" + strings.Join(alts, "; ") + ")"
-			}
+			d.Message = enumMessage(alternatives[d.Path])
 		}
 		if d.Message == "field not allowed" {
 			d.Message += c.fieldHint(d.Path)
@@ -869,4 +867,65 @@ func (c *checker) fieldHint(path string) string {
 		return fmt.Sprintf(": did you mean %q?", best)
 	}
 	return " (the fields here: " + strings.Join(names, ", ") + ")"
+}
+
+// conflict reads CUE's "conflicting values A and B" message.
+var conflict = regexp.MustCompile(`^conflicting values (.+) and (.+?)(?: \(mismatched types .*\))?$`)
+
+// enumMessage says that a value is none of an enum's: alts are CUE's
+// "conflicting values A and B" messages, one per allowed value. The value
+// given is the one every message names; the others are the allowed ones,
+// listed, with a did-you-mean for the closest in spelling (Levenshtein
+// distance at most a third of the value). Messages it cannot read are
+// kept as they are.
+func enumMessage(alts []string) string {
+	const none = "the value is none of the ones the schema allows"
+	if len(alts) == 0 {
+		return none
+	}
+	count := map[string]int{}
+	var pairs [][2]string
+	for _, a := range alts {
+		m := conflict.FindStringSubmatch(a)
+		if m == nil {
+			return none + " (" + strings.Join(alts, "; ") + ")"
+		}
+		pairs = append(pairs, [2]string{m[1], m[2]})
+		count[m[1]]++
+		if m[2] != m[1] {
+			count[m[2]]++
+		}
+	}
+	given := ""
+	for v, n := range count {
+		if n == len(alts) && (given == "" || v < given) {
+			given = v
+		}
+	}
+	if given == "" || len(alts) == 1 && count[pairs[0][0]] == count[pairs[0][1]] {
+		// With one alternative, the value given cannot be told from it.
+		return none + " (" + strings.Join(alts, "; ") + ")"
+	}
+	var allowed []string
+	for _, p := range pairs {
+		other := p[0]
+		if other == given {
+			other = p[1]
+		}
+		allowed = append(allowed, other)
+	}
+	slices.Sort(allowed)
+	allowed = slices.Compact(allowed)
+	msg := fmt.Sprintf("%s is none of the values the schema allows (%s)", given, strings.Join(allowed, ", "))
+	plain := func(v string) string { return strings.ToLower(strings.Trim(v, `"`)) }
+	best, bestDist := "", math.MaxInt
+	for _, a := range allowed {
+		if d := levenshtein.DistanceForStrings([]rune(plain(given)), []rune(plain(a)), levenshtein.DefaultOptions); d < bestDist {
+			best, bestDist = a, d
+		}
+	}
+	if bestDist <= max(1, len([]rune(plain(given)))/3) {
+		msg += ": did you mean " + best + "?"
+	}
+	return msg
 }

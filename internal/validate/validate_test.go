@@ -208,7 +208,9 @@ func TestRules(t *testing.T) {
 		{name: "profile missing", base: cloud, old: "\tprofile:           \"cloud\"\n", new: "",
 			severity: diag.Error, rule: "schema", message: "profile is missing", line: 3, col: 20},
 		{name: "bad profile", base: cloud, old: `profile:           "cloud"`, new: `profile:           "edge"`,
-			severity: diag.Error, rule: "schema", message: "none of the ones the schema allows", line: 4, col: 21},
+			severity: diag.Error, rule: "schema", message: `"edge" is none of the values the schema allows ("azure-private", "cloud", "onprem")`, line: 4, col: 21},
+		{name: "misspelt load balancer", base: cloud, old: `provider:          "aws"`, new: "provider:          \"aws\"\n\tloadBalancer:      \"internl\"",
+			severity: diag.Error, rule: "schema", message: `"internl" is none of the values the schema allows ("external", "internal"): did you mean "internal"?`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
