@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -146,7 +147,7 @@ var corpus = []corpusCase{
 		want:  []found{{"environments/bad.cue:4:21", "schema", "profile must be exactly one of"}}},
 	{name: "negative node count",
 		files: map[string]string{"environments/bad.cue": cloudEnv("bad", "compute: {minNodes: 1,", "compute: {minNodes: -1,")},
-		want:  []found{{"environments/bad.cue:11:23", "schema", "invalid value -1 (out of bound >=0)"}}},
+		want:  []found{{"environments/bad.cue:11:23", "schema", "-1 is out of range: it must be at least 0"}}},
 	{name: "integer too large",
 		files: map[string]string{"environments/bad.cue": cloudEnv("bad", "memoryGiB: 32}\n\t\tdeployment", "memoryGiB: 99999999999999999999999}\n\t\tdeployment")},
 		want:  []found{{"environments/bad.cue:11:58", "schema", "99999999999999999999999 is too large"}}},
@@ -156,14 +157,14 @@ var corpus = []corpusCase{
 	{name: "explicit bottom",
 		files: map[string]string{"environments/bad.cue": "package environments\n\nenvironments: bad: _|_\n"},
 		want:  []found{{"environments/bad.cue:3:20", "schema", "explicit error (_|_ literal)"}}},
-	// Every required field missing: one "incomplete value" per field (the
+	// Every required field missing: one "is missing" per field (the
 	// profile is given, so the others can be checked).
 	{name: "required fields missing",
 		files: map[string]string{"environments/bad.cue": "package environments\n\nenvironments: bad: profile: \"cloud\"\n"},
 		want: []found{
-			{"environments/bad.cue:3:15", "schema", "incomplete value string"},                            // domain
-			{"environments/bad.cue:3:15", "schema", `incomplete value =~"^[0-9]+\\.[0-9]+(\\.[0-9]+)?$"`}, // kubernetesVersion
-			{"environments/bad.cue:3:15", "schema", "incomplete value string"},                            // platformVersion
+			{"environments/bad.cue:3:15", "schema", "domain is missing: the schema requires a value (string)"},
+			{"environments/bad.cue:3:15", "schema", `kubernetesVersion is missing: the schema requires a value (a string matching "^[0-9]+\\.[0-9]+(\\.[0-9]+)?$")`},
+			{"environments/bad.cue:3:15", "schema", "platformVersion is missing: the schema requires a value (string)"},
 		}},
 
 	// Pools a profile does not have or needs.
@@ -574,6 +575,11 @@ func loadLevel(want []found) bool {
 }
 
 // checkDiags wants exactly the diagnostics want, errors, in order.
+// internalWords are what a message a user reads must not hold: issue
+// numbers, Go identifiers of a package (netip.ParsePrefix, strconv.Atoi),
+// CUE's raw bound and regular-expression notation, and Go's panics.
+var internalWords = regexp.MustCompile(`(?i)issue #?\d+|\b(netip|strconv|json|yaml|cue|ast|os|filepath|fmt|errors|load|validate|compile)\.[A-Z]\w*|out of bound|=~|runtime error|panic:|goroutine \d+`)
+
 func checkDiags(t *testing.T, dir string, got diag.List, want []found) {
 	t.Helper()
 	var lines []string
@@ -594,6 +600,9 @@ func checkDiags(t *testing.T, dir string, got diag.List, want []found) {
 		}
 		if filepath.IsAbs(d.Pos.String(dir)) || strings.HasPrefix(d.Pos.String(dir), "..") {
 			t.Errorf("position not relative to the repository: %s", line)
+		}
+		if internal := internalWords.FindString(line); internal != "" {
+			t.Errorf("diagnostic speaks katonic's or a library's internals (%q), not the user's words: %s", internal, line)
 		}
 		w := want[i]
 		if d.Pos.String(dir) != w.pos || d.Rule != w.rule || !strings.Contains(d.Message, w.msg) {

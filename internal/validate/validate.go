@@ -178,6 +178,7 @@ func (c *checker) cueErrors(err error) {
 		if d.Message == "field not allowed" {
 			d.Message += c.fieldHint(d.Path)
 		}
+		d.Message = plainCUE(d.Path, d.Message)
 		c.diags = append(c.diags, d)
 	}
 }
@@ -926,6 +927,42 @@ func enumMessage(alts []string) string {
 	}
 	if bestDist <= max(1, len([]rune(plain(given)))/3) {
 		msg += ": did you mean " + best + "?"
+	}
+	return msg
+}
+
+var (
+	outOfBound = regexp.MustCompile(`^invalid value (.+) \(out of bound (>=|<=|>|<|!=|=~|!~)(.+)\)$`)
+	incomplete = regexp.MustCompile(`^incomplete value (.+)$`)
+	boundWords = map[string]string{">=": "at least", "<=": "at most", ">": "more than", "<": "less than", "!=": "other than"}
+)
+
+// plainCUE rewrites CUE's bound and incompleteness messages in the user's
+// words: "invalid value -1 (out of bound >=0)" becomes "-1 is out of
+// range: it must be at least 0"; a pattern a string fails is quoted as a
+// regular expression; "incomplete value X" on a field says the field is
+// missing. Other messages are returned as they are.
+func plainCUE(path, msg string) string {
+	field := path
+	if sels := cue.ParsePath(path).Selectors(); len(sels) > 0 {
+		field = sels[len(sels)-1].Unquoted()
+	}
+	if m := outOfBound.FindStringSubmatch(msg); m != nil {
+		switch m[2] {
+		case "=~":
+			return fmt.Sprintf("%s does not match the pattern %s the schema requires", m[1], m[3])
+		case "!~":
+			return fmt.Sprintf("%s matches the pattern %s, which the schema forbids", m[1], m[3])
+		default:
+			return fmt.Sprintf("%s is out of range: it must be %s %s", m[1], boundWords[m[2]], m[3])
+		}
+	}
+	if m := incomplete.FindStringSubmatch(msg); m != nil {
+		want := strings.TrimPrefix(m[1], "=~")
+		if want != m[1] {
+			want = "a string matching " + want
+		}
+		return fmt.Sprintf("%s is missing: the schema requires a value (%s)", field, want)
 	}
 	return msg
 }
