@@ -21,6 +21,8 @@ import (
 	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/format"
 	"cuelang.org/go/cue/token"
+
+	"github.com/katonic/katonic/internal/suggest"
 )
 
 // Layer names where a conjunct was written.
@@ -130,7 +132,7 @@ func Explain(v cue.Value, path, dir string) ([]Explanation, error) {
 	}
 	f := v.LookupPath(p)
 	if !f.Exists() {
-		return nil, fmt.Errorf("no field %s (fields: %s)", path, strings.Join(fieldNames(v, parent(p)), ", "))
+		return nil, noField(v, p)
 	}
 	var out []Explanation
 	if err := explain(f, p, dir, &out); err != nil {
@@ -161,6 +163,45 @@ func parsePath(path string) (cue.Path, error) {
 }
 
 // parent returns p without its last selector.
+// noField explains a path that does not exist in v: the first of its
+// fields that is missing, a did-you-mean when a field of the struct it was
+// looked for in is spelt closely, and that struct's fields.
+func noField(v cue.Value, p cue.Path) error {
+	sels := p.Selectors()
+	i := 0
+	for i < len(sels) && v.LookupPath(cue.MakePath(sels[:i+1]...)).Exists() {
+		i++
+	}
+	if i == len(sels) {
+		return fmt.Errorf("no field %s", p)
+	}
+	missing := cue.MakePath(sels[:i+1]...)
+	at := cue.MakePath(sels[:i]...)
+	names := fieldNames(v, at)
+	where := "the environment"
+	if i > 0 {
+		where = at.String()
+	}
+	msg := fmt.Sprintf("no field %s", missing)
+	if len(names) == 0 {
+		return fmt.Errorf("%s: %s has no fields", msg, where)
+	}
+	if best, ok := suggest.Closest(label(sels[i]), names); ok {
+		fixed := append(append(append([]cue.Selector(nil), sels[:i]...), cue.Str(best)), sels[i+1:]...)
+		msg += fmt.Sprintf(": did you mean %s?", cue.MakePath(fixed...))
+	}
+	return fmt.Errorf("%s (the fields of %s: %s)", msg, where, strings.Join(names, ", "))
+}
+
+// label is a selector as a user writes it: a field's name unquoted, an
+// index or a definition as CUE prints it.
+func label(s cue.Selector) string {
+	if s.LabelType() == cue.StringLabel {
+		return s.Unquoted()
+	}
+	return s.String()
+}
+
 func parent(p cue.Path) cue.Path {
 	sel := p.Selectors()
 	if len(sel) == 0 {
@@ -178,7 +219,7 @@ func fieldNames(v cue.Value, p cue.Path) []string {
 		return nil
 	}
 	for it.Next() {
-		names = append(names, it.Selector().String())
+		names = append(names, label(it.Selector()))
 	}
 	return names
 }

@@ -103,7 +103,7 @@ func TestExplainStructAndErrors(t *testing.T) {
 	if got, want := strings.Join(paths, " "), `nested.a=1/default nested.b="x"/set`; got != want {
 		t.Errorf("got %s, want %s", got, want)
 	}
-	if _, err := Explain(v, "nested.c", ""); err == nil || !strings.Contains(err.Error(), "fields: a, b") {
+	if _, err := Explain(v, "nested.c", ""); err == nil || !strings.Contains(err.Error(), "the fields of nested: a, b") {
 		t.Errorf("missing field: %v", err)
 	}
 	if _, err := Explain(v, "a..b", ""); err == nil {

@@ -23,7 +23,6 @@ import (
 	"cuelang.org/go/cue/ast"
 	cueerrors "cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/token"
-	"github.com/texttheater/golang-levenshtein/levenshtein"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -32,6 +31,7 @@ import (
 	"github.com/katonic/katonic/internal/diag"
 	"github.com/katonic/katonic/internal/load"
 	"github.com/katonic/katonic/internal/render"
+	"github.com/katonic/katonic/internal/suggest"
 )
 
 // Options are the facts the rules need from outside the CUE module.
@@ -857,14 +857,7 @@ func (c *checker) fieldHint(path string) string {
 		return ""
 	}
 	slices.Sort(names)
-	best, bestDist := "", math.MaxInt
-	for _, n := range names {
-		d := levenshtein.DistanceForStrings([]rune(strings.ToLower(bad)), []rune(strings.ToLower(n)), levenshtein.DefaultOptions)
-		if d < bestDist {
-			best, bestDist = n, d
-		}
-	}
-	if bestDist <= max(1, len([]rune(bad))/3) {
+	if best, ok := suggest.Closest(bad, names); ok {
 		return fmt.Sprintf(": did you mean %q?", best)
 	}
 	return " (the fields here: " + strings.Join(names, ", ") + ")"
@@ -918,15 +911,12 @@ func enumMessage(alts []string) string {
 	slices.Sort(allowed)
 	allowed = slices.Compact(allowed)
 	msg := fmt.Sprintf("%s is none of the values the schema allows (%s)", given, strings.Join(allowed, ", "))
-	plain := func(v string) string { return strings.ToLower(strings.Trim(v, `"`)) }
-	best, bestDist := "", math.MaxInt
-	for _, a := range allowed {
-		if d := levenshtein.DistanceForStrings([]rune(plain(given)), []rune(plain(a)), levenshtein.DefaultOptions); d < bestDist {
-			best, bestDist = a, d
-		}
+	plain := make([]string, len(allowed))
+	for i, a := range allowed {
+		plain[i] = strings.Trim(a, `"`)
 	}
-	if bestDist <= max(1, len([]rune(plain(given)))/3) {
-		msg += ": did you mean " + best + "?"
+	if best, ok := suggest.Closest(strings.Trim(given, `"`), plain); ok {
+		msg += ": did you mean " + allowed[slices.Index(plain, best)] + "?"
 	}
 	return msg
 }
