@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -103,20 +104,69 @@ func runChartsPull(ctx context.Context, stdout, stderr io.Writer, o pullOptions,
 	for _, r := range results {
 		fmt.Fprintf(stdout, "%s\t%s\t%s\n", r.Status, r.Entry.Ref, r.Entry.Digest)
 	}
+	failures := unjoin(pullErr)
+	for _, f := range failures {
+		fmt.Fprintf(stderr, "katonic: %v\n", f)
+	}
+	var removed []charts.Entry
 	if len(envs) == 0 && pullErr == nil {
-		for _, e := range lock.Retain(refs) {
+		removed = lock.Retain(refs)
+		for _, e := range removed {
 			fmt.Fprintf(stdout, "removed\t%s\t%s\n", e.Ref, e.Digest)
 		}
 	}
-	if err := lock.Write(lockPath); err != nil {
-		return exitf(ExitOutput, "%v", err)
+	// The lock records what was fetched; a pull that fetched nothing (no
+	// network, say) leaves it as it was, and never creates an empty one.
+	changed := len(removed) > 0
+	for _, r := range results {
+		changed = changed || r.Status != charts.StatusUnchanged
 	}
+	if changed {
+		if err := lock.Write(lockPath); err != nil {
+			return exitf(ExitOutput, "%v", err)
+		}
+	}
+	total := fmt.Sprintf("%d %s fetched, %d failed", len(results), plural(len(results), "chart"), len(failures))
 	if pullErr != nil {
 		var de *charts.DigestError
 		if errors.As(pullErr, &de) {
-			return exitf(ExitVerify, "%v", pullErr)
+			return exitf(ExitVerify, "charts pull: %s: a chart differs from charts.lock", total)
 		}
-		return exitf(ExitFetch, "%v", pullErr)
+		if unreachable(failures) {
+			total += `; the chart repositories could not be reached: on a machine without access to them, set charts.mirror in the environment to a mirror it can reach (README, "Charts")`
+		}
+		return exitf(ExitFetch, "charts pull: %s", total)
 	}
+	fmt.Fprintf(stderr, "charts pull: %s\n", total)
 	return nil
+}
+
+// unjoin splits the errors.Join of charts.Pull into one error per chart.
+func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// unreachable reports whether any failure is a network one: a name that
+// does not resolve, a connection refused or timed out.
+func unreachable(errs []error) bool {
+	for _, e := range errs {
+		var dns *net.DNSError
+		var op *net.OpError
+		if errors.As(e, &dns) || errors.As(e, &op) {
+			return true
+		}
+		msg := e.Error()
+		for _, s := range []string{"no such host", "connection refused", "i/o timeout", "network is unreachable", "dial tcp"} {
+			if strings.Contains(msg, s) {
+				return true
+			}
+		}
+	}
+	return false
 }
