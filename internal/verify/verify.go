@@ -1,6 +1,7 @@
 // Package verify proves offline that Flux will reconcile what katonic
 // rendered. It checks a rendered tree (out/ on disk, or a render held in
-// memory) in five layers, per environment:
+// memory) in six layers, per environment: five of its own, and the policies
+// of policy/, which the caller evaluates (PolicyFunc):
 //
 //  1. build: every Flux Kustomization reachable from clusters/<env>/ is built
 //     the way kustomize-controller builds it, with github.com/fluxcd/pkg/kustomize
