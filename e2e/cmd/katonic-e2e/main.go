@@ -92,7 +92,18 @@ func run() int {
 		fmt.Fprintf(os.Stderr, "katonic-e2e: no environments in %s\n", filepath.Join(*repo, "environments"))
 		return 2
 	}
-	runs, err := plan(names, splitList(*oci), splitList(*upgrade), *negative)
+	// The defaults of -oci and -upgrade name examples: they apply to the
+	// environments run; a name given on the command line must be run.
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	ociEnvs, upgradeEnvs := splitList(*oci), splitList(*upgrade)
+	if !set["oci"] {
+		ociEnvs = only(ociEnvs, names)
+	}
+	if !set["upgrade"] {
+		upgradeEnvs = only(upgradeEnvs, names)
+	}
+	runs, err := plan(names, ociEnvs, upgradeEnvs, *negative)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "katonic-e2e: %v\n", err)
 		return 2

@@ -69,6 +69,19 @@ func plan(envs, oci, upgrade []string, negative bool) ([]scenario, error) {
 	return runs, nil
 }
 
+// only returns the names of list that are in envs, in list's order: a
+// flag's default names examples that a run of other environments leaves
+// out.
+func only(list, envs []string) []string {
+	var out []string
+	for _, n := range list {
+		if slices.Contains(envs, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // newestPlatform is the upgrade to the catalog's newest platform version,
 // with its own Kubernetes minimum (catalog.Release.MinKubernetesVersion)
 // as the environment's kubernetesVersion.

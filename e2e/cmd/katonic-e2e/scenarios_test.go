@@ -113,3 +113,12 @@ func TestDeadlock(t *testing.T) {
 		t.Error("an environment without out/ was edited")
 	}
 }
+
+func TestOnly(t *testing.T) {
+	if got := only([]string{"acme-azure", "globex-cloud"}, []string{"tesla-onprem", "globex-cloud"}); len(got) != 1 || got[0] != "globex-cloud" {
+		t.Errorf("only = %v", got)
+	}
+	if got := only([]string{"acme-azure"}, []string{"tesla-onprem"}); len(got) != 0 {
+		t.Errorf("only = %v", got)
+	}
+}
