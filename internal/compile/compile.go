@@ -265,15 +265,11 @@ func Compile(opts Options) (*Result, error) {
 		// Only for an environment that validated, whose name is safe.
 		if env != nil && d.Errors() == 0 {
 			files, err := secrets.Scan(repo.Dir, e.Name)
-			var serrs secrets.Errors
-			switch {
-			case errors.As(err, &serrs):
-				for _, se := range serrs {
-					d = append(d, se.Diagnostic(repo.Dir))
-				}
-			case err != nil:
+			sd, err := secretsDiags(repo.Dir, err)
+			if err != nil {
 				return res, err
 			}
+			d = append(d, sd...)
 			sopsFiles[e.Name] = files
 		}
 		if opts.Strict {
@@ -292,15 +288,11 @@ func Compile(opts Options) (*Result, error) {
 		for i, e := range repo.Envs {
 			names[i] = e.Name
 		}
-		var serrs secrets.Errors
-		switch err := secrets.Orphans(repo.Dir, names); {
-		case errors.As(err, &serrs):
-			for _, se := range serrs {
-				diags = append(diags, se.Diagnostic(repo.Dir))
-			}
-		case err != nil:
+		sd, err := secretsDiags(repo.Dir, secrets.Orphans(repo.Dir, names))
+		if err != nil {
 			return res, err
 		}
+		diags = append(diags, sd...)
 	}
 	res.Diags = diags.Sort()
 	res.Timings.Validate = time.Since(start)
@@ -372,6 +364,20 @@ func Compile(opts Options) (*Result, error) {
 }
 
 // renderOne renders env, or takes it from opts.Cache under key when
+// secretsDiags turns the secrets package's rule errors into diagnostics at
+// their files; another error (reading the directory) is returned as is.
+func secretsDiags(root string, err error) (diag.List, error) {
+	var serrs secrets.Errors
+	if !errors.As(err, &serrs) {
+		return nil, err
+	}
+	var out diag.List
+	for _, se := range serrs {
+		out = append(out, se.Diagnostic(root))
+	}
+	return out, nil
+}
+
 // caching; hit reports the latter.
 func renderOne(env *config.Environment, key string, caching bool, out, prefix string, opts Options, sopsFiles map[string][]secrets.File) (r *render.Result, hit bool, err error) {
 	if caching && key != "" {

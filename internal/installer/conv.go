@@ -2,9 +2,7 @@ package installer
 
 import (
 	"fmt"
-	"maps"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -534,12 +532,12 @@ func (c *conv) finishPool(p *pool, quiet bool) {
 	// size of its own cloud, or none (then cpu and memoryGiB, below).
 	crossCloud := ""
 	if want := c.cloud(); known && want != "" && hw.Provider != want {
-		if same := c.sameSize(hw, want); same != "" {
+		if same := load.SameSize(c.opts.VMSizes, hw, want); len(same) > 0 {
 			reason := fmt.Sprintf("%s is a size of %s and this environment runs on %s: %s has the same %d vCPU / %d GiB",
-				vm.v, config.ProviderNames[hw.Provider], config.ProviderNames[want], same, hw.CPU, hw.MemoryGiB)
-			p.f["vmSize"] = &val{v: same, from: vm.from, notes: append(vm.notes, fmt.Sprintf("was %s: %s", literal(vm.v), reason), "rule nodepool.vm-size-provider: schema/vmsizes.cue")}
+				vm.v, config.ProviderNames[hw.Provider], config.ProviderNames[want], same[0], hw.CPU, hw.MemoryGiB)
+			p.f["vmSize"] = &val{v: same[0], from: vm.from, notes: append(vm.notes, fmt.Sprintf("was %s: %s", literal(vm.v), reason), "rule nodepool.vm-size-provider: schema/vmsizes.cue")}
 			if !quiet {
-				c.adjusted(vm.from, prefix+"vmSize", literal(vm.v), literal(same), "nodepool.vm-size-provider", reason, "schema/vmsizes.cue")
+				c.adjusted(vm.from, prefix+"vmSize", literal(vm.v), literal(same[0]), "nodepool.vm-size-provider", reason, "schema/vmsizes.cue")
 			}
 			vm = p.f["vmSize"]
 		} else {
@@ -548,39 +546,34 @@ func (c *conv) finishPool(p *pool, quiet bool) {
 	}
 	needCPU, ridCPU := lower("cpu")
 	needMem, ridMem := lower("memoryGiB")
-	switch {
-	case crossCloud != "":
+	// unsize replaces vmSize by cpu and memoryGiB (at least the pool's
+	// minimum) and, on a GPU pool, the size's GPUs, and reports it.
+	unsize := func(rid, source, reason, note string) {
 		cpu, mem := max(hw.CPU, needCPU), max(hw.MemoryGiB, needMem)
-		reason := fmt.Sprintf("%s is a size of %s and this environment runs on %s, and schema/vmsizes.cue has no %s size of %d vCPU / %d GiB: the pool is sized by cpu and memoryGiB (at least the pool's minimum); choose a %s size",
-			vm.v, config.ProviderNames[hw.Provider], config.ProviderNames[crossCloud], config.ProviderNames[crossCloud], hw.CPU, hw.MemoryGiB, config.ProviderNames[crossCloud])
 		delete(p.f, "vmSize")
-		p.f["cpu"] = &val{v: cpu, from: vm.from, notes: []string{fmt.Sprintf("was instance type %s: %s", vm.v, reason), "rule nodepool.vm-size-provider: schema/vmsizes.cue"}}
+		p.f["cpu"] = &val{v: cpu, from: vm.from, notes: []string{note, "rule " + rid + ": " + source}}
 		p.f["memoryGiB"] = &val{v: mem, from: vm.from}
 		if p.role == config.RoleGPU && hw.GPUType != "" {
 			p.f["gpuType"] = &val{v: hw.GPUType, from: vm.from}
 			p.f["gpuCount"] = &val{v: hw.GPUCount, from: vm.from}
 		}
 		if !quiet {
-			c.adjusted(vm.from, prefix+"vmSize", literal(vm.v), fmt.Sprintf("cpu: %d, memoryGiB: %d", cpu, mem), "nodepool.vm-size-provider", reason, "schema/vmsizes.cue")
+			c.adjusted(vm.from, prefix+"vmSize", literal(vm.v), fmt.Sprintf("cpu: %d, memoryGiB: %d", cpu, mem), rid, reason, source)
 		}
+	}
+	switch {
+	case crossCloud != "":
+		reason := fmt.Sprintf("%s is a size of %s and this environment runs on %s, and schema/vmsizes.cue has no %s size of %d vCPU / %d GiB: the pool is sized by cpu and memoryGiB (at least the pool's minimum); choose a %s size",
+			vm.v, config.ProviderNames[hw.Provider], config.ProviderNames[crossCloud], config.ProviderNames[crossCloud], hw.CPU, hw.MemoryGiB, config.ProviderNames[crossCloud])
+		unsize("nodepool.vm-size-provider", "schema/vmsizes.cue", reason, fmt.Sprintf("was instance type %s: %s", vm.v, reason))
 	case known && (hw.CPU < needCPU || hw.MemoryGiB < needMem):
 		rid := ridCPU
 		if hw.CPU >= needCPU {
 			rid = ridMem
 		}
-		cpu, mem := max(hw.CPU, needCPU), max(hw.MemoryGiB, needMem)
 		reason := fmt.Sprintf("%s has %d vCPU / %d GiB, below the %s pool's %d vCPU / %d GiB: the pool is sized at those figures without vmSize; choose a larger instance type",
 			vm.v, hw.CPU, hw.MemoryGiB, p.role, needCPU, needMem)
-		delete(p.f, "vmSize")
-		p.f["cpu"] = &val{v: cpu, from: vm.from, notes: []string{fmt.Sprintf("was instance type %s (%d vCPU, %d GiB): below the pool's minimum", vm.v, hw.CPU, hw.MemoryGiB), "rule " + rid + ": " + rule.Source}}
-		p.f["memoryGiB"] = &val{v: mem, from: vm.from}
-		if p.role == config.RoleGPU && hw.GPUType != "" {
-			p.f["gpuType"] = &val{v: hw.GPUType, from: vm.from}
-			p.f["gpuCount"] = &val{v: hw.GPUCount, from: vm.from}
-		}
-		if !quiet {
-			c.adjusted(vm.from, prefix+"vmSize", literal(vm.v), fmt.Sprintf("cpu: %d, memoryGiB: %d", cpu, mem), rid, reason, rule.Source)
-		}
+		unsize(rid, rule.Source, reason, fmt.Sprintf("was instance type %s (%d vCPU, %d GiB): below the pool's minimum", vm.v, hw.CPU, hw.MemoryGiB))
 	case known:
 		// The schema derives cpu, memoryGiB (and a GPU size's gpuType and
 		// gpuCount) from vmSize.
@@ -671,18 +664,6 @@ func (c *conv) cloud() string {
 	}
 	if c.profile == config.ProfileCloud {
 		return c.provider
-	}
-	return ""
-}
-
-// sameSize returns the first size (by name) of cloud with hw's vCPU,
-// memory and GPUs, or "".
-func (c *conv) sameSize(hw VMSize, cloud string) string {
-	for _, name := range slices.Sorted(maps.Keys(c.opts.VMSizes)) {
-		o := c.opts.VMSizes[name]
-		if o.Provider == cloud && o.CPU == hw.CPU && o.MemoryGiB == hw.MemoryGiB && o.GPUType == hw.GPUType && o.GPUCount == hw.GPUCount {
-			return name
-		}
 	}
 	return ""
 }

@@ -124,6 +124,21 @@ type VMSize struct {
 	Provider  string `json:"provider"`
 }
 
+// SameSize returns the names of sizes, sorted, that provider offers with
+// the vCPU, memory and GPUs of hw: what a size of another cloud becomes
+// on this one (validate's nodepool.vm-size-provider message, import's
+// mapping).
+func SameSize(sizes map[string]VMSize, hw VMSize, provider string) []string {
+	var out []string
+	for name, o := range sizes {
+		if o.Provider == provider && o.CPU == hw.CPU && o.MemoryGiB == hw.MemoryGiB && o.GPUType == hw.GPUType && o.GPUCount == hw.GPUCount {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // ReservedRange is one entry of schema.azureNetwork.reservedRanges: an
 // IPv4 CIDR and what Azure uses it for.
 type ReservedRange struct {

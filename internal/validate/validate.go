@@ -794,15 +794,11 @@ func (c *checker) vmSizeProvider(role config.Role, p config.NodePool) {
 	if want == "" || !known || info.Provider == want {
 		return
 	}
-	var same []string
-	for _, name := range c.repo.VMSizes {
-		o := c.repo.VMSizeInfo[name]
-		if o.Provider == want && o.CPU == info.CPU && o.MemoryGiB == info.MemoryGiB && o.GPUType == info.GPUType && o.GPUCount == info.GPUCount {
-			same = append(same, strconv.Quote(name))
-		}
-	}
 	hint := "; give a size of " + config.ProviderNames[want] + ", or cpu and memoryGiB"
-	if len(same) > 0 {
+	if same := load.SameSize(c.repo.VMSizeInfo, info, want); len(same) > 0 {
+		for i, n := range same {
+			same[i] = strconv.Quote(n)
+		}
 		hint = fmt.Sprintf("; %s has the same %d vCPU and %d GiB", strings.Join(same, " or "), info.CPU, info.MemoryGiB)
 	}
 	c.errorf([]string{"nodePools", string(role), "vmSize"}, "nodepool.vm-size-provider", "schema/vmsizes.cue",
@@ -874,8 +870,10 @@ var conflict = regexp.MustCompile(`^conflicting values (.+) and (.+?)(?: \(misma
 // kept as they are.
 func enumMessage(alts []string) string {
 	const none = "the value is none of the ones the schema allows"
-	if len(alts) == 0 {
-		return none
+	if len(alts) < 2 {
+		// With fewer than two alternatives, the value given cannot be
+		// told from the allowed one.
+		return strings.TrimSuffix(none+" ("+strings.Join(alts, "; ")+")", " ()")
 	}
 	count := map[string]int{}
 	var pairs [][2]string
@@ -896,8 +894,7 @@ func enumMessage(alts []string) string {
 			given = v
 		}
 	}
-	if given == "" || len(alts) == 1 && count[pairs[0][0]] == count[pairs[0][1]] {
-		// With one alternative, the value given cannot be told from it.
+	if given == "" {
 		return none + " (" + strings.Join(alts, "; ") + ")"
 	}
 	var allowed []string
