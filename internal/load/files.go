@@ -31,20 +31,19 @@ const fileSource = "README, \"Layout\": environments/ holds UTF-8 CUE files of p
 
 // envFiles is what scanEnvironments found in environments/.
 type envFiles struct {
-	// sources are the contents of the files CUE's loader may read, by
-	// absolute path: the bytes checked here (so the loader never opens a
-	// file itself), or an empty file of the package for a file rejected
-	// here (so one broken file does not hide the other environments).
+	// sources are the contents of the files that passed the checks, by
+	// absolute path: the bytes checked here, which are the bytes CUE
+	// evaluates (katonic builds each file itself; CUE's loader never opens
+	// one).
 	sources map[string][]byte
+	// parsed are the syntax trees of those files, by absolute path.
+	parsed map[string]*ast.File
 	// standIns are the names of the entries rejected here (the file or
 	// directory name up to its first dot): an environment of that name, if
 	// no file declares it, stands for the broken entry, so naming it on the
 	// command line reports the entry's error, not an unknown environment.
 	standIns map[string]string // name -> absolute path
 }
-
-// emptyFile replaces a rejected file for CUE's loader.
-var emptyFile = []byte("package " + EnvironmentsDir + "\n")
 
 // scanEnvironments checks every entry of envDir before CUE's loader reads
 // it. Entries whose names start with "." or "_" are skipped, as CUE's
@@ -61,7 +60,7 @@ var emptyFile = []byte("package " + EnvironmentsDir + "\n")
 // pipe, a device, a dangling symlink). A missing envDir holds no
 // environments.
 func scanEnvironments(envDir string, opts []parser.Option) (envFiles, diag.List, error) {
-	found := envFiles{sources: map[string][]byte{}, standIns: map[string]string{}}
+	found := envFiles{sources: map[string][]byte{}, parsed: map[string]*ast.File{}, standIns: map[string]string{}}
 	entries, err := os.ReadDir(envDir)
 	if os.IsNotExist(err) {
 		return found, nil, nil
@@ -77,9 +76,6 @@ func scanEnvironments(envDir string, opts []parser.Option) (envFiles, diag.List,
 		isCUE := strings.HasSuffix(name, ".cue")
 		reject := func(d diag.Diagnostic) {
 			diags = append(diags, d)
-			if isCUE {
-				found.sources[path] = emptyFile
-			}
 			if stem != "" {
 				found.standIns[stem] = path
 			}
@@ -98,9 +94,6 @@ func scanEnvironments(envDir string, opts []parser.Option) (envFiles, diag.List,
 			d := layoutErr(diag.Pos{Filename: envDir}, "",
 				fmt.Sprintf("%s/ has an entry named %q: file names must be printable UTF-8", EnvironmentsDir, name))
 			diags = append(diags, d)
-			if isCUE {
-				found.sources[path] = emptyFile
-			}
 			continue
 		}
 		fi, err := os.Stat(path)
@@ -134,12 +127,14 @@ func scanEnvironments(envDir string, opts []parser.Option) (envFiles, diag.List,
 			reject(fileErr(at, "", fmt.Sprintf("cannot read %s: %v", name, underlying(err))))
 			continue
 		}
-		if d := checkSource(path, src, opts); len(d) > 0 {
+		file, d := checkSource(path, src, opts)
+		if len(d) > 0 {
 			diags = append(diags, d[1:]...)
 			reject(d[0])
 			continue
 		}
 		found.sources[path] = src
+		found.parsed[path] = file
 	}
 	return found, diags, nil
 }
@@ -173,20 +168,20 @@ func underlying(err error) error {
 
 // checkSource checks the contents of one environment file at path: valid
 // UTF-8, CUE syntax, package environments, and at least one declaration.
-// It returns nothing for a good file, the parser's errors for a syntax
-// error, or exactly one diagnostic.
-func checkSource(path string, src []byte, opts []parser.Option) diag.List {
+// It returns the file's syntax tree and no diagnostics for a good file;
+// else the parser's errors for a syntax error, or exactly one diagnostic.
+func checkSource(path string, src []byte, opts []parser.Option) (*ast.File, diag.List) {
 	name := filepath.Base(path)
 	if !utf8.Valid(src) {
 		off := firstInvalidUTF8(src)
 		line := bytes.Count(src[:off], []byte("\n")) + 1
 		col := off - (bytes.LastIndexByte(src[:off], '\n') + 1) + 1
-		return diag.List{fileErr(diag.Pos{Filename: path, Line: line, Column: col}, "",
+		return nil, diag.List{fileErr(diag.Pos{Filename: path, Line: line, Column: col}, "",
 			fmt.Sprintf("%s is not valid UTF-8 (byte 0x%02x): CUE source is UTF-8; save the file as UTF-8", name, src[off]))}
 	}
 	f, err := parser.ParseFile(path, src, opts...)
 	if err != nil {
-		return FromCUE(err, filepath.Dir(filepath.Dir(path)), path, "cue")
+		return nil, FromCUE(err, filepath.Dir(filepath.Dir(path)), path, "cue")
 	}
 	var content []ast.Decl
 	for _, d := range f.Decls {
@@ -199,10 +194,10 @@ func checkSource(path string, src []byte, opts []parser.Option) diag.List {
 	pkg := f.PackageName()
 	switch {
 	case pkg == "" && len(content) == 0:
-		return diag.List{layoutErr(diag.Pos{Filename: path, Line: 1, Column: 1}, "",
+		return nil, diag.List{layoutErr(diag.Pos{Filename: path, Line: 1, Column: 1}, "",
 			fmt.Sprintf("%s is empty: an environment file starts with `package %s` and declares %s.%q", name, EnvironmentsDir, EnvironmentsDir, stemOf(name)))}
 	case pkg == "":
-		return diag.List{layoutErr(posOf(content[0].Pos()), "",
+		return nil, diag.List{layoutErr(posOf(content[0].Pos()), "",
 			fmt.Sprintf("%s has no package clause, so CUE would ignore it: start it with `package %s`", name, EnvironmentsDir))}
 	case pkg != EnvironmentsDir:
 		var at token.Pos
@@ -211,7 +206,7 @@ func checkSource(path string, src []byte, opts []parser.Option) diag.List {
 				at = p.Name.Pos()
 			}
 		}
-		return diag.List{layoutErr(posOf(at), "",
+		return nil, diag.List{layoutErr(posOf(at), "",
 			fmt.Sprintf("%s is in package %s: every file in %s/ belongs to package %s", name, pkg, EnvironmentsDir, EnvironmentsDir))}
 	case len(content) == 0:
 		var at token.Pos
@@ -220,16 +215,16 @@ func checkSource(path string, src []byte, opts []parser.Option) diag.List {
 				at = p.Pos()
 			}
 		}
-		return diag.List{layoutErr(posOf(at), "",
+		return nil, diag.List{layoutErr(posOf(at), "",
 			fmt.Sprintf("%s declares no environment: declare %s.%q in it, or remove the file", name, EnvironmentsDir, stemOf(name)))}
 	}
 	if a := FileReadingAttribute(f); a != nil {
 		key, _ := a.Split()
-		return diag.List{{Severity: diag.Error, Pos: posOf(a.Pos()), Message: fmt.Sprintf(
+		return nil, diag.List{{Severity: diag.Error, Pos: posOf(a.Pos()), Message: fmt.Sprintf(
 			"%s uses @%s, which reads other files into the configuration: an environment is what its own file says", name, key),
 			Rule: "environments.attribute", Source: AttributeSource}}
 	}
-	return nil
+	return f, nil
 }
 
 // AttributeSource cites the rule that refuses attributes reading files.
@@ -300,15 +295,12 @@ func fileErr(p diag.Pos, path, msg string) diag.Diagnostic {
 	return diag.Diagnostic{Severity: diag.Error, Pos: p, Path: path, Message: msg, Rule: "environments.file", Source: fileSource}
 }
 
-// names returns the environment files CUE's loader reads (not the
-// rejected ones), relative to the repository root dir, sorted: what a
-// message about the whole environments package names.
+// names returns the environment files that passed the checks, relative
+// to the repository root dir, sorted.
 func (f envFiles) names(dir string) []string {
 	var out []string
-	for p, src := range f.sources {
-		if !bytes.Equal(src, emptyFile) {
-			out = append(out, diag.Rel(dir, p))
-		}
+	for p := range f.sources {
+		out = append(out, diag.Rel(dir, p))
 	}
 	slices.Sort(out)
 	return out

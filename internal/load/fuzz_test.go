@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -34,6 +35,49 @@ func isLabel(s string) bool {
 		}
 	}
 	return true
+}
+
+// testImports are the imports of a repository whose module is
+// katonic.dev/katonic@v0, as Load makes them.
+var testImports = newImports(&build.Instance{ImportPath: "katonic.dev/katonic/profiles@v0", PkgName: "profiles", Module: "katonic.dev/katonic@v0",
+	Imports: []*build.Instance{{ImportPath: "katonic.dev/katonic/schema", PkgName: "schema", Module: "katonic.dev/katonic@v0"}}})
+
+// checkIsolated wants every top-level declaration of an isolated file f
+// to be its package clause, a comment, an allowed import or the field
+// environments, whose struct holds fields with literal names: what CUE
+// then evaluates can declare nothing else.
+func checkIsolated(t *testing.T, f *ast.File) {
+	t.Helper()
+	for _, d := range f.Decls {
+		switch d := d.(type) {
+		case *ast.Package, *ast.CommentGroup:
+		case *ast.ImportDecl:
+			for _, s := range d.Specs {
+				if p, err := literal.Unquote(s.Path.Value); err != nil || !testImports.allowed(p) {
+					t.Errorf("isolated file imports %s", s.Path.Value)
+				}
+			}
+		case *ast.Field:
+			name, _, _ := ast.LabelName(d.Label)
+			st, ok := d.Value.(*ast.StructLit)
+			if name != EnvironmentsDir || !ok {
+				t.Fatalf("isolated file declares %T %q at the top level", d.Value, name)
+			}
+			for _, e := range st.Elts {
+				switch e := e.(type) {
+				case *ast.Field:
+					if n, _, err := ast.LabelName(e.Label); err != nil || n == "" {
+						t.Errorf("isolated file declares an environment without a literal name")
+					}
+				case *ast.CommentGroup, *ast.Attribute, *ast.LetClause:
+				default:
+					t.Errorf("isolated file has %T in environments", e)
+				}
+			}
+		default:
+			t.Errorf("isolated file has %T at the top level", d)
+		}
+	}
 }
 
 // checkLine wants d to be one line, positioned in file (when it has a line,
@@ -97,6 +141,16 @@ func FuzzEnvironmentFile(f *testing.F) {
 		{"caf\xe9.cue", good},
 		{"embed.cue", "@extern(embed)\n\npackage environments\n\nenvironments: embed: {domain: _ @embed(file=x.txt, type=text)}\n"},
 		{"embedonly.cue", "package environments\n\nenvironments: embedonly: {domain: _ @embed(file=x.txt)}\n"},
+		// Declarations that would reach other environments, were the files one package.
+		{"a.cue", "package environments\n\n{environments: \"b\": services: mlflow: enabled: false}\n"},
+		{"a.cue", "package environments\n\nif true {environments: b: domain: \"x.example\"}\n"},
+		{"a.cue", "package environments\n\n_shared: \"a.example\"\nenvironments: a: domain: _shared\n"},
+		{"a.cue", "package environments\n\n#Base: {profile: \"cloud\"}\nenvironments: a: #Base\n"},
+		{"a.cue", "package environments\n\nlet d = \"a.example\"\nenvironments: a: domain: d\n"},
+		{"a.cue", "package environments\n\nimport \"katonic.dev/katonic/environments\"\n\nenvironments: a: environments.environments.b\n"},
+		{"a.cue", "package environments\n\nimport \"katonic.dev/katonic/schema\"\n\nenvironments: a: schema.#Environment\n"},
+		{"a.cue", "@if(prod)\n\npackage environments\n\nenvironments: a: {}\n"},
+		{"a.cue", "package environments\n\nenvironments: {a: {}, [string]: domain: \"x.example\"}\n"},
 	} {
 		f.Add(s.name, []byte(s.src))
 	}
@@ -131,8 +185,8 @@ func FuzzEnvironmentFile(f *testing.F) {
 			if len(diags) != 1 || diags[0].Pos.Filename != envDir || strings.ContainsAny(diags[0].Format(envDir), "\n\r") {
 				t.Fatalf("entry %q: %v", name, diags)
 			}
-			if strings.HasSuffix(name, ".cue") && !bytes.Equal(found.sources[path], emptyFile) {
-				t.Errorf("a rejected file is not replaced for CUE's loader")
+			if _, ok := found.sources[path]; ok {
+				t.Errorf("a rejected file is kept for CUE")
 			}
 			return
 		}
@@ -145,22 +199,27 @@ func FuzzEnvironmentFile(f *testing.F) {
 				t.Fatalf("accepted %q", name)
 			}
 			if !bytes.Equal(found.sources[path], src) {
-				t.Fatalf("CUE's loader does not get the file as checked")
+				t.Fatalf("CUE does not get the file as checked")
 			}
-			file, err := parser.ParseFile(path, src, parserOptions...)
-			if err != nil || file.PackageName() != EnvironmentsDir {
+			file := found.parsed[path]
+			if reparsed, err := parser.ParseFile(path, src, parserOptions...); err != nil || reparsed.PackageName() != EnvironmentsDir || file == nil {
 				t.Fatalf("accepted a file that is not of package environments: %v", err)
 			}
 			if a := FileReadingAttribute(file); a != nil {
 				t.Fatalf("accepted a file with %s, which reads other files", a.Text)
 			}
-			envs, ld := declarations(&build.Instance{Files: []*ast.File{file}}, filepath.Dir(envDir))
+			envs, ld := declarations(found, filepath.Dir(envDir), testImports)
 			for _, d := range ld {
 				checkLine(t, d, path, src)
 			}
+			broke := slices.ContainsFunc(ld, func(d diag.Diagnostic) bool { return d.Rule == "environments.isolation" })
 			for _, e := range envs {
-				if e.File != path || e.Syntax != file {
-					t.Errorf("environment %q not from %s", e.Name, path)
+				if e.File != path || e.Syntax != nil && e.Syntax != file || broke && e.Syntax != nil {
+					t.Errorf("environment %q not from %s, or built though the file broke isolation", e.Name, path)
+				}
+				if e.Syntax != nil {
+					// Built: what CUE evaluates declares nothing else.
+					checkIsolated(t, e.Syntax)
 				}
 			}
 			return
@@ -173,8 +232,8 @@ func FuzzEnvironmentFile(f *testing.F) {
 				}
 			}
 		}
-		if strings.HasSuffix(name, ".cue") && name != applyFile && !bytes.Equal(found.sources[path], emptyFile) {
-			t.Errorf("a rejected file is not replaced for CUE's loader: %q", found.sources[path])
+		if _, ok := found.sources[path]; ok {
+			t.Errorf("a rejected file is kept for CUE: %q", found.sources[path])
 		}
 		if stem != "" && found.standIns[stem] != path {
 			t.Errorf("a rejected file does not stand in for %q", stem)
@@ -208,7 +267,8 @@ func FuzzLayout(f *testing.F) {
 		if err != nil {
 			t.Fatalf("the name does not quote: %v\n%s", err, src)
 		}
-		envs, diags := declarations(&build.Instance{Files: []*ast.File{parsed}}, root)
+		files := envFiles{parsed: map[string]*ast.File{path: parsed}, standIns: map[string]string{}}
+		envs, diags := declarations(files, root, testImports)
 		for _, d := range diags {
 			checkLine(t, d, path, []byte(src))
 			if d.Pos.Line != 3 {

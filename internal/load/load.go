@@ -1,8 +1,8 @@
-// Package load reads a katonic configuration repository with CUE's own
-// loader: the schema/ and profiles/ packages and the environments/ package,
-// to which it applies profiles.#Environment. It returns each environment as
-// a CUE value with the file that declares it, and the rules of each profile
-// as data for internal/validate.
+// Package load reads a katonic configuration repository: the schema/ and
+// profiles/ packages with CUE's own loader, and each file of environments/
+// as a CUE instance of its own, to which it applies profiles.#Environment.
+// It returns each environment as a CUE value with the file that declares
+// it, and the rules of each profile as data for internal/validate.
 //
 // A repository is a CUE module (cue.mod/) whose root is the working
 // directory. CUE values are not safe for concurrent use: callers evaluate
@@ -149,9 +149,9 @@ type ReservedRange struct {
 // Load reads the repository rooted at dir (which must hold cue.mod/).
 //
 // Configuration problems — syntax errors, a file that declares something
-// other than environments, an environment declared in two files, an
-// environment in a file not named after it — come back as diagnostics with
-// positions; the returned Repository then holds the environments that could
+// other than its environment (environments.isolation), an environment
+// declared in two files, an environment in a file not named after it —
+// come back as diagnostics with positions; the returned Repository then holds the environments that could
 // still be loaded. The error is for problems that are not the
 // configuration's: an unreadable directory, or a repository without
 // cue.mod, schema/ or profiles/.
@@ -194,10 +194,12 @@ func Load(dir string) (*Repository, diag.List, error) {
 	}
 	sort.Strings(repo.VMSizes)
 
-	// The environments, with the profiles applied by an in-memory file.
-	// Every file of environments/ is checked and read here first (size,
-	// encoding, syntax, package); CUE's loader reads only what passed, from
-	// memory, and an empty file of the package for each file that did not.
+	// The environments: each file of environments/ is checked and parsed
+	// here (size, encoding, syntax, package, isolation), then built as a
+	// CUE instance of its own with the in-memory apply file, against the
+	// schema and profiles built above. CUE's loader never reads them: a
+	// file sees only itself, the project's schema and profiles packages and
+	// CUE's standard library.
 	envDir := filepath.Join(dir, EnvironmentsDir)
 	popts := []parser.Option{parser.ParseComments}
 	if mf := insts[0].ModuleFile; mf != nil && mf.Language != nil && mf.Language.Version != "" {
@@ -207,166 +209,274 @@ func Load(dir string) (*Repository, diag.List, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	apply := fmt.Sprintf("package environments\n\nimport profiles %q\n\nenvironments: [string]: profiles.#Environment\n",
-		strings.TrimSuffix(insts[1].ImportPath, ":profiles"))
-	overlay := map[string]cueload.Source{}
-	for p, src := range files.sources {
-		overlay[p] = cueload.FromBytes(src)
-	}
-	overlay[filepath.Join(envDir, applyFile)] = cueload.FromString(apply)
-	cfg := &cueload.Config{Dir: dir, Overlay: overlay}
-	einsts := cueload.Instances([]string{"./" + EnvironmentsDir}, cfg)
-	einst := einsts[0]
-	if einst.Err != nil {
-		repo.Envs = standIns(nil, files, true)
-		return repo, append(diags, FromCUE(einst.Err, dir, "", "cue")...), nil
-	}
-	decls, d := declarations(einst, dir)
+	imp := newImports(insts[1])
+	decls, d := declarations(files, dir, imp)
 	diags = append(diags, d...)
 	for _, x := range d {
-		if stem := stemOf(filepath.Base(x.Pos.Filename)); x.Pos.Filename != "" && inDir(dir, EnvironmentsDir, x.Pos.Filename) && files.standIns[stem] == "" {
+		// A file with a layout error stands for the environment it is
+		// named after, if no file declares that one.
+		if stem := stemOf(filepath.Base(x.Pos.Filename)); x.Pos.Filename != "" && files.standIns[stem] == "" {
 			files.standIns[stem] = x.Pos.Filename
 		}
 	}
-	// The environments are one CUE package: what CUE evaluates here is
-	// not one file's, so a limit passed here names them all.
-	exit := budget.Enter(strings.Join(files.names(dir), ", "))
-	envsV := ctx.BuildInstance(einst)
-	exit()
-	if err := envsV.Err(); err != nil {
-		// Evaluation errors of single environments surface in validation;
-		// an error here is one no environment can be blamed for alone.
-		if !envsV.LookupPath(cue.ParsePath("environments")).Exists() {
-			repo.Envs = standIns(nil, files, true)
-			return repo, append(diags, FromCUE(err, dir, "", "cue")...), nil
-		}
-	}
+	b := &builder{ctx: ctx, dir: envDir, imports: imp, popts: popts,
+		apply: fmt.Sprintf("package %s\n\nimport profiles %q\n\nenvironments: [string]: profiles.#Environment\n", EnvironmentsDir, insts[1].ImportPath)}
+	built := map[string]cue.Value{} // by file
 	for _, decl := range decls {
-		v := envsV.LookupPath(cue.MakePath(cue.Str("environments"), cue.Str(decl.Name)))
-		decl.Value = v
+		if decl.Syntax == nil {
+			repo.Envs = append(repo.Envs, decl) // a file that broke isolation
+			continue
+		}
+		v, ok := built[decl.File]
+		if !ok {
+			exit := budget.Enter(diag.Rel(dir, decl.File))
+			v = b.build(decl.Syntax)
+			exit()
+			built[decl.File] = v
+		}
+		ev := v.LookupPath(cue.MakePath(cue.Str(EnvironmentsDir), cue.Str(decl.Name)))
+		if !ev.Exists() {
+			// The file does not evaluate at all (a reference to nothing,
+			// an import that is not there): CUE says where.
+			if err := v.Err(); err != nil {
+				diags = append(diags, FromCUE(err, dir, decl.File, "cue")...)
+			}
+			decl.Syntax = nil
+			repo.Envs = append(repo.Envs, decl)
+			continue
+		}
+		decl.Value = ev
 		repo.Envs = append(repo.Envs, decl)
 	}
-	repo.Envs = standIns(repo.Envs, files, false)
+	repo.Envs = standIns(repo.Envs, files)
 	return repo, diags, nil
+}
+
+// builder builds environment files as CUE instances of their own.
+type builder struct {
+	ctx     *cue.Context
+	dir     string // environments/, absolute
+	imports *imports
+	popts   []parser.Option
+	apply   string // the apply file's source
+}
+
+// build returns the value of the instance made of f and the apply file,
+// which unifies every environments."<name>" with profiles.#Environment.
+// The schema and profiles instances are shared by every build on b.ctx,
+// so CUE evaluates them once per process.
+func (b *builder) build(f *ast.File) cue.Value {
+	apply, err := parser.ParseFile(filepath.Join(b.dir, applyFile), b.apply, b.popts...)
+	if err != nil {
+		panic(fmt.Sprintf("katonic's apply file does not parse: %v", err)) // a bug of katonic's, not the user's
+	}
+	inst := build.NewContext().NewInstance(b.dir, nil)
+	inst.PkgName = EnvironmentsDir
+	inst.CanonicalImportPath = b.imports.canonical
+	inst.Imports = b.imports.insts
+	inst.AddSyntax(f)
+	inst.AddSyntax(apply)
+	return b.ctx.BuildInstance(inst)
+}
+
+// imports are the packages an environment file may import besides CUE's
+// standard library: the project's schema and profiles (the instances the
+// profiles were built from, so that a file importing the schema sees the
+// same values the profiles do).
+type imports struct {
+	// byPath maps each spelling of an allowed import path (with or
+	// without the module's major version, with or without the package
+	// qualifier) to its instance's import path.
+	byPath map[string]string
+	insts  []*build.Instance
+}
+
+// newImports lists profiles and the schema instance it imports.
+func newImports(profiles *build.Instance) *imports {
+	im := &imports{byPath: map[string]string{}}
+	add := func(inst *build.Instance) {
+		im.insts = append(im.insts, inst)
+		p := ast.ParseImportPath(inst.ImportPath)
+		base, _, _ := strings.Cut(p.Path, "@")
+		mod, _, _ := strings.Cut(inst.Module, "@")
+		major := ""
+		if _, v, ok := strings.Cut(inst.Module, "@"); ok {
+			major = "@" + v
+		}
+		rest := strings.TrimPrefix(base, mod)
+		for _, spelled := range []string{base, mod + major + rest, base + major} {
+			im.byPath[spelled] = inst.ImportPath
+			im.byPath[spelled+":"+inst.PkgName] = inst.ImportPath
+		}
+	}
+	add(profiles)
+	for _, i := range profiles.Imports {
+		if i.PkgName == "schema" {
+			add(i)
+		}
+	}
+	return im
+}
+
+// canonical returns the import path of the allowed package p names, or p.
+func (im *imports) canonical(p string) string {
+	if c, ok := im.byPath[p]; ok {
+		return c
+	}
+	return p
+}
+
+// allowed reports whether an environment file may import p: a package of
+// CUE's standard library (its first element has no dot) or the project's
+// schema or profiles.
+func (im *imports) allowed(p string) bool {
+	first, _, _ := strings.Cut(p, "/")
+	if first != "" && !strings.Contains(first, ".") && !strings.Contains(p, ":") {
+		return true
+	}
+	_, ok := im.byPath[p]
+	return ok
 }
 
 // standIns adds to envs, for each name no environment has, an Env without
 // a Value standing for an entry of environments/ that could not be loaded
-// or broke the layout: the rejected ones, and with all every .cue file
-// (when the package as a whole failed to load). Naming such an environment
-// on the command line then reports why, instead of "no environment named".
-// Validation skips an Env without a Value; the load's diagnostics already
-// fail the run.
-func standIns(envs []Env, files envFiles, all bool) []Env {
+// or broke the layout. Naming such an environment on the command line then
+// reports why, instead of "no environment named". Validation skips an Env
+// without a Value; the load's diagnostics already fail the run.
+func standIns(envs []Env, files envFiles) []Env {
 	have := map[string]bool{}
 	for _, e := range envs {
 		have[e.Name] = true
 	}
-	add := func(name, path string) {
+	for name, path := range files.standIns {
 		if name != "" && !have[name] {
 			have[name] = true
 			envs = append(envs, Env{Name: name, File: path})
-		}
-	}
-	for name, path := range files.standIns {
-		add(name, path)
-	}
-	if all {
-		for path := range files.sources {
-			add(stemOf(filepath.Base(path)), path)
 		}
 	}
 	sort.Slice(envs, func(i, j int) bool { return envs[i].Name < envs[j].Name })
 	return envs
 }
 
-// declarations scans the syntax of the environments package: each file may
-// declare only the top-level field environments (definitions and hidden
-// fields are allowed), with literal names; an environment may be declared
-// in one file only, and that file is named after it (<name>.cue, the README's
-// layout: one file per installation).
+// IsolationSource cites the rule that an environment file declares its
+// own environment and nothing else.
+const IsolationSource = "README, \"Layout\": each environments/<name>.cue is its own CUE instance, unified with schema/ and profiles/; it declares environments.\"<name>\" only"
+
+// declarations scans the syntax of the environment files (sorted by path):
+// each may import only CUE's standard library and the project's schema and
+// profiles, and declare only the top-level field environments, a struct
+// of environments with literal names. Anything else at the top level — an
+// embedding, a comprehension, a let clause, a hidden field, a definition,
+// another field, a file-level attribute, another import — is an error at
+// its position (environments.isolation); the environments of such a file
+// are returned without Syntax, and are not built. An environment may be
+// declared in one file only, and that file is named after it (<name>.cue,
+// the README's layout: one file per installation).
 //
 // An environment declared in more than one file belongs to the file named
 // after it (else to the first file declaring it); each declaration in
 // another file is an error and is removed from the syntax before CUE
-// evaluates it, so its values cannot also conflict with the real ones. A
-// name that is not a DNS-1123 label is left to validation (one error about
-// the name, not a second one about a file name built from it).
-func declarations(inst *build.Instance, dir string) ([]Env, diag.List) {
+// evaluates it. A name that is not a DNS-1123 label is left to validation
+// (one error about the name, not a second one about a file name built
+// from it).
+func declarations(files envFiles, dir string, im *imports) ([]Env, diag.List) {
 	type declaration struct {
 		name   string
 		file   *ast.File
 		field  *ast.Field
 		parent *ast.StructLit
 	}
+	paths := make([]string, 0, len(files.parsed))
+	for p := range files.parsed {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
 	var diags diag.List
 	var all []declaration
-	for _, f := range inst.Files {
-		if filepath.Base(f.Filename) == applyFile {
-			continue
-		}
-		if !inDir(dir, EnvironmentsDir, f.Filename) {
-			// CUE's loader merges the files of a package found in the
-			// directories above the one loaded (cue help modules), so a
-			// stray "package environments" file in the repository root
-			// would join every environment.
-			diags = append(diags, errAt(f.Pos(), "",
-				fmt.Sprintf("this file is in package %s but outside %s/, and CUE merges a package's files from the directories above it into %s/: move it into %s/ or change its package",
-					EnvironmentsDir, EnvironmentsDir, EnvironmentsDir, EnvironmentsDir), "environments.layout"))
-			f.Decls = nil
-			continue
+	isolated := map[*ast.File]bool{}
+	for _, path := range paths {
+		f := files.parsed[path]
+		isolated[f] = true
+		// refuse reports a declaration that breaks isolation; layout
+		// marks the ones the layout rule has always refused.
+		refuse := func(p token.Pos, label, msg string, layout ...bool) {
+			isolated[f] = false
+			d := diag.Diagnostic{Severity: diag.Error, Pos: posOf(p), Path: label, Message: msg,
+				Rule: "environments.isolation", Source: IsolationSource}
+			if len(layout) > 0 {
+				d = errAt(p, label, msg, "environments.layout")
+			}
+			diags = append(diags, d)
 		}
 		for _, decl := range f.Decls {
-			field, ok := decl.(*ast.Field)
-			if !ok {
+			switch decl := decl.(type) {
+			case *ast.Package, *ast.CommentGroup:
 				continue
-			}
-			name, isIdent, err := ast.LabelName(field.Label)
-			if err != nil || !isIdent && name == "" {
-				diags = append(diags, errAt(field.Pos(), "", "a top-level label must be a literal name", "environments.layout"))
+			case *ast.ImportDecl:
+				for _, spec := range decl.Specs {
+					p, err := strconv.Unquote(spec.Path.Value)
+					if err != nil || !im.allowed(p) {
+						refuse(spec.Path.Pos(), "", fmt.Sprintf(
+							"import %s: an environment file may import CUE's standard library and the project's schema and profiles only", spec.Path.Value))
+					}
+				}
 				continue
-			}
-			if strings.HasPrefix(name, "#") || strings.HasPrefix(name, "_") {
+			case *ast.Attribute:
+				refuse(decl.Pos(), "", fmt.Sprintf("the file-level attribute %s: katonic builds every environment file whole, so build attributes do not apply", decl.Text))
 				continue
-			}
-			if name != "environments" {
-				diags = append(diags, errAt(field.Label.Pos(), name,
-					fmt.Sprintf("field %q is not allowed at the top level of an environment file: declare environments.\"<name>\" only", name), "environments.layout"))
+			case *ast.EmbedDecl:
+				refuse(decl.Pos(), "", "an embedding at the top level would declare values outside environments.\""+stemOf(filepath.Base(path))+"\": declare environments.\"<name>\" only")
 				continue
-			}
-			parent, ok := field.Value.(*ast.StructLit)
-			if !ok {
-				diags = append(diags, errAt(field.Value.Pos(), "environments",
-					"environments must be a struct literal of environments: environments: \"<name>\": {...}", "environments.layout"))
-				field.Value = &ast.StructLit{}
+			case *ast.Comprehension:
+				refuse(decl.Pos(), "", "a comprehension at the top level could declare or change any environment: declare environments.\"<name>\" only")
 				continue
-			}
-			// Patterns, comprehensions and computed names are reported and
-			// removed, so they cannot also change the other environments.
-			kept := parent.Elts[:0:0]
-			for _, elt := range parent.Elts {
-				switch elt := elt.(type) {
-				case *ast.CommentGroup, *ast.Attribute, *ast.LetClause:
-				case *ast.Field:
-					ename, _, err := ast.LabelName(elt.Label)
-					if err == nil && ename != "" {
-						all = append(all, declaration{name: ename, file: f, field: elt, parent: parent})
+			case *ast.LetClause:
+				refuse(decl.Pos(), "", "a let clause at the top level: declare environments.\"<name>\" only (a let inside the environment's struct is fine)")
+				continue
+			case *ast.Field:
+				name, isIdent, err := ast.LabelName(decl.Label)
+				switch {
+				case err != nil || !isIdent && name == "":
+					refuse(decl.Pos(), "", "a top-level label must be a literal name", true)
+				case strings.HasPrefix(name, "#"), strings.HasPrefix(name, "_"):
+					kind := "hidden field"
+					if strings.Contains(name, "#") {
+						kind = "definition"
+					}
+					refuse(decl.Label.Pos(), name, fmt.Sprintf(
+						"the %s %s at the top level: an environment file declares environments.\"<name>\" only (put shared values in the profile, or inside the environment)", kind, name))
+				case name != EnvironmentsDir:
+					refuse(decl.Label.Pos(), name, fmt.Sprintf(
+						"field %q is not allowed at the top level of an environment file: declare environments.\"<name>\" only", name), true)
+				default:
+					parent, ok := decl.Value.(*ast.StructLit)
+					if !ok {
+						refuse(decl.Value.Pos(), EnvironmentsDir,
+							"environments must be a struct literal of environments: environments: \"<name>\": {...}", true)
 						break
 					}
-					msg := "environment names must be literal strings, not patterns or expressions"
-					if err == nil {
-						msg = "an environment name must not be empty"
+					for _, elt := range parent.Elts {
+						switch elt := elt.(type) {
+						case *ast.CommentGroup, *ast.Attribute, *ast.LetClause:
+						case *ast.Field:
+							ename, _, err := ast.LabelName(elt.Label)
+							if err == nil && ename != "" {
+								all = append(all, declaration{name: ename, file: f, field: elt, parent: parent})
+								break
+							}
+							msg := "environment names must be literal strings, not patterns or expressions"
+							if err == nil {
+								msg = "an environment name must not be empty"
+							}
+							refuse(elt.Label.Pos(), EnvironmentsDir, msg, true)
+						default:
+							refuse(elt.Pos(), EnvironmentsDir, "environment names must be literal strings, not patterns or expressions", true)
+						}
 					}
-					diags = append(diags, errAt(elt.Label.Pos(), "environments", msg, "environments.layout"))
-					continue
-				default:
-					diags = append(diags, errAt(elt.Pos(), "environments",
-						"environment names must be literal strings, not patterns or expressions", "environments.layout"))
-					continue
 				}
-				kept = append(kept, elt)
+				continue
 			}
-			parent.Elts = kept
+			refuse(decl.Pos(), "", "only environments.\"<name>\" may be declared at the top level of an environment file")
 		}
 	}
 
@@ -381,7 +491,7 @@ func declarations(inst *build.Instance, dir string) ([]Env, diag.List) {
 	byName := map[string]Env{}
 	for _, d := range all {
 		h := home[d.name]
-		path := cue.MakePath(cue.Str("environments"), cue.Str(d.name)).String()
+		path := cue.MakePath(cue.Str(EnvironmentsDir), cue.Str(d.name)).String()
 		if d.file != h.file {
 			diags = append(diags, errAt(d.field.Label.Pos(), path,
 				fmt.Sprintf("environment %q is declared twice: also at %s (each environment lives in one file)",
@@ -398,7 +508,11 @@ func declarations(inst *build.Instance, dir string) ([]Env, diag.List) {
 				fmt.Sprintf("environment %q must be declared in %s/%s, not in %s (one file per installation, named after it)",
 					d.name, EnvironmentsDir, want, filepath.Base(d.file.Filename)), "environments.layout"))
 		}
-		byName[d.name] = Env{Name: d.name, File: d.file.Filename, Syntax: d.file}
+		e := Env{Name: d.name, File: d.file.Filename}
+		if isolated[d.file] {
+			e.Syntax = d.file
+		}
+		byName[d.name] = e
 	}
 	names := make([]string, 0, len(byName))
 	for n := range byName {
