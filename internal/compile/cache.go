@@ -32,6 +32,42 @@ type cachedEnv struct {
 	Diags    diag.List
 }
 
+// validEntry is one environment's validation, cached under validKey of its
+// environment key: what Compile needs of an environment whose inputs did
+// not change, without building its CUE instance. Only environments without
+// errors are cached. Diagnostic positions are relative to the repository
+// root, so a clone elsewhere shares the entry.
+type validEntry struct {
+	Env   *config.Environment
+	Diags diag.List
+}
+
+// validKey is the key of an environment's validEntry: its environment key
+// covers everything validation reads (katonic, cue.mod/, schema/, profiles/,
+// the file and its secrets).
+func validKey(envKey string) string {
+	return rendercache.NewHasher().AddString("validated", envKey).Key()
+}
+
+func newValidEntry(dir string, env *config.Environment, d diag.List) *validEntry {
+	ve := &validEntry{Env: env, Diags: make(diag.List, len(d))}
+	for i, x := range d {
+		x.Pos.Filename = diag.Rel(dir, x.Pos.Filename)
+		ve.Diags[i] = x
+	}
+	return ve
+}
+
+// abs returns ve with its positions made absolute again under dir.
+func (ve validEntry) abs(dir string) *validEntry {
+	for i, x := range ve.Diags {
+		if x.Pos.Filename != "" && !filepath.IsAbs(x.Pos.Filename) {
+			ve.Diags[i].Pos.Filename = filepath.Join(dir, filepath.FromSlash(x.Pos.Filename))
+		}
+	}
+	return &ve
+}
+
 // envEntry is one environment's render, cached under its environment key.
 type envEntry struct {
 	Files    map[string][]byte
@@ -43,7 +79,7 @@ type envEntry struct {
 // the whole compile) and a key per environment file name, or ok false when
 // this build of katonic cannot be identified (nothing is cached then).
 // The environment key covers katonic, cue.mod/, schema/, profiles/, the
-// environment's file, the spec.path prefix and whether flux bootstrap wrote
+// .cue files of the repository root, the environment's file and secrets, the spec.path prefix and whether flux bootstrap wrote
 // clusters/<env>/flux-system/ — everything render.Environment depends on.
 type keys struct {
 	fleet string
@@ -61,6 +97,26 @@ func cacheKeys(dir, out string, opts Options) (keys, bool, error) {
 		if err := global.AddTree(dir, d); err != nil {
 			return keys{}, false, err
 		}
+	}
+	// CUE's loader merges a package's files found in the directories above
+	// it, so a .cue file in the repository root can join schema/ or
+	// profiles/: the root's .cue files are part of the key.
+	rootEntries, err := os.ReadDir(dir)
+	if err != nil {
+		return keys{}, false, err
+	}
+	for _, e := range rootEntries {
+		if filepath.Ext(e.Name()) != ".cue" {
+			continue
+		}
+		if !e.Type().IsRegular() {
+			return keys{}, false, nil // a link's target is not covered by its name
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return keys{}, false, err
+		}
+		global.Add("root "+e.Name(), b)
 	}
 	g := global.Key()
 

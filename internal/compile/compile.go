@@ -17,6 +17,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -217,7 +218,24 @@ func Compile(opts Options) (*Result, error) {
 			}
 		}
 	}
-	repo, diags, err := load.Load(dir)
+	// Environments whose validation is cached under their key, and those
+	// not selected, are not built as CUE instances at all.
+	cachedValid := map[string]*validEntry{}
+	lopts := load.Options{Skip: func(name, file string) bool {
+		if len(opts.Envs) > 0 && !slices.Contains(opts.Envs, name) || !opts.Shard.Has(name) {
+			return true
+		}
+		if !caching || ck.env[name] == "" || filepath.Base(file) != name+".cue" {
+			return false
+		}
+		var ve validEntry
+		if !opts.Cache.Get(validKey(ck.env[name]), &ve) {
+			return false
+		}
+		cachedValid[name] = ve.abs(filepath.Dir(filepath.Dir(file)))
+		return true
+	}}
+	repo, diags, err := load.LoadWith(dir, lopts)
 	if err != nil {
 		return nil, err
 	}
@@ -257,9 +275,18 @@ func Compile(opts Options) (*Result, error) {
 	sopsFiles := map[string][]secrets.File{}
 	for _, e := range selected {
 		sources[e.Name] = e
-		exit := budget.Enter(diag.Rel(repo.Dir, e.File))
-		env, d := validate.Environment(repo, e, vopts)
-		exit()
+		var env *config.Environment
+		var d diag.List
+		if ve := cachedValid[e.Name]; ve != nil && !e.Value.Exists() {
+			env, d = ve.Env, ve.Diags
+		} else {
+			exit := budget.Enter(diag.Rel(repo.Dir, e.File))
+			env, d = validate.Environment(repo, e, vopts)
+			exit()
+			if caching && env != nil && d.Errors() == 0 && ck.env[e.Name] != "" {
+				opts.Cache.Put(validKey(ck.env[e.Name]), newValidEntry(repo.Dir, env, d))
+			}
+		}
 		// SOPS-encrypted Secrets of secrets/<env>/: a plaintext
 		// or malformed one is a configuration error, at its file.
 		// Only for an environment that validated, whose name is safe.

@@ -156,6 +156,23 @@ type ReservedRange struct {
 // configuration's: an unreadable directory, or a repository without
 // cue.mod, schema/ or profiles/.
 func Load(dir string) (*Repository, diag.List, error) {
+	return LoadWith(dir, Options{})
+}
+
+// Options tune LoadWith.
+type Options struct {
+	// Skip, when not nil, is asked for each environment (its name and the
+	// absolute path of its file) whether its CUE instance can be left
+	// unbuilt: a skipped environment comes back with Syntax and without a
+	// Value. The layout and isolation rules still
+	// hold every file. A caller skips a file whose validation it has
+	// cached under a key covering the file, the schema, the profiles and
+	// katonic (internal/compile's render cache).
+	Skip func(name, file string) bool
+}
+
+// LoadWith is Load with options.
+func LoadWith(dir string, opts Options) (*Repository, diag.List, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, nil, err
@@ -223,8 +240,9 @@ func Load(dir string) (*Repository, diag.List, error) {
 		apply: fmt.Sprintf("package %s\n\nimport profiles %q\n\nenvironments: [string]: profiles.#Environment\n", EnvironmentsDir, insts[1].ImportPath)}
 	built := map[string]cue.Value{} // by file
 	for _, decl := range decls {
-		if decl.Syntax == nil {
-			repo.Envs = append(repo.Envs, decl) // a file that broke isolation
+		if decl.Syntax == nil || opts.Skip != nil && opts.Skip(decl.Name, decl.File) {
+			// A file that broke isolation, or one the caller skips.
+			repo.Envs = append(repo.Envs, decl)
 			continue
 		}
 		v, ok := built[decl.File]

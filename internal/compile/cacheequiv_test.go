@@ -1,0 +1,169 @@
+package compile_test
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/katonic/katonic/internal/compile"
+	"github.com/katonic/katonic/internal/rendercache"
+	"github.com/katonic/katonic/internal/testrepo"
+)
+
+// edit is one change to a repository made of corpusGood and equivGood: the
+// files to write (paths relative to the repository; "" removes the file).
+type edit struct {
+	name  string
+	files map[string]string
+}
+
+// equivGood is a second valid environment, which no edit of another file
+// may change.
+var equivGood = strings.ReplaceAll(corpusGood, "good", "calm")
+
+// equivEdits are every file-only case of the bad-input corpus, and the
+// changes a cache could get wrong: an environment edited, added, removed
+// or renamed; declarations in one file that reach for another
+// environment; the schema, the profiles and the secrets changed.
+func equivEdits() []edit {
+	var out []edit
+	for _, tc := range corpus {
+		if tc.setup == nil {
+			out = append(out, edit{tc.name, tc.files})
+		}
+	}
+	schema, err := os.ReadFile(filepath.Join(repoRoot, "schema", "environment.cue"))
+	if err != nil {
+		panic(err)
+	}
+	profile, err := os.ReadFile(filepath.Join(repoRoot, "profiles", "cloud.cue"))
+	if err != nil {
+		panic(err)
+	}
+	return append(out,
+		edit{"good edited", map[string]string{"environments/good.cue": strings.Replace(corpusGood, "good.example", "edited.example", 1)}},
+		edit{"good removed", map[string]string{"environments/good.cue": ""}},
+		edit{"good renamed", map[string]string{"environments/good.cue": "", "environments/moved.cue": strings.ReplaceAll(corpusGood, "good", "moved")}},
+		edit{"environment added", map[string]string{"environments/fresh.cue": strings.ReplaceAll(corpusGood, "good", "fresh")}},
+		edit{"hidden field read from another file", map[string]string{
+			"environments/zz.cue":   "package environments\n\n_domain: \"hidden.example\"\n",
+			"environments/calm.cue": strings.Replace(equivGood, `domain:            "calm.example"`, `domain:            _domain`, 1)}},
+		edit{"embedding that turns a service off elsewhere", map[string]string{
+			"environments/zz.cue": "package environments\n\n{environments: calm: services: superset: enabled: false}\n"}},
+		edit{"reference to another environment", map[string]string{
+			"environments/calm.cue": strings.Replace(equivGood, `domain:            "calm.example"`, `domain:            environments.good.domain`, 1)}},
+		edit{"schema changed", map[string]string{"schema/environment.cue": string(schema) + "\n// changed\n"}},
+		edit{"profile default changed", map[string]string{"profiles/cloud.cue": strings.Replace(string(profile), "package profiles", "package profiles\n\n// changed", 1)}},
+		edit{"secret added", map[string]string{"secrets/good/plain.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: plain\nstringData:\n  password: hunter2\n"}},
+		edit{"secrets of no environment", map[string]string{"secrets/nobody/x.yaml": "x: 1\n"}},
+	)
+}
+
+// FuzzCacheEquivalence applies a sequence of edits (each byte of ops picks
+// one, or, for 0xff, puts the repository back as it was) and, after each,
+// compiles with a warm render cache and without one, for the whole
+// repository and for one environment: the results — error, diagnostics,
+// environments, files, scope — must be identical. The cache is shared by
+// every step, so an entry written for one state of the repository is
+// offered to every later one.
+func FuzzCacheEquivalence(f *testing.F) {
+	edits := equivEdits()
+	// Seeds: every edit once, each after a few others and undone after
+	// (under the race detector, a fifth of them: the others cost a
+	// minute there, and .ci/run's fuzz step runs them all).
+	const step = 5
+	seeds := step
+	if raceEnabled {
+		seeds = 1
+	}
+	for start := 0; start < seeds; start++ {
+		var ops []byte
+		for i := start; i < len(edits); i += step {
+			ops = append(ops, byte(i), 0xff)
+		}
+		f.Add(ops)
+	}
+	base := testrepo.New(f, repoRoot, map[string]string{"environments/good.cue": corpusGood, "environments/calm.cue": equivGood})
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		if len(ops) > 64 {
+			t.Skip("long sequences add little and cost seconds")
+		}
+		dir := t.TempDir()
+		if err := testrepo.CopyDir(base, dir); err != nil {
+			t.Fatal(err)
+		}
+		cache := &rendercache.Cache{Dir: t.TempDir()}
+		if rendercache.ToolID() == "" {
+			t.Skip("this test binary cannot be identified, so nothing is cached")
+		}
+		compare := func(what string) {
+			t.Helper()
+			for _, envs := range [][]string{nil, {"calm"}} {
+				fresh, ferr := compile.Compile(compile.Options{Dir: dir, Envs: envs, Render: true})
+				warm, werr := compile.Compile(compile.Options{Dir: dir, Envs: envs, Render: true, Cache: cache})
+				if !sameErr(ferr, werr) {
+					t.Fatalf("%s (envs %v): cached compile returned %v, uncached %v", what, envs, werr, ferr)
+				}
+				if fresh == nil || warm == nil {
+					continue
+				}
+				if !reflect.DeepEqual(warm.Diags, fresh.Diags) {
+					t.Fatalf("%s (envs %v): diagnostics differ:\ncached:   %v\nuncached: %v", what, envs, warm.Diags, fresh.Diags)
+				}
+				if !reflect.DeepEqual(withoutSource(warm.Envs), withoutSource(fresh.Envs)) || !reflect.DeepEqual(warm.Scope, fresh.Scope) {
+					t.Fatalf("%s (envs %v): environments or scope differ from an uncached compile", what, envs)
+				}
+				if len(warm.Files) != len(fresh.Files) {
+					t.Fatalf("%s (envs %v): %d files, uncached %d", what, envs, len(warm.Files), len(fresh.Files))
+				}
+				for p, b := range fresh.Files {
+					if !bytes.Equal(warm.Files[p], b) {
+						t.Fatalf("%s (envs %v): %s differs from an uncached render", what, envs, p)
+					}
+				}
+			}
+		}
+		compare("before any edit")
+		compare("before any edit, warm")
+		for _, op := range ops {
+			if op == 0xff {
+				if err := os.RemoveAll(dir); err != nil {
+					t.Fatal(err)
+				}
+				if err := testrepo.CopyDir(base, dir); err != nil {
+					t.Fatal(err)
+				}
+				compare("put back")
+				continue
+			}
+			e := edits[int(op)%len(edits)]
+			for name, body := range e.files {
+				p := filepath.Join(dir, filepath.FromSlash(name))
+				if body == "" {
+					if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+						t.Fatal(err)
+					}
+					continue
+				}
+				write(t, p, body)
+			}
+			compare(e.name)
+		}
+	})
+}
+
+// sameErr reports whether two compile errors are the same outcome: both
+// nil, both ErrInvalid, or the same message.
+func sameErr(a, b error) bool {
+	switch {
+	case a == nil || b == nil:
+		return a == nil && b == nil
+	case errors.Is(a, compile.ErrInvalid) || errors.Is(b, compile.ErrInvalid):
+		return errors.Is(a, compile.ErrInvalid) && errors.Is(b, compile.ErrInvalid)
+	}
+	return a.Error() == b.Error()
+}
