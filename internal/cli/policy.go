@@ -109,10 +109,12 @@ func loadPolicies(stderr io.Writer, dir string) (*policy.Set, error) {
 // evaluatePolicies evaluates set over every environment of res (a render
 // in memory); a waiver of an unknown policy is a configuration error. With
 // a cache, an environment whose configuration, rendered files and policies
-// are unchanged reuses its last result.
+// are unchanged reuses its last result, and a fleet where none changed
+// reads one entry. An environment of a cached compile is named by its key
+// (compile.EnvResult.Key), so its files are read only when it must be
+// evaluated.
 func evaluatePolicies(stderr io.Writer, set *policy.Set, res *compile.Result, out string, cache *rendercache.Cache) ([]*policy.EnvResult, error) {
 	cwd, _ := os.Getwd()
-	var results []*policy.EnvResult
 	var errs diag.List
 	var policyKey string
 	if cache != nil && rendercache.ToolID() != "" {
@@ -122,49 +124,89 @@ func evaluatePolicies(stderr io.Writer, set *policy.Set, res *compile.Result, ou
 		}
 	}
 	none := len(set.Policies()) == 0
-	bar := newProgress(stderr, "policies")
-	bar.Start(len(res.Envs))
-	defer bar.Finish()
-	// One environment per job on GOMAXPROCS workers (Set.Evaluate is safe
-	// for concurrent use); results are kept in environment order.
-	results = make([]*policy.EnvResult, len(res.Envs))
-	fails := make([]error, len(res.Envs))
-	one := func(i int) {
-		e := res.Envs[i]
+	results := make([]*policy.EnvResult, len(res.Envs))
+	keys := make([]string, len(res.Envs))
+	// The whole fleet's results, when every environment has a key.
+	var fleetKey string
+	fleetHit := false
+	if policyKey != "" {
+		h := rendercache.NewHasher().AddString("policies", policyKey)
+		for _, e := range res.Envs {
+			if e.Key == "" {
+				h = nil
+				break
+			}
+			h.AddString("env", e.Key)
+		}
+		if h != nil {
+			fleetKey = h.Key()
+			var all []*policy.EnvResult
+			if cache.Get(fleetKey, &all) && len(all) == len(res.Envs) {
+				results, fleetHit = all, true
+			}
+		}
+	}
+	// Which environments must be evaluated: not cached (keys first, so
+	// that only their files are read).
+	var todo []int
+	var names []string
+	for i, e := range res.Envs {
+		if results[i] != nil {
+			continue
+		}
 		if none && len(e.Env.Waivers) == 0 {
 			// No policy to evaluate and no waiver to check.
 			results[i] = &policy.EnvResult{Env: e.Env.Name}
-			return
+			continue
 		}
-		var key string
 		if policyKey != "" {
-			cfg, _ := json.Marshal(e.Env)
-			src, _ := os.ReadFile(filepath.Join(res.Dir, filepath.FromSlash(e.Env.File)))
-			h := rendercache.NewHasher().AddString("policies", policyKey).AddString("env", e.Env.Name).
-				AddString("file", e.Env.File).Add("source", src).Add("config", cfg)
-			for _, p := range e.Files {
-				h.Add(p, res.Files[p])
+			h := rendercache.NewHasher().AddString("policies", policyKey).AddString("env", e.Env.Name)
+			if e.Key != "" {
+				h.AddString("key", e.Key)
+			} else {
+				cfg, _ := json.Marshal(e.Env)
+				src, _ := os.ReadFile(filepath.Join(res.Dir, filepath.FromSlash(e.Env.File)))
+				h.AddString("file", e.Env.File).Add("source", src).Add("config", cfg)
+				for _, p := range e.Files {
+					h.Add(p, res.Files[p])
+				}
 			}
-			key = h.Key()
+			keys[i] = h.Key()
 			var r policy.EnvResult
-			if cache.Get(key, &r) {
+			if cache.Get(keys[i], &r) {
 				results[i] = &r
-				return
+				continue
 			}
 		}
+		todo = append(todo, i)
+		names = append(names, e.Env.Name)
+	}
+	if len(names) > 0 {
+		if err := res.ReadFiles(names...); err != nil {
+			return nil, exitf(ExitInvalid, "%v", err)
+		}
+	}
+	// One environment per job on GOMAXPROCS workers (Set.Evaluate is safe
+	// for concurrent use); results are kept in environment order.
+	bar := newProgress(stderr, "policies")
+	bar.Start(len(todo))
+	defer bar.Finish()
+	fails := make([]error, len(res.Envs))
+	one := func(i int) {
+		e := res.Envs[i]
 		r, err := set.Evaluate(e, res.Files, out)
 		if err != nil {
 			fails[i] = exitf(ExitInvalid, "policy: environment %s: %v", e.Env.Name, err)
 			return
 		}
-		if key != "" {
-			cache.Put(key, r)
+		if keys[i] != "" {
+			cache.Put(keys[i], r)
 		}
 		results[i] = r
 	}
 	var wg sync.WaitGroup
 	jobs := make(chan int)
-	for w := 0; w < min(runtime.GOMAXPROCS(0), max(len(res.Envs), 1)); w++ {
+	for w := 0; w < min(runtime.GOMAXPROCS(0), max(len(todo), 1)); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -174,7 +216,7 @@ func evaluatePolicies(stderr io.Writer, set *policy.Set, res *compile.Result, ou
 			}
 		}()
 	}
-	for i := range res.Envs {
+	for _, i := range todo {
 		jobs <- i
 	}
 	close(jobs)
@@ -188,6 +230,9 @@ func evaluatePolicies(stderr io.Writer, set *policy.Set, res *compile.Result, ou
 	if len(errs) > 0 {
 		errs.Sort().Print(stderr, cwd)
 		return nil, exitf(ExitInvalid, "%d %s in waivers", len(errs), plural(len(errs), "error"))
+	}
+	if fleetKey != "" && !fleetHit {
+		cache.Put(fleetKey, results)
 	}
 	return results, nil
 }

@@ -87,7 +87,7 @@ func runRender(stdout, stderr io.Writer, o renderOptions, envs []string) error {
 	}
 	cache := renderCache(o.noCache)
 	bar := newProgress(stderr, "rendering")
-	res, err := compile.Compile(compile.Options{Envs: envs, OutDir: o.out, Strict: o.strict, Render: true, Shard: shard, Cache: cache, Progress: bar})
+	res, err := compile.Compile(compile.Options{Envs: envs, OutDir: o.out, Strict: o.strict, Render: true, Shard: shard, Cache: cache, Lazy: true, Progress: bar})
 	bar.Finish()
 	if err := report(stderr, res, err); err != nil {
 		return err
@@ -121,6 +121,9 @@ func runRender(stdout, stderr io.Writer, o renderOptions, envs []string) error {
 		}
 	}
 
+	if err := res.ReadFiles(); err != nil {
+		return err
+	}
 	if o.check {
 		changes, err := outdir.PlanWith(out, res.Files, outdir.Options{Scope: res.Scope, Progress: stderr})
 		if err != nil {

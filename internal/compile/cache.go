@@ -1,6 +1,8 @@
 package compile
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,18 +16,21 @@ import (
 	"github.com/katonic/katonic/internal/secrets"
 )
 
-// fleetEntry is a whole successful Compile, cached under the fleet key.
+// fleetEntry is a whole successful Compile, cached under the fleet key:
+// everything but the files' bytes, which are in each environment's
+// envEntry (Result.ReadFiles reads them when they are needed).
 type fleetEntry struct {
-	Diags diag.List
-	Envs  []cachedEnv
-	Scope []string
-	Files map[string][]byte
+	Diags  diag.List
+	Envs   []cachedEnv
+	Scope  []string
+	Hashes map[string]string
 }
 
 // cachedEnv is an EnvResult without its Source (CUE values, which gob
 // cannot encode and a cache hit does not need).
 type cachedEnv struct {
 	Env      *config.Environment
+	Key      string
 	Files    []string
 	Secrets  []render.SecretRef
 	Releases []render.Release
@@ -36,11 +41,20 @@ type cachedEnv struct {
 // environment key: what Compile needs of an environment whose inputs did
 // not change, without building its CUE instance. Only environments without
 // errors are cached. Diagnostic positions are relative to the repository
-// root, so a clone elsewhere shares the entry.
+// root, so a clone elsewhere shares the entry. Once the environment is
+// rendered, the entry also holds what the render made but the files'
+// bytes (Rendered): their SHA-256, its Secrets and Releases.
 type validEntry struct {
-	Env   *config.Environment
-	Diags diag.List
+	Env      *config.Environment
+	Diags    diag.List
+	Rendered bool
+	Hashes   map[string]string
+	Secrets  []render.SecretRef
+	Releases []render.Release
 }
+
+// rendered reports whether ve is not nil and records a render.
+func (ve *validEntry) rendered() bool { return ve != nil && ve.Rendered }
 
 // validKey is the key of an environment's validEntry: its environment key
 // covers everything validation reads (katonic, cue.mod/, schema/, profiles/,
@@ -171,26 +185,34 @@ func cacheKeys(dir, out string, opts Options) (keys, bool, error) {
 	return k, true, nil
 }
 
-// fromFleet rebuilds a Result from a cached fleet entry.
+// fromFleet rebuilds a Result from a cached fleet entry, without the
+// files' bytes.
 func fromFleet(dir string, fe *fleetEntry) *Result {
-	res := &Result{Dir: dir, Diags: fe.Diags, Files: fe.Files, Cached: len(fe.Envs)}
+	res := &Result{Dir: dir, Diags: fe.Diags, Files: map[string][]byte{}, Hashes: fe.Hashes, Cached: len(fe.Envs)}
 	for _, e := range fe.Envs {
-		res.Envs = append(res.Envs, EnvResult{Env: e.Env, Files: e.Files, Secrets: e.Secrets, Releases: e.Releases, Diags: e.Diags})
+		res.Envs = append(res.Envs, EnvResult{Env: e.Env, Key: e.Key, Files: e.Files, Secrets: e.Secrets, Releases: e.Releases, Diags: e.Diags})
 	}
 	if fe.Scope != nil {
 		res.Scope = fe.Scope
 	}
-	if res.Files == nil {
-		res.Files = map[string][]byte{}
+	if res.Hashes == nil {
+		res.Hashes = map[string]string{}
 	}
 	return res
 }
 
 // toFleet makes the cache entry of a successful render.
 func toFleet(res *Result) *fleetEntry {
-	fe := &fleetEntry{Diags: res.Diags, Scope: res.Scope, Files: res.Files}
+	fe := &fleetEntry{Diags: res.Diags, Scope: res.Scope, Hashes: res.Hashes}
 	for _, e := range res.Envs {
-		fe.Envs = append(fe.Envs, cachedEnv{Env: e.Env, Files: e.Files, Secrets: e.Secrets, Releases: e.Releases, Diags: e.Diags})
+		fe.Envs = append(fe.Envs, cachedEnv{Env: e.Env, Key: e.Key, Files: e.Files, Secrets: e.Secrets, Releases: e.Releases, Diags: e.Diags})
 	}
 	return fe
+}
+
+// Hash returns the SHA-256 of a file's content in lowercase hex, as
+// Result.Hashes and the output directory's manifest hold it.
+func Hash(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }

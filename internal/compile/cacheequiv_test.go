@@ -102,9 +102,20 @@ func FuzzCacheEquivalence(f *testing.F) {
 		}
 		compare := func(what string) {
 			t.Helper()
-			for _, envs := range [][]string{nil, {"calm"}} {
+			for i, envs := range [][]string{nil, {"calm"}} {
 				fresh, ferr := compile.Compile(compile.Options{Dir: dir, Envs: envs, Render: true})
-				warm, werr := compile.Compile(compile.Options{Dir: dir, Envs: envs, Render: true, Cache: cache})
+				// The whole repository lazily (as katonic render does),
+				// one environment with every file read.
+				lazy := i == 0
+				warm, werr := compile.Compile(compile.Options{Dir: dir, Envs: envs, Render: true, Cache: cache, Lazy: lazy})
+				if lazy && werr == nil {
+					if !reflect.DeepEqual(warm.Hashes, fresh.Hashes) {
+						t.Fatalf("%s: the hashes of a lazy compile differ from an uncached one", what)
+					}
+					if werr = warm.ReadFiles(); werr != nil {
+						t.Fatalf("%s: ReadFiles: %v", what, werr)
+					}
+				}
 				if !sameErr(ferr, werr) {
 					t.Fatalf("%s (envs %v): cached compile returned %v, uncached %v", what, envs, werr, ferr)
 				}

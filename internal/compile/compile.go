@@ -59,6 +59,11 @@ type Options struct {
 	// changed are rendered. Results are byte-identical to an uncached
 	// compile. Used only with Render.
 	Cache *rendercache.Cache
+	// Lazy, with Cache, leaves out of Result.Files the files of the
+	// environments taken from the cache: Result.Hashes still has every
+	// file's SHA-256, and Result.ReadFiles reads the bytes when a caller
+	// needs them (katonic render, when out/ is not already up to date).
+	Lazy bool
 	// Progress, when not nil, is told how many environments will be
 	// rendered (Start, once, before the first) and is called once per
 	// environment rendered or taken from the cache (Done), from several
@@ -128,8 +133,16 @@ type Result struct {
 	// rendered then).
 	Envs []EnvResult
 	// Files are the rendered files, keyed by slash path relative to the
-	// output directory (empty without Options.Render).
+	// output directory (empty without Options.Render). With Options.Lazy
+	// it lacks the files of environments taken from the cache until
+	// ReadFiles is called.
 	Files map[string][]byte
+	// Hashes are the SHA-256 (lowercase hex) of every rendered file, by
+	// the same paths as Files, whether or not Files holds its bytes.
+	Hashes map[string]string
+	// readEnv returns the files of one environment whose bytes Files
+	// lacks: from the cache, or rendered again if the cache lost them.
+	readEnv func(e EnvResult) (map[string][]byte, error)
 	// Scope is the part of the output directory the compile is
 	// responsible for: nil for all environments, else their prefixes.
 	Scope outdir.Scope
@@ -151,6 +164,10 @@ type Timings struct {
 // produced.
 type EnvResult struct {
 	Env *config.Environment
+	// Key is the environment's render cache key (internal/rendercache):
+	// a hash of every input its render depends on; "" without
+	// Options.Cache. Equal keys mean byte-identical files.
+	Key string
 	// Source is the environment as loaded: its CUE value with the
 	// profile applied and its file's syntax, for commands that explain a
 	// value (katonic show). It is the zero load.Env when the whole
@@ -213,8 +230,12 @@ func Compile(opts Options) (*Result, error) {
 			var fe fleetEntry
 			if opts.Cache.Get(ck.fleet, &fe) {
 				res := fromFleet(abs, &fe)
-				res.Timings.Load = time.Since(start)
-				return res, nil
+				res.readEnv = readEnvFunc(abs, out, opts)
+				if opts.Lazy || res.ReadFiles() == nil {
+					res.Timings.Load = time.Since(start)
+					return res, nil
+				}
+				// An entry the fleet entry names is gone: compile.
 			}
 		}
 	}
@@ -246,7 +267,7 @@ func Compile(opts Options) (*Result, error) {
 		abs, _ := filepath.Abs(dir)
 		return &Result{Dir: abs, Diags: diags.Sort(), Files: map[string][]byte{}}, ErrInvalid
 	}
-	res := &Result{Dir: repo.Dir, Files: map[string][]byte{}}
+	res := &Result{Dir: repo.Dir, Files: map[string][]byte{}, Hashes: map[string]string{}}
 	res.Timings.Load = time.Since(start)
 	start = time.Now()
 	selected, err := selectEnvs(repo, opts.Envs)
@@ -284,7 +305,9 @@ func Compile(opts Options) (*Result, error) {
 			env, d = validate.Environment(repo, e, vopts)
 			exit()
 			if caching && env != nil && d.Errors() == 0 && ck.env[e.Name] != "" {
-				opts.Cache.Put(validKey(ck.env[e.Name]), newValidEntry(repo.Dir, env, d))
+				ve := newValidEntry(repo.Dir, env, d)
+				opts.Cache.Put(validKey(ck.env[e.Name]), ve)
+				cachedValid[e.Name] = ve
 			}
 		}
 		// SOPS-encrypted Secrets of secrets/<env>/: a plaintext
@@ -324,7 +347,7 @@ func Compile(opts Options) (*Result, error) {
 	res.Diags = diags.Sort()
 	res.Timings.Validate = time.Since(start)
 	for _, env := range valid {
-		res.Envs = append(res.Envs, EnvResult{Env: env, Source: sources[env.Name], Diags: perEnv[env.Name]})
+		res.Envs = append(res.Envs, EnvResult{Env: env, Key: ck.env[env.Name], Source: sources[env.Name], Diags: perEnv[env.Name]})
 	}
 	if res.Diags.Errors() > 0 {
 		// The environments that did validate are in res.Envs (katonic envs
@@ -348,6 +371,7 @@ func Compile(opts Options) (*Result, error) {
 		opts.Progress.Start(len(valid))
 	}
 	results := make([]*render.Result, len(valid))
+	hashes := make([]map[string]string, len(valid))
 	errs := make([]error, len(valid))
 	hits := make([]bool, len(valid))
 	var wg sync.WaitGroup
@@ -357,7 +381,7 @@ func Compile(opts Options) (*Result, error) {
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				results[i], hits[i], errs[i] = renderOne(valid[i], ck.env[valid[i].Name], caching, out, prefix, opts, sopsFiles)
+				results[i], hashes[i], hits[i], errs[i] = renderOne(valid[i], ck.env[valid[i].Name], cachedValid[valid[i].Name], caching, out, prefix, opts, sopsFiles)
 				if opts.Progress != nil {
 					opts.Progress.Done()
 				}
@@ -373,9 +397,12 @@ func Compile(opts Options) (*Result, error) {
 		if errs[i] != nil {
 			return res, fmt.Errorf("rendering environment %s: %w", valid[i].Name, errs[i])
 		}
+		for p, h := range hashes[i] {
+			res.Hashes[p] = h
+			res.Envs[i].Files = append(res.Envs[i].Files, p)
+		}
 		for p, b := range r.Files {
 			res.Files[p] = b
-			res.Envs[i].Files = append(res.Envs[i].Files, p)
 		}
 		sort.Strings(res.Envs[i].Files)
 		res.Envs[i].Secrets = r.Secrets
@@ -383,14 +410,71 @@ func Compile(opts Options) (*Result, error) {
 		if hits[i] {
 			res.Cached++
 		}
+		if ve := cachedValid[valid[i].Name]; caching && ve != nil && !ve.Rendered && res.Envs[i].Key != "" {
+			nv := newValidEntry(repo.Dir, ve.Env, ve.Diags)
+			nv.Rendered, nv.Hashes, nv.Secrets, nv.Releases = true, hashes[i], r.Secrets, r.Releases
+			opts.Cache.Put(validKey(res.Envs[i].Key), nv)
+		}
 	}
+	res.readEnv = readEnvFunc(repo.Dir, out, opts)
 	if caching {
 		opts.Cache.Put(ck.fleet, toFleet(res))
 	}
 	return res, nil
 }
 
-// renderOne renders env, or takes it from opts.Cache under key when
+// ReadFiles puts into Files the bytes of every file Hashes lists that
+// Files lacks (the environments a Lazy compile took from the cache), of
+// the environments named, or of all without names: from the cache, or by
+// rendering the environment again when the cache no longer has it. The
+// bytes always hash to Hashes. An error is a failure to render.
+func (r *Result) ReadFiles(envs ...string) error {
+	if len(r.Files) == len(r.Hashes) {
+		return nil
+	}
+	for _, e := range r.Envs {
+		if len(e.Files) == 0 || len(envs) > 0 && !slices.Contains(envs, e.Env.Name) {
+			continue
+		}
+		if _, ok := r.Files[e.Files[0]]; ok {
+			continue
+		}
+		files, err := r.readEnv(e)
+		if err != nil {
+			return fmt.Errorf("rendering environment %s: %w", e.Env.Name, err)
+		}
+		for _, p := range e.Files {
+			b, ok := files[p]
+			if !ok || Hash(b) != r.Hashes[p] {
+				return fmt.Errorf("rendering environment %s again gave other files than its cache entry recorded (%s): delete the render cache", e.Env.Name, p)
+			}
+			r.Files[p] = b
+		}
+	}
+	return nil
+}
+
+// readEnvFunc returns Result.readEnv for a repository dir rendering into
+// out: the cache entry of the environment's key, or a new render.
+func readEnvFunc(dir, out string, opts Options) func(e EnvResult) (map[string][]byte, error) {
+	return func(e EnvResult) (map[string][]byte, error) {
+		var ee envEntry
+		if opts.Cache != nil && e.Key != "" && opts.Cache.Get(e.Key, &ee) {
+			return ee.Files, nil
+		}
+		sops, err := secrets.Scan(dir, e.Env.Name)
+		if err != nil {
+			return nil, err
+		}
+		_, statErr := os.Stat(filepath.Join(out, "clusters", e.Env.Name, "flux-system", "kustomization.yaml"))
+		r, err := render.Environment(e.Env, render.Options{PathPrefix: PathPrefix(dir, out), Bootstrapped: statErr == nil, Secrets: sops})
+		if err != nil {
+			return nil, err
+		}
+		return r.Files, nil
+	}
+}
+
 // secretsDiags turns the secrets package's rule errors into diagnostics at
 // their files; another error (reading the directory) is returned as is.
 func secretsDiags(root string, err error) (diag.List, error) {
@@ -405,20 +489,38 @@ func secretsDiags(root string, err error) (diag.List, error) {
 	return out, nil
 }
 
-// caching; hit reports the latter.
-func renderOne(env *config.Environment, key string, caching bool, out, prefix string, opts Options, sopsFiles map[string][]secrets.File) (r *render.Result, hit bool, err error) {
+// renderOne renders env, or takes it from opts.Cache under key when
+// caching; hit reports the latter. With opts.Lazy, an environment whose
+// validEntry ve recorded its render comes back without the files' bytes.
+// hashes are the SHA-256 of every file.
+func renderOne(env *config.Environment, key string, ve *validEntry, caching bool, out, prefix string, opts Options, sopsFiles map[string][]secrets.File) (r *render.Result, hashes map[string]string, hit bool, err error) {
 	if caching && key != "" {
+		if opts.Lazy && ve.rendered() {
+			return &render.Result{Secrets: ve.Secrets, Releases: ve.Releases}, ve.Hashes, true, nil
+		}
 		var ee envEntry
 		if opts.Cache.Get(key, &ee) {
-			return &render.Result{Files: ee.Files, Secrets: ee.Secrets, Releases: ee.Releases}, true, nil
+			return &render.Result{Files: ee.Files, Secrets: ee.Secrets, Releases: ee.Releases}, hashAll(ee.Files), true, nil
 		}
 	}
 	_, statErr := os.Stat(filepath.Join(out, "clusters", env.Name, "flux-system", "kustomization.yaml"))
 	r, err = render.Environment(env, render.Options{PathPrefix: prefix, Bootstrapped: statErr == nil, Secrets: sopsFiles[env.Name]})
-	if caching && key != "" && err == nil {
+	if err != nil {
+		return nil, nil, false, err
+	}
+	if caching && key != "" {
 		opts.Cache.Put(key, &envEntry{Files: r.Files, Secrets: r.Secrets, Releases: r.Releases})
 	}
-	return r, false, err
+	return r, hashAll(r.Files), false, nil
+}
+
+// hashAll returns the Hash of every file.
+func hashAll(files map[string][]byte) map[string]string {
+	out := make(map[string]string, len(files))
+	for p, b := range files {
+		out[p] = Hash(b)
+	}
+	return out
 }
 
 // PathPrefix returns how Flux, reading the repository at root, names the

@@ -425,11 +425,13 @@ func TestCacheIsByteIdentical(t *testing.T) {
 }
 
 // withoutSource drops EnvResult.Source (CUE values, which a cache hit does
-// not have and which are not comparable with reflect.DeepEqual).
+// not have and which are not comparable with reflect.DeepEqual) and
+// EnvResult.Key (which only a cached compile has).
 func withoutSource(envs []compile.EnvResult) []compile.EnvResult {
 	out := make([]compile.EnvResult, len(envs))
 	for i, e := range envs {
 		e.Source = load.Env{}
+		e.Key = ""
 		out[i] = e
 	}
 	return out
