@@ -69,6 +69,7 @@ from charts.lock. One line per chart goes to stdout: status, chart, digest.`,
 	f.BoolVar(&o.update, "update", false, "accept charts whose digest differs from charts.lock")
 	f.BoolVar(&o.plainHTTP, "plain-http", false, "use plain HTTP for OCI registries")
 	f.StringVar(&o.cache, "cache", "", "chart cache `directory` (default $KATONIC_CACHE_DIR or the user cache directory)")
+	markPaths(cmd, "cache")
 	return cmd
 }
 

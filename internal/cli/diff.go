@@ -81,6 +81,7 @@ Exit codes: 0 no changes, 3 changes, 8 changes at or above --fail-on.`,
 	f.IntVar(&o.limit, "limit", 65536, "markdown: the most `characters` to print (GitHub's comment limit)")
 	f.StringVar(&o.color, "color", "auto", "text: colour `when`: auto, always or never")
 	_ = cmd.RegisterFlagCompletionFunc("color", completeWords("auto", "always", "never"))
+	markPaths(cmd, "from", "to")
 	return cmd
 }
 

@@ -92,6 +92,7 @@ environment does not vet (a bug in import: nothing is written).`,
 	_ = cmd.RegisterFlagCompletionFunc("output", completeWords("text", "json"))
 	_ = cmd.RegisterFlagCompletionFunc("profile", completeWords(string(config.ProfileCloud), string(config.ProfileOnPrem), string(config.ProfileAzurePrivate)))
 	_ = cmd.RegisterFlagCompletionFunc("platform-version", completeWords(catalog.Versions()...))
+	cmd.Annotations = map[string]string{pathFlag: "FILE"}
 	return cmd
 }
 

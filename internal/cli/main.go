@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/katonic/katonic/internal/budget"
@@ -100,7 +102,9 @@ func newRootCmd(stdout, stderr io.Writer, stopWatch *func()) *cobra.Command {
 (cue.mod/, schema/, profiles/, environments/) and renders them into Flux
 Kustomizations, HelmReleases and their sources under out/.
 
-Run it from the root of the configuration repository.`,
+Run it anywhere in the configuration repository: like git, it finds the
+root (the nearest directory above that holds cue.mod/) and works there;
+paths given on the command line stay relative to where it was run.`,
 		Example: `  katonic new acme-prod --profile azure-private
   katonic vet
   katonic render
@@ -116,6 +120,9 @@ Run it from the root of the configuration repository.`,
 	evalMemory := root.PersistentFlags().String("max-eval-memory", defaultEvalMemory,
 		"stop when katonic's memory passes this `quantity` while it evaluates CUE (Kubernetes quantity: 512Mi, 8Gi; 0: no limit)")
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		if err := toRepositoryRoot(cmd, args); err != nil {
+			return err
+		}
 		q, err := resource.ParseQuantity(*evalMemory)
 		if err != nil || q.Sign() < 0 {
 			return exitf(ExitUsage, "--max-eval-memory %s: want a Kubernetes quantity such as 512Mi or 8Gi", *evalMemory)
@@ -165,4 +172,71 @@ Run it from the root of the configuration repository.`,
 		c.GroupID = groups[c.Name()]
 	}
 	return root
+}
+
+// pathFlag is the annotation of a flag whose value is a path: relative to
+// the directory katonic runs in, not to the repository root.
+const pathFlag = "katonic-path"
+
+// markPaths annotates the flags of cmd named names as paths.
+func markPaths(cmd *cobra.Command, names ...string) {
+	for _, n := range names {
+		if err := cmd.Flags().SetAnnotation(n, pathFlag, []string{"true"}); err != nil {
+			panic(err) // a flag name katonic does not define: a bug
+		}
+	}
+}
+
+// toRepositoryRoot finds the configuration repository above the working
+// directory (the nearest directory that holds cue.mod/, as CUE finds its
+// module) and changes to it, so that katonic works from any subdirectory
+// as git does. The path flags the user set (markPaths) and the path
+// arguments of a command annotated pathFlag are made absolute first, so
+// they keep meaning what they meant where katonic was run. Outside any
+// repository nothing changes, and the command reports the missing
+// repository as before.
+func toRepositoryRoot(cmd *cobra.Command, args []string) error {
+	cwd, err := os.Getwd()
+	if err != nil {
+		return nil
+	}
+	// Getwd may return $PWD as the shell spelled it ("a/.."): walking up
+	// must start from the directory it names.
+	cwd = filepath.Clean(cwd)
+	root := ""
+	for d := cwd; ; d = filepath.Dir(d) {
+		if fi, err := os.Stat(filepath.Join(d, "cue.mod")); err == nil && fi.IsDir() {
+			root = d
+			break
+		}
+		if filepath.Dir(d) == d {
+			return nil
+		}
+	}
+	if root == cwd {
+		return nil
+	}
+	var ferr error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if !f.Changed || f.Annotations[pathFlag] == nil || f.Value.String() == "" || filepath.IsAbs(f.Value.String()) {
+			return
+		}
+		if err := f.Value.Set(filepath.Join(cwd, f.Value.String())); err != nil && ferr == nil {
+			ferr = err
+		}
+	})
+	if ferr != nil {
+		return ferr
+	}
+	if cmd.Annotations[pathFlag] != "" {
+		for i, a := range args {
+			if a != "-" && !filepath.IsAbs(a) {
+				args[i] = filepath.Join(cwd, a)
+			}
+		}
+	}
+	if err := os.Chdir(root); err != nil {
+		return exitf(ExitUsage, "cannot work in the repository root %s: %v", root, err)
+	}
+	return nil
 }

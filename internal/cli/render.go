@@ -71,6 +71,7 @@ On a terminal, rendering many environments shows a progress bar on stderr.`,
 	f.StringVarP(&o.format, "output", "o", "text", "output `format`: text (a summary on stderr) or json (on stdout)")
 	_ = cmd.RegisterFlagCompletionFunc("output", completeWords("text", "json"))
 	f.StringVar(&o.shard, "shard", "", "render only shard `K/N` of the environments (a stable split by name; the union of all shards is a full render)")
+	markPaths(cmd, "out")
 	return cmd
 }
 

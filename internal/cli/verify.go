@@ -82,6 +82,7 @@ with --strict. verify exits 5 when it finds an error.`,
 	_ = cmd.RegisterFlagCompletionFunc("layers", completeWords(verify.Layers()...))
 	f.BoolVar(&o.strict, "strict", false, "treat warnings as errors")
 	f.StringVar(&o.cache, "cache", "", "chart cache `directory` (default $KATONIC_CACHE_DIR or the user cache directory)")
+	markPaths(cmd, "out", "cache")
 	return cmd
 }
 
