@@ -7,8 +7,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -69,6 +71,7 @@ func scanEnvironments(envDir string, opts []parser.Option) (envFiles, diag.List,
 		return found, nil, err
 	}
 	var diags diag.List
+	var pending []read
 	for _, de := range entries {
 		name := de.Name()
 		path := filepath.Join(envDir, name)
@@ -127,16 +130,47 @@ func scanEnvironments(envDir string, opts []parser.Option) (envFiles, diag.List,
 			reject(fileErr(at, "", fmt.Sprintf("cannot read %s: %v", name, underlying(err))))
 			continue
 		}
-		file, d := checkSource(path, src, opts)
-		if len(d) > 0 {
-			diags = append(diags, d[1:]...)
-			reject(d[0])
+		pending = append(pending, read{path, stem, src})
+	}
+	// Parsing is most of the cost of a large fleet's load: the files are
+	// parsed on every core, and their outcomes merged in directory order.
+	type parsed struct {
+		file  *ast.File
+		diags diag.List
+	}
+	out := make([]parsed, len(pending))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(runtime.GOMAXPROCS(0), max(len(pending), 1)) {
+		wg.Go(func() {
+			for i := range next {
+				out[i].file, out[i].diags = checkSource(pending[i].path, pending[i].src, opts)
+			}
+		})
+	}
+	for i := range pending {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, r := range pending {
+		if d := out[i].diags; len(d) > 0 {
+			diags = append(diags, d...)
+			if r.stem != "" {
+				found.standIns[r.stem] = r.path
+			}
 			continue
 		}
-		found.sources[path] = src
-		found.parsed[path] = file
+		found.sources[r.path] = r.src
+		found.parsed[r.path] = out[i].file
 	}
 	return found, diags, nil
+}
+
+// read is an entry of environments/ read and waiting to be parsed.
+type read struct {
+	path, stem string
+	src        []byte
 }
 
 // readLimited reads at most MaxFileSize bytes of path; a longer file (one
