@@ -41,6 +41,41 @@
 // [Options.Progress], then fails with a [*LockError] naming the lock file and
 // the holder's process id. Platforms without flock (Windows) do not lock.
 //
+// # Stat cache
+//
+// Checking that nothing changed means knowing the content of every
+// generated file. With [Options.StatCache], [Plan], [Write] and [UpToDate]
+// keep, in a file outside the output directory (it is committed to git, the
+// cache must not be), each generated file's size, mtime, ctime (both in
+// nanoseconds), device and inode, and the SHA-256 of its content, as the
+// call last read it; the next call reads only the files whose Lstat differs
+// in any of these, as git's index does. Since no program can set a file's
+// ctime, and the kernel sets it at every change of content, mode, links or
+// times, a file edited, truncated, replaced (even by one of the same size,
+// its mtime restored with touch -d) or deleted has a new stat, and is read.
+//
+// The kernel stamps files with a coarse clock, and file systems truncate
+// stamps (to a second, some), so a file changed just after it was read can
+// keep the stat it had when read. The rule against that ("racy git"): an
+// entry is recorded only if the file's ctime and mtime are before the
+// settling time of the call that read it, the start of the second before
+// the one it began in (or earlier, by the output file system's own clock, read from the
+// lock file's mtime): any change after the read then gets a later ctime.
+// A file changed within a second or two before a call is read again by the
+// next one; a Write's own new files are read once more by the next call,
+// which records them. After a whole-tree swap every file was linked anew, so
+// the next call reads them all.
+//
+// Entries hold only for the output root they were made for: the cache
+// records its resolved path, device and inode, and any difference (the root
+// renamed, or replaced by a copy) discards it. The cache file is replaced
+// atomically (a temporary file renamed), only when it changes; one that is
+// missing, unreadable, corrupt or too large is ignored, never an error.
+// Platforms without inode numbers and ctime (Windows) read every file.
+// Results are the same with and without the cache; a file changed through a
+// writable mmap whose stamps the kernel has not yet updated is the one edit
+// it cannot see (git's index has the same limit).
+//
 // # All or nothing
 //
 // A render killed at any instant leaves the output directory either fully old

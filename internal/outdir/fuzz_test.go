@@ -1,6 +1,7 @@
 package outdir
 
 import (
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fuzzTree turns fuzz input into a desired tree: up to eight paths, one a
@@ -41,27 +43,43 @@ func fuzzValid(tree map[string][]byte) bool {
 // that both strategies are fuzzed). Each Write must refuse a tree with a bad
 // path, leaving out/ as it was, or produce exactly the tree, manifest and
 // user file; and nothing beside out/ may change.
+//
+// Every call keeps a stat cache (beside out/'s parent), trusted as soon as
+// a file is older than the call (testRefTime). With edit, after the first
+// render one of its files is changed behind katonic's back (see
+// fuzzEdit): Plan and UpToDate must then agree with a Plan without the
+// cache, and the second Write must still produce exactly its tree.
 func FuzzWrite(f *testing.F) {
-	f.Add("a.yaml\nb/c.yaml", "b/c.yaml/d\na.yaml", []byte("x"), false)
-	f.Add("clusters/acme/k.yaml\nenvironments/acme/p/x.yaml", "clusters/acme/k.yaml", []byte("kind: A\n"), true)
-	f.Add("../escape", "a/../../escape", []byte("x"), false)
-	f.Add("a\na/b", "/abs\nok", []byte{}, true)
-	f.Add(".katonic-generated", ".katonic-staging/x\n.katonic-journal", []byte("m"), false)
-	f.Add("user.txt", "x//y\n.\nz\\w", []byte("u"), false)
-	f.Add("dir/f", "dir", []byte("swap a directory for a file"), true)
-	f.Fuzz(func(t *testing.T, first, second string, content []byte, inPlace bool) {
+	f.Add("a.yaml\nb/c.yaml", "b/c.yaml/d\na.yaml", []byte("x"), false, uint8(0))
+	f.Add("clusters/acme/k.yaml\nenvironments/acme/p/x.yaml", "clusters/acme/k.yaml", []byte("kind: A\n"), true, uint8(0))
+	f.Add("../escape", "a/../../escape", []byte("x"), false, uint8(0))
+	f.Add("a\na/b", "/abs\nok", []byte{}, true, uint8(0))
+	f.Add(".katonic-generated", ".katonic-staging/x\n.katonic-journal", []byte("m"), false, uint8(0))
+	f.Add("user.txt", "x//y\n.\nz\\w", []byte("u"), false, uint8(0))
+	f.Add("dir/f", "dir", []byte("swap a directory for a file"), true, uint8(0))
+	f.Add("a.yaml\nb/c.yaml", "a.yaml\nb/c.yaml", []byte("same size"), false, uint8(1))
+	f.Add("a.yaml\nb/c.yaml", "a.yaml\nb/c.yaml", []byte("same size"), true, uint8(6))
+	f.Add("a.yaml\nb/c.yaml", "a.yaml\nb/c.yaml", []byte("x"), false, uint8(3))
+	f.Add("a.yaml\nb/c.yaml", "a.yaml", []byte("x"), false, uint8(4))
+	f.Add("k.yaml", "k.yaml", []byte("replaced"), false, uint8(2))
+	f.Fuzz(func(t *testing.T, first, second string, content []byte, inPlace bool, edit uint8) {
 		base := t.TempDir()
 		root := filepath.Join(base, "out")
+		cache := filepath.Join(t.TempDir(), "stat")
+		var ref int64
+		testRefTime = func() int64 { return ref }
+		defer func() { testRefTime = nil }()
+		cached := Options{StatCache: cache}
 		must(t, os.WriteFile(filepath.Join(base, "victim"), []byte("outside"), 0o644))
 		user := map[string]string{"user.txt": "mine"}
 		if inPlace {
 			user[".git/HEAD"] = "ref"
 		}
 		writeTree(t, root, user)
-		for _, spec := range []string{first, second} {
+		for i, spec := range []string{first, second} {
 			desired := fuzzTree(spec, content)
 			before := snapshot(t, root)
-			_, err := Write(root, desired, nil)
+			_, err := WriteWith(root, desired, cached)
 			valid := fuzzValid(desired)
 			conflict := false // a desired path meets a user file: refused, rightly
 			for p := range desired {
@@ -100,8 +118,11 @@ func FuzzWrite(f *testing.F) {
 				if got, want := slices.Sorted(maps.Keys(m)), slices.Sorted(maps.Keys(desired)); !slices.Equal(got, want) {
 					t.Fatalf("manifest lists %q, want %q", got, want)
 				}
-				if changes, err := Plan(root, desired, nil); err != nil || len(changes) != 0 {
+				if changes, err := PlanWith(root, desired, cached); err != nil || len(changes) != 0 {
 					t.Fatalf("Plan after Write: %q, %v", changeStrings(changes), err)
+				}
+				if i == 0 && edit > 0 {
+					fuzzEdit(t, root, desired, cached, &ref, edit)
 				}
 			}
 			ents, _ := os.ReadDir(base)
@@ -117,4 +138,58 @@ func FuzzWrite(f *testing.F) {
 			}
 		}
 	})
+}
+
+// fuzzEdit makes the stat cache trust every file of tree under root (they
+// are older than the settling time), then, 20 ms later (more than a tick of
+// the kernel's file clock), changes one of them as edit says, and checks that
+// Plan and UpToDate with the cache agree with Plan without it.
+func fuzzEdit(t *testing.T, root string, tree map[string][]byte, cached Options, ref *int64, edit uint8) {
+	*ref = time.Now().UnixNano()
+	time.Sleep(20 * time.Millisecond)
+	want := map[string]string{}
+	for p, b := range tree {
+		want[p] = hashHex(b)
+	}
+	if ok, err := UpToDate(root, want, cached); !ok || err != nil {
+		t.Fatalf("UpToDate after Write: %v, %v", ok, err)
+	}
+	paths := slices.Sorted(maps.Keys(tree))
+	p := paths[int(edit/4)%len(paths)]
+	name := filepath.Join(root, filepath.FromSlash(p))
+	fi, err := os.Stat(name)
+	must(t, err)
+	b := slices.Clone(tree[p])
+	switch edit % 4 {
+	case 0: // truncated
+		must(t, os.Truncate(name, 0))
+	case 1, 2: // same size (or one byte more when empty), mtime restored; 2: as a new file renamed over it
+		if len(b) == 0 {
+			b = []byte{'x'}
+		} else {
+			b[0]++
+		}
+		tmp := name
+		if edit%4 == 2 {
+			tmp += ".new"
+		}
+		must(t, os.WriteFile(tmp, b, 0o644))
+		must(t, os.Chtimes(tmp, fi.ModTime(), fi.ModTime()))
+		if tmp != name {
+			must(t, os.Rename(tmp, name))
+		}
+	case 3: // deleted
+		must(t, os.Remove(name))
+	}
+	plain, perr := Plan(root, tree, nil)
+	got, err := PlanWith(root, tree, cached)
+	if !slices.Equal(got, plain) || fmt.Sprint(err) != fmt.Sprint(perr) {
+		t.Fatalf("edit %d of %s: Plan with the cache %q, %v; without %q, %v", edit, p, changeStrings(got), err, changeStrings(plain), perr)
+	}
+	if len(plain) == 0 {
+		t.Fatalf("edit %d of %s: not seen", edit, p)
+	}
+	if ok, err := UpToDate(root, want, cached); ok || err != nil {
+		t.Fatalf("edit %d of %s: UpToDate %v, %v", edit, p, ok, err)
+	}
 }

@@ -5,9 +5,9 @@ import "errors"
 // Test support. Production code never sets these.
 var (
 	// testHook, if set, is called at each step of Plan and Write named by
-	// event ("locked", "mode", "carry", "stage", "staged", "ready",
-	// "old-moved", "swapped", "cleaned", "journal", "apply", "applied",
-	// "unlocking"), with the path or reason the step concerns. An error it
+	// event ("locked", "read", "mode", "carry", "stage", "staged",
+	// "ready", "old-moved", "swapped", "cleaned", "journal", "apply",
+	// "parked", "exchanged", "applied", "unlocking"), with the path or reason the step concerns. An error it
 	// returns aborts the call as a failed step would (except at "locked" and
 	// "unlocking", where it is ignored); errTestCrash aborts it without any
 	// cleanup but the lock's release, as if the process had been killed
@@ -15,6 +15,9 @@ var (
 	testHook func(event, p string) error
 	// testNoExchange makes renameat2 look unsupported, to test the fallback.
 	testNoExchange bool
+	// testRefTime, if set, replaces the stat cache's settling time (see
+	// refTime), so that tests need not wait for files to settle.
+	testRefTime func() int64
 	// errTestCrash is the testHook error that simulates a kill.
 	errTestCrash = errors.New("outdir: simulated crash (test)")
 )

@@ -52,6 +52,10 @@ func besideLockName(base string) string { return "." + base + ".katonic-lock" }
 type heldLock struct {
 	f    *os.File
 	path string
+	// stamp is the lock file's mtime (ns) once this process wrote its id
+	// into it: a time on the clock of the file system beside the output
+	// root (see refTime); 0 if unknown.
+	stamp int64
 }
 
 // release unlinks the lock file, while still holding it, then unlocks it by
@@ -115,11 +119,20 @@ func (o Options) lockTimeout() time.Duration {
 }
 
 // recordPID writes this process's id into the held lock file, for the
-// messages of those who wait. Failures are ignored (a read-only open).
-func recordPID(f *os.File) {
-	if f.Truncate(0) == nil {
-		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+// messages of those who wait, and returns the file's mtime then (ns; 0 if
+// the write or the stat failed). Failures are ignored (a read-only open).
+func recordPID(f *os.File) int64 {
+	if f.Truncate(0) != nil {
+		return 0
 	}
+	if _, err := f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0); err != nil {
+		return 0
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return 0
+	}
+	return fi.ModTime().UnixNano()
 }
 
 // readPID returns the process id recorded in a lock file, or 0.

@@ -31,8 +31,7 @@ func lockAt(t *target, path string, opts Options) (*heldLock, error) {
 			fi, err1 := f.Stat()
 			li, err2 := os.Lstat(path)
 			if err1 == nil && err2 == nil && os.SameFile(fi, li) {
-				recordPID(f)
-				return &heldLock{f: f, path: path}, nil
+				return &heldLock{f: f, path: path, stamp: recordPID(f)}, nil
 			}
 			// The holder we waited for removed it: start over.
 			f.Close()

@@ -138,6 +138,17 @@ type Options struct {
 	// another render's lock, naming the lock file and its holder (for a CLI:
 	// stderr). Nothing else is written to it.
 	Progress io.Writer
+	// StatCache, if not empty, is the path of a file where katonic keeps
+	// the stat (size, mtime, ctime, device, inode) and SHA-256 of each
+	// generated file as it last wrote or read it, so that a file whose
+	// stat has not changed since is not read again (see the package
+	// documentation, "Stat cache"). It must lie outside the output
+	// directory and the repository: the caller's cache directory, say
+	// ~/.cache/katonic/stat/<hash of the root>. The file and its directory
+	// are created as needed and replaced atomically; a missing, unreadable
+	// or corrupt file, or one made for another output root, is ignored and
+	// rewritten, never an error. Results are the same with and without it.
+	StatCache string
 }
 
 // DefaultLockTimeout is how long [Plan] and [Write] wait for another render
@@ -153,8 +164,9 @@ const DefaultLockTimeout = time.Minute
 //
 // Plan holds the output directory's lock while it reads (see [LockError]), so
 // it never sees a render half done, and first finishes or rolls back a render
-// that was killed (see the package documentation). Apart from that recovery
-// and its lock file, which it removes, Plan writes nothing.
+// that was killed (see the package documentation). Apart from that recovery,
+// its lock file, which it removes, and the stat cache if [Options.StatCache]
+// names one, Plan writes nothing.
 //
 // Plan returns an error, and no changes, if: scope is invalid; a desired path
 // fails [CheckPath], lies outside scope, or is inside another desired path; the
@@ -191,10 +203,12 @@ func PlanWith(root string, desired map[string][]byte, opts Options) ([]Change, e
 	if err := t.recover(false); err != nil {
 		return nil, err
 	}
-	pl, err := makePlan(t, desired, opts.Scope)
+	c := openStatCache(opts, t, l.stamp)
+	pl, err := makePlan(t, desired, opts.Scope, c)
 	if err != nil {
 		return nil, err
 	}
+	c.save(t, pl.old, opts.Scope, nil)
 	return pl.changes, nil
 }
 
@@ -250,12 +264,14 @@ func WriteWith(root string, desired map[string][]byte, opts Options) ([]Change, 
 	if err := t.recover(true); err != nil {
 		return nil, err
 	}
-	pl, err := makePlan(t, desired, opts.Scope)
+	c := openStatCache(opts, t, l.stamp)
+	pl, err := makePlan(t, desired, opts.Scope, c)
 	if err != nil {
 		return nil, err
 	}
 	pl.manifest = formatManifest(pl.next)
 	if pl.rootExists && len(pl.changes) == 0 && pl.oldRaw != nil && bytes.Equal(pl.manifest, pl.oldRaw) {
+		c.save(t, pl.next, opts.Scope, nil)
 		return pl.changes, nil
 	}
 	reason := t.inPlaceReason()
@@ -266,6 +282,8 @@ func WriteWith(root string, desired map[string][]byte, opts Options) ([]Change, 
 			if err != nil {
 				return nil, err
 			}
+			// Every file was linked into the new tree: new ctimes.
+			c.save(t, pl.next, opts.Scope, func(string) bool { return true })
 			return pl.changes, nil
 		}
 		reason = ce.reason
@@ -273,16 +291,23 @@ func WriteWith(root string, desired map[string][]byte, opts Options) ([]Change, 
 	if err := t.writeInPlace(pl, reason); err != nil {
 		return nil, err
 	}
+	c.save(t, pl.next, opts.Scope, func(p string) bool { return pl.write[p] })
 	return pl.changes, nil
 }
 
 // validateDesired checks the scope and the desired paths, before anything
 // is read or locked.
 func validateDesired(desired map[string][]byte, scope Scope) error {
+	return validatePaths(slices.Sorted(maps.Keys(desired)), func(p string) bool { _, ok := desired[p]; return ok }, scope)
+}
+
+// validatePaths checks the scope and the desired paths (sorted), where has
+// reports whether a path is desired.
+func validatePaths(paths []string, has func(string) bool, scope Scope) error {
 	if err := scope.check(); err != nil {
 		return err
 	}
-	for _, p := range slices.Sorted(maps.Keys(desired)) {
+	for _, p := range paths {
 		if err := CheckPath(p); err != nil {
 			return err
 		}
@@ -290,7 +315,7 @@ func validateDesired(desired map[string][]byte, scope Scope) error {
 			return &PathError{Path: p, Rule: fmt.Sprintf("is outside the render scope %q", []string(scope))}
 		}
 		for d := range parentDirs(p) {
-			if _, ok := desired[d]; ok {
+			if has(d) {
 				return &PathError{Path: p, Rule: fmt.Sprintf("is inside %s, which is also a desired file", quotePath(d))}
 			}
 		}
@@ -314,7 +339,9 @@ type plan struct {
 	manifest   []byte            // formatManifest(next), set by Write
 }
 
-func makePlan(t *target, desired map[string][]byte, scope Scope) (*plan, error) {
+// makePlan compares desired with the output directory of t. With a stat
+// cache, generated files whose stat it holds are not read (see statCache).
+func makePlan(t *target, desired map[string][]byte, scope Scope, c *statCache) (*plan, error) {
 	if err := validateDesired(desired, scope); err != nil {
 		return nil, err
 	}
@@ -402,11 +429,11 @@ func makePlan(t *target, desired map[string][]byte, scope Scope) (*plan, error) 
 				conflicts = append(conflicts, p)
 				continue
 			}
-			onDisk, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(p)))
+			sum, err := c.hashFile(root, p, leaf)
 			if err != nil {
-				return nil, &PathError{Path: p, Rule: "reading generated file: " + bareErr(err)}
+				return nil, err
 			}
-			if !bytes.Equal(onDisk, desired[p]) {
+			if sum != pl.hashes[p] {
 				pl.changes = append(pl.changes, Change{Path: p, Kind: Changed})
 			}
 		}

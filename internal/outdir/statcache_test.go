@@ -1,0 +1,409 @@
+package outdir
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// hashesOf returns the SHA-256 of each file of tree.
+func hashesOf(tree map[string]string) map[string]string {
+	out := make(map[string]string, len(tree))
+	for p, c := range tree {
+		out[p] = hashHex([]byte(c))
+	}
+	return out
+}
+
+// countReads installs a testHook that counts the generated files read for
+// their hash, and returns the counter.
+func countReads(t *testing.T) *atomic.Int64 {
+	t.Helper()
+	var n atomic.Int64
+	setHook(t, func(ev, p string) error {
+		if ev == "read" {
+			n.Add(1)
+		}
+		return nil
+	})
+	return &n
+}
+
+// waitSettled sleeps until files changed before the call are settled for
+// the stat cache (their ctime is before refTime).
+func waitSettled() {
+	start := time.Now().UnixNano()
+	for refTime(0) <= start {
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// statCacheEdits are the ways a user changes a generated file behind
+// katonic's back: each must be seen through the stat cache.
+var statCacheEdits = []struct {
+	name string
+	edit func(t *testing.T, name string)
+}{
+	{"nothing", func(t *testing.T, name string) {}},
+	{"same size edit in place", func(t *testing.T, name string) {
+		f, err := os.OpenFile(name, os.O_WRONLY, 0)
+		must(t, err)
+		_, err = f.WriteAt([]byte("X"), 0)
+		must(t, err)
+		must(t, f.Close())
+	}},
+	{"same size edit in place, mtime restored (touch -d)", func(t *testing.T, name string) {
+		fi, err := os.Stat(name)
+		must(t, err)
+		f, err := os.OpenFile(name, os.O_WRONLY, 0)
+		must(t, err)
+		_, err = f.WriteAt([]byte("Y"), 0)
+		must(t, err)
+		must(t, f.Close())
+		must(t, os.Chtimes(name, fi.ModTime(), fi.ModTime()))
+	}},
+	{"replaced by another file of the same size and mtime", func(t *testing.T, name string) {
+		fi, err := os.Stat(name)
+		must(t, err)
+		b, err := os.ReadFile(name)
+		must(t, err)
+		b[0] = 'Z'
+		tmp := name + ".new"
+		must(t, os.WriteFile(tmp, b, 0o644))
+		must(t, os.Chtimes(tmp, fi.ModTime(), fi.ModTime()))
+		must(t, os.Rename(tmp, name))
+	}},
+	{"truncated", func(t *testing.T, name string) { must(t, os.Truncate(name, 0)) }},
+	{"appended to", func(t *testing.T, name string) {
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND, 0)
+		must(t, err)
+		_, err = f.WriteString("more\n")
+		must(t, err)
+		must(t, f.Close())
+	}},
+	{"deleted", func(t *testing.T, name string) { must(t, os.Remove(name)) }},
+	{"mode changed only", func(t *testing.T, name string) { must(t, os.Chmod(name, 0o600)) }},
+	{"replaced by a symbolic link to the same content", func(t *testing.T, name string) {
+		b, err := os.ReadFile(name)
+		must(t, err)
+		must(t, os.WriteFile(name+".real", b, 0o644))
+		must(t, os.Remove(name))
+		must(t, os.Symlink(filepath.Base(name)+".real", name))
+	}},
+	{"replaced by a directory", func(t *testing.T, name string) {
+		must(t, os.Remove(name))
+		must(t, os.MkdirAll(filepath.Join(name, "sub"), 0o755))
+	}},
+}
+
+// TestStatCacheAgreesWithoutIt: after the stat cache was made and trusted
+// (a second check reads no file), a user edit of each kind, made at once, in
+// the same second, gives Plan, UpToDate and Write exactly the results they
+// have without the cache, and Write repairs the file.
+func TestStatCacheAgreesWithoutIt(t *testing.T) {
+	tree := map[string]string{
+		"clusters/e1/kustomization.yaml": "kind: Kustomization\n",
+		"clusters/e1/apps.yaml":          "kind: Kustomization\nname: apps\n",
+		"environments/e1/a/release.yaml": "kind: HelmRelease\nname: a\n",
+		"environments/e2/release.yaml":   "kind: HelmRelease\nname: b\n",
+	}
+	const victim = "environments/e1/a/release.yaml"
+	scopes := map[string]Scope{"full": nil, "scoped": {"clusters/e1/", "environments/e1/"}}
+	type rootCase struct{ root, cache string }
+	roots := map[string]rootCase{}
+	for _, ed := range statCacheEdits {
+		for sn := range scopes {
+			dir := t.TempDir()
+			rc := rootCase{filepath.Join(dir, "out"), filepath.Join(dir, "cache", "stat")}
+			writeTree(t, rc.root, map[string]string{"user.txt": "mine"})
+			if _, err := Write(rc.root, bytesMap(tree), nil); err != nil {
+				t.Fatal(err)
+			}
+			roots[ed.name+"/"+sn] = rc
+		}
+	}
+	waitSettled() // once for every case
+	for _, ed := range statCacheEdits {
+		for sn, scope := range scopes {
+			t.Run(ed.name+"/"+sn, func(t *testing.T) {
+				rc := roots[ed.name+"/"+sn]
+				reads := countReads(t)
+				want := tree
+				if scope != nil {
+					want = maps.Clone(tree)
+					delete(want, "environments/e2/release.yaml")
+				}
+				cached := Options{Scope: scope, StatCache: rc.cache}
+				if ok, err := UpToDate(rc.root, hashesOf(want), cached); !ok || err != nil {
+					t.Fatalf("UpToDate before the edit: %v, %v", ok, err)
+				}
+				if n := reads.Load(); n != int64(len(want)) {
+					t.Fatalf("the first check read %d files, want %d", n, len(want))
+				}
+				reads.Store(0)
+				if ok, err := UpToDate(rc.root, hashesOf(want), cached); !ok || err != nil {
+					t.Fatalf("UpToDate with the cache: %v, %v", ok, err)
+				}
+				if changes, err := PlanWith(rc.root, bytesMap(want), cached); len(changes) != 0 || err != nil {
+					t.Fatalf("Plan with the cache: %q, %v", changeStrings(changes), err)
+				}
+				if n := reads.Load(); n != 0 {
+					t.Fatalf("checks with a warm cache read %d files, want none", n)
+				}
+
+				ed.edit(t, filepath.Join(rc.root, filepath.FromSlash(victim)))
+
+				plain := Options{Scope: scope}
+				wantChanges, wantErr := PlanWith(rc.root, bytesMap(want), plain)
+				gotChanges, gotErr := PlanWith(rc.root, bytesMap(want), cached)
+				if !slices.Equal(gotChanges, wantChanges) || fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+					t.Fatalf("Plan with the cache: %q, %v; without: %q, %v", changeStrings(gotChanges), gotErr, changeStrings(wantChanges), wantErr)
+				}
+				ok, err := UpToDate(rc.root, hashesOf(want), cached)
+				if err != nil || ok != (wantErr == nil && len(wantChanges) == 0) {
+					t.Fatalf("UpToDate with the cache after the edit: %v, %v; Plan without it: %q, %v", ok, err, changeStrings(wantChanges), wantErr)
+				}
+				if ed.name != "nothing" && ed.name != "mode changed only" && len(wantChanges) == 0 && wantErr == nil {
+					t.Fatalf("the edit %q was not seen even without the cache", ed.name)
+				}
+
+				twin := filepath.Join(t.TempDir(), "out")
+				linkCopy(t, rc.root, twin)
+				wantChanges, wantErr = WriteWith(twin, bytesMap(want), plain)
+				gotChanges, gotErr = WriteWith(rc.root, bytesMap(want), cached)
+				if !slices.Equal(gotChanges, wantChanges) || fmt.Sprint(gotErr) != fmt.Sprint(strings.ReplaceAll(fmt.Sprint(wantErr), twin, rc.root)) {
+					t.Fatalf("Write with the cache: %q, %v; without: %q, %v", changeStrings(gotChanges), gotErr, changeStrings(wantChanges), wantErr)
+				}
+				if got, want := snapshot(t, rc.root), snapshot(t, twin); !maps.Equal(got, want) {
+					t.Fatalf("Write with the cache left\n%q\nwithout it\n%q", got, want)
+				}
+				if wantErr == nil {
+					if ok, err := UpToDate(rc.root, hashesOf(want), cached); !ok || err != nil {
+						t.Fatalf("UpToDate after Write: %v, %v", ok, err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestStatCacheRacy: entries are trusted only once settled. A file whose
+// ctime is not before the settling time is read again by every check, and
+// an entry settles exactly when its ctime and mtime are before it.
+func TestStatCacheRacy(t *testing.T) {
+	dir := t.TempDir()
+	root, cache := filepath.Join(dir, "out"), filepath.Join(dir, "stat")
+	tree := map[string]string{"b.yaml": "b"}
+	if _, err := Write(root, bytesMap(tree), nil); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Lstat(filepath.Join(root, "b.yaml"))
+	must(t, err)
+	st, _ := statOf(fi)
+	at := max(st.ctime, st.mtime)
+	reads := countReads(t)
+	var ref int64
+	testRefTime = func() int64 { return ref }
+	t.Cleanup(func() { testRefTime = nil })
+	for _, step := range []struct {
+		ref   int64
+		reads []int64 // by each of two checks in a row
+	}{
+		{0, []int64{1, 1}},      // before the file's times: racy, never saved
+		{at, []int64{1, 1}},     // at them: racy still
+		{at + 1, []int64{1, 0}}, // after: settled, saved, trusted
+	} {
+		ref = step.ref
+		must(t, os.RemoveAll(cache))
+		for i, want := range step.reads {
+			reads.Store(0)
+			if ok, err := UpToDate(root, hashesOf(tree), Options{StatCache: cache}); !ok || err != nil {
+				t.Fatal(ok, err)
+			}
+			if n := reads.Load(); n != want {
+				t.Errorf("settling time %d (file's %d), check %d: %d reads, want %d", ref, at, i+1, n, want)
+			}
+		}
+	}
+
+	// learn itself: settled strictly before ref, by ctime and by mtime.
+	c := &statCache{next: map[string]statEntry{}, ref: 100}
+	c.learn("ctime at", fileStat{ctime: 100, mtime: 50}, "s")
+	c.learn("mtime at", fileStat{ctime: 50, mtime: 100}, "s")
+	c.learn("before", fileStat{ctime: 99, mtime: 99}, "s")
+	if got := slices.Sorted(maps.Keys(c.next)); !slices.Equal(got, []string{"before"}) {
+		t.Errorf("settled entries %q, want only before", got)
+	}
+}
+
+// TestStatCacheFile: a stat cache that is corrupt, unreadable, or made for
+// another root (the same files under another name, or a root replaced by
+// another directory) is ignored, never an error, and then rewritten.
+func TestStatCacheFile(t *testing.T) {
+	tree := map[string]string{"a/x.yaml": "x", "b.yaml": "b"}
+	for _, tt := range []struct {
+		name  string
+		spoil func(t *testing.T, root, cache string) (newRoot string)
+	}{
+		{"garbage", func(t *testing.T, root, cache string) string {
+			must(t, os.WriteFile(cache, []byte("\x00not a cache\n"), 0o644))
+			return root
+		}},
+		{"cut short", func(t *testing.T, root, cache string) string {
+			b, err := os.ReadFile(cache)
+			must(t, err)
+			must(t, os.WriteFile(cache, b[:len(b)-20], 0o644))
+			return root
+		}},
+		{"a directory", func(t *testing.T, root, cache string) string {
+			must(t, os.Remove(cache))
+			must(t, os.Mkdir(cache, 0o755))
+			return root
+		}},
+		{"root renamed", func(t *testing.T, root, cache string) string {
+			moved := root + "2"
+			must(t, os.Rename(root, moved))
+			return moved
+		}},
+		{"root replaced", func(t *testing.T, root, cache string) string {
+			moved := root + "2"
+			must(t, os.Rename(root, moved))
+			linkCopy(t, moved, root)
+			return root
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			root, cache := filepath.Join(dir, "out"), filepath.Join(dir, "stat")
+			if _, err := Write(root, bytesMap(tree), nil); err != nil {
+				t.Fatal(err)
+			}
+			testRefTime = func() int64 { return time.Now().Add(time.Hour).UnixNano() }
+			t.Cleanup(func() { testRefTime = nil })
+			reads := countReads(t)
+			opts := Options{StatCache: cache}
+			if ok, err := UpToDate(root, hashesOf(tree), opts); !ok || err != nil {
+				t.Fatal(ok, err)
+			}
+			reads.Store(0)
+			if ok, err := UpToDate(root, hashesOf(tree), opts); !ok || err != nil || reads.Load() != 0 {
+				t.Fatalf("warm: %v, %v, %d reads", ok, err, reads.Load())
+			}
+			root = tt.spoil(t, root, cache)
+			reads.Store(0)
+			if ok, err := UpToDate(root, hashesOf(tree), opts); !ok || err != nil {
+				t.Fatalf("after spoiling the cache: %v, %v", ok, err)
+			}
+			if n := reads.Load(); n != 2 {
+				t.Errorf("a spoilt cache was trusted: %d reads, want 2", n)
+			}
+			if changes, err := PlanWith(root, bytesMap(tree), opts); len(changes) != 0 || err != nil {
+				t.Errorf("Plan: %q, %v", changeStrings(changes), err)
+			}
+			if fi, err := os.Stat(cache); err == nil && !fi.IsDir() {
+				reads.Store(0)
+				if ok, err := UpToDate(root, hashesOf(tree), opts); !ok || err != nil || reads.Load() != 0 {
+					t.Errorf("the rewritten cache: %v, %v, %d reads", ok, err, reads.Load())
+				}
+			}
+			ents, _ := os.ReadDir(dir)
+			for _, e := range ents {
+				if strings.Contains(e.Name(), ".tmp-") {
+					t.Errorf("temporary file %s left", e.Name())
+				}
+			}
+		})
+	}
+}
+
+// TestUpToDate: what UpToDate answers, without a stat cache, next to what
+// Write would do.
+func TestUpToDate(t *testing.T) {
+	tree := map[string]string{"clusters/e/a.yaml": "a", "environments/e/b.yaml": "b", "clusters/f/c.yaml": "c"}
+	scope := Scope{"clusters/e/", "environments/e/"}
+	inScope := map[string]string{"clusters/e/a.yaml": "a", "environments/e/b.yaml": "b"}
+	for _, tt := range []struct {
+		name  string
+		setup func(t *testing.T, root string)
+		want  map[string]string
+		scope Scope
+		ok    bool
+		err   string
+	}{
+		{"the same", nil, tree, nil, true, ""},
+		{"the same, scoped", nil, inScope, scope, true, ""},
+		{"a hash differs", nil, map[string]string{"clusters/e/a.yaml": "A", "environments/e/b.yaml": "b"}, scope, false, ""},
+		{"a file more", nil, map[string]string{"clusters/e/a.yaml": "a", "environments/e/b.yaml": "b", "clusters/e/new.yaml": "n"}, scope, false, ""},
+		{"a file less", nil, map[string]string{"clusters/e/a.yaml": "a"}, scope, false, ""},
+		{"file edited", func(t *testing.T, root string) {
+			must(t, os.WriteFile(filepath.Join(root, "clusters/e/a.yaml"), []byte("b"), 0o644))
+		}, tree, nil, false, ""},
+		{"file edited outside the scope", func(t *testing.T, root string) {
+			must(t, os.WriteFile(filepath.Join(root, "clusters/f/c.yaml"), []byte("x"), 0o644))
+		}, inScope, scope, true, ""},
+		{"manifest not canonical", func(t *testing.T, root string) {
+			b, err := os.ReadFile(filepath.Join(root, ManifestName))
+			must(t, err)
+			must(t, os.WriteFile(filepath.Join(root, ManifestName), append(b, "# note\n"...), 0o644))
+		}, tree, nil, false, ""},
+		{"manifest malformed", func(t *testing.T, root string) {
+			must(t, os.WriteFile(filepath.Join(root, ManifestName), []byte("nonsense\n"), 0o644))
+		}, tree, nil, false, ManifestName + ":1"},
+		{"journal left", func(t *testing.T, root string) {
+			must(t, os.WriteFile(filepath.Join(root, journalName), []byte(journalHeader+"\n"), 0o644))
+		}, tree, nil, false, ""},
+		{"staging left beside", func(t *testing.T, root string) {
+			must(t, os.Mkdir(filepath.Join(filepath.Dir(root), ".out.katonic-stage-AAAAAAAAAA"), 0o755))
+		}, tree, nil, false, ""},
+		{"parent is a link", func(t *testing.T, root string) {
+			must(t, os.Rename(filepath.Join(root, "clusters/e"), filepath.Join(root, "elsewhere")))
+			must(t, os.Symlink("../elsewhere", filepath.Join(root, "clusters/e")))
+		}, tree, nil, false, ""},
+		{"root missing", func(t *testing.T, root string) { must(t, os.RemoveAll(root)) }, map[string]string{}, nil, false, ""},
+		{"bad path", nil, map[string]string{"../x": "x"}, nil, false, `".." segment`},
+		{"outside the scope", nil, tree, scope, false, "outside the render scope"},
+		{"bad hash", nil, nil, nil, false, "not a SHA-256"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			root := filepath.Join(t.TempDir(), "out")
+			if _, err := Write(root, bytesMap(tree), nil); err != nil {
+				t.Fatal(err)
+			}
+			if tt.setup != nil {
+				tt.setup(t, root)
+			}
+			want := hashesOf(tt.want)
+			if tt.want == nil {
+				want = map[string]string{"a": "ABC"}
+			}
+			ok, err := UpToDate(root, want, Options{Scope: tt.scope})
+			if ok != tt.ok || (err == nil) != (tt.err == "") || err != nil && !strings.Contains(err.Error(), tt.err) {
+				t.Fatalf("UpToDate: %v, %v; want %v, %q", ok, err, tt.ok, tt.err)
+			}
+			if tt.err != "" || errors.Is(err, os.ErrNotExist) {
+				return
+			}
+			// True exactly when Write would write nothing (in out/ or
+			// beside it).
+			before := snapshot(t, filepath.Dir(root))
+			var desired map[string][]byte
+			if tt.want != nil {
+				desired = bytesMap(tt.want)
+			}
+			changes, werr := WriteWith(root, desired, Options{Scope: tt.scope})
+			if tt.ok && (werr != nil || len(changes) != 0 || !maps.Equal(snapshot(t, filepath.Dir(root)), before)) {
+				t.Errorf("UpToDate said yes, but Write changed %q (%v)", changeStrings(changes), werr)
+			}
+			if !tt.ok && werr == nil && maps.Equal(snapshot(t, filepath.Dir(root)), before) {
+				t.Errorf("UpToDate said no, but Write changed nothing")
+			}
+		})
+	}
+}
