@@ -193,3 +193,66 @@ func fuzzEdit(t *testing.T, root string, tree map[string][]byte, cached Options,
 		t.Fatalf("edit %d of %s: UpToDate %v, %v", edit, p, ok, err)
 	}
 }
+
+// FuzzScopedWrite renders a first tree in full, then a second one scoped to
+// the prefixes of scopeSpec (one a line; the second tree's paths outside
+// them are dropped), into a root holding files katonic does not own. The
+// scoped Write, which replaces only the scope's directories, must give
+// exactly what the whole-root swap gives (error or changes, tree and
+// manifest), and leave nothing beside the root or in it.
+func FuzzScopedWrite(f *testing.F) {
+	f.Add("clusters/a/k.yaml\nenvironments/a/e.yaml\nenvironments/gone/g.yaml\nclusters/b/k.yaml", "clusters/a/k.yaml\nenvironments/new/n.yaml", "clusters/a\nenvironments/a\nenvironments/gone\nenvironments/new", []byte("x"), true)
+	f.Add("clusters/e/k.yaml\nenvironments/e/x/y/z.yaml", "", "clusters/e\nenvironments/e", []byte("y"), false)
+	f.Add("clusters/e/k.yaml", "clusters/e/k.yaml/deeper", "clusters/e", []byte("z"), false)
+	f.Add("a/b/c", "a/b", "a", []byte("file for a directory"), true)
+	f.Add("x/1\ny/2", "z/3/4\nz/5", "z\nx", []byte{}, false)
+	f.Add("environments/e/keep/x", "environments/f/y", "environments/e\nenvironments/f", []byte("q"), true)
+	f.Fuzz(func(t *testing.T, first, second, scopeSpec string, content []byte, userFiles bool) {
+		var scope Scope
+		for _, l := range strings.SplitN(scopeSpec, "\n", 4) {
+			if CheckPath(l) != nil {
+				t.Skip()
+			}
+			scope = append(scope, l+"/")
+		}
+		a := fuzzTree(first, content)
+		b := map[string][]byte{}
+		for p, c := range fuzzTree(second, content) {
+			if scope.contains(p) {
+				b[p] = c
+			}
+		}
+		if !fuzzValid(a) {
+			t.Skip()
+		}
+		var roots [2]string
+		for i := range roots {
+			roots[i] = filepath.Join(t.TempDir(), "out")
+			if userFiles {
+				writeTree(t, roots[i], map[string]string{"clusters/e/flux-system/x.yaml": "mine", "u.txt": "mine", "environments/e/keep/": ""})
+			}
+			if _, err := Write(roots[i], a, nil); err != nil {
+				t.Skip() // a tree that meets a user file
+			}
+		}
+		var changes [2][]Change
+		var errs [2]string
+		for i, root := range roots {
+			testNoDirSwap = i == 1
+			ch, err := Write(root, b, scope)
+			testNoDirSwap = false
+			changes[i], errs[i] = ch, strings.ReplaceAll(fmt.Sprint(err), root, "ROOT")
+		}
+		if !slices.Equal(changes[0], changes[1]) || errs[0] != errs[1] {
+			t.Fatalf("scoped Write: %q, %s; whole-root swap: %q, %s", changeStrings(changes[0]), errs[0], changeStrings(changes[1]), errs[1])
+		}
+		if got, want := snapshot(t, roots[0]), snapshot(t, roots[1]); !maps.Equal(got, want) {
+			t.Fatalf("scoped Write left\n%q\nthe whole-root swap\n%q", got, want)
+		}
+		for _, root := range roots {
+			if left := siblingNames(t, filepath.Dir(root)); len(left) != 0 {
+				t.Fatalf("left beside the root: %q", left)
+			}
+		}
+	})
+}

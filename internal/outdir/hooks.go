@@ -15,6 +15,9 @@ var (
 	testHook func(event, p string) error
 	// testNoExchange makes renameat2 look unsupported, to test the fallback.
 	testNoExchange bool
+	// testNoDirSwap makes a scoped Write swap the whole root, as it did
+	// before per-directory swaps, to compare the two.
+	testNoDirSwap bool
 	// testRefTime, if set, replaces the stat cache's settling time (see
 	// refTime), so that tests need not wait for files to settle.
 	testRefTime func() int64

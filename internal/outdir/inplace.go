@@ -15,13 +15,19 @@ import (
 // journalHeader is the first line of the in-place strategy's journal.
 const journalHeader = "# katonic journal: a committed render of this directory, not yet fully applied; katonic finishes it. Do not edit."
 
-// op is one step of an in-place render: remove a stale generated file
-// ("del"), move a staged file into place ("put"), or move the staged
-// manifest into place ("manifest", always last).
+// op is one step of a journal: for an in-place render, remove a stale
+// generated file ("del") or move a staged file into place ("put"); for a
+// scoped render (see writeDirs), put a directory's new content in place
+// ("dir") or remove a directory ("rmdir"); then move the staged manifest
+// into place ("manifest", always last).
 type op struct {
-	kind   string // "del", "put" or "manifest"
-	staged string // put: the staged file's name in stagingName
-	path   string // del, put: slash path under root
+	kind   string // "del", "put", "dir", "rmdir" or "manifest"
+	staged string // put, dir, rmdir: the staged entry's name in stagingName
+	path   string // del, put, dir, rmdir: slash path under root
+	// dir, rmdir: the device and inode ("<dev>:<ino>", "-" for none or
+	// unknown) of the directory the step puts in place, and of the one it
+	// replaces or removes.
+	newID, oldID string
 }
 
 // writeInPlace writes the plan into root itself, where root cannot be
@@ -121,6 +127,8 @@ func (t *target) applyJournal(r *os.Root, ops []op) error {
 			err = removeStale(t.root, r, o.path)
 		case "put":
 			err = putStaged(t.root, r, path.Join(stagingName, o.staged), o.path)
+		case "dir", "rmdir":
+			err = t.applyDir(r, o)
 		case "manifest":
 			err = putStaged(t.root, r, path.Join(stagingName, "manifest"), ManifestName)
 		}
@@ -134,7 +142,7 @@ func (t *target) applyJournal(r *os.Root, ops []op) error {
 	if err := r.Remove(journalName); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return &PathError{Path: journalName, Rule: "removing the journal of a finished render: " + bareErr(err)}
 	}
-	if err := r.RemoveAll(stagingName); err != nil {
+	if err := removeTree(filepath.Join(t.root, stagingName)); err != nil {
 		return &PathError{Path: stagingName, Rule: "removing the staging directory of a finished render: " + bareErr(err)}
 	}
 	return nil
@@ -219,6 +227,10 @@ func formatJournal(ops []op) []byte {
 			fmt.Fprintf(&b, "del %s\n", o.path)
 		case "put":
 			fmt.Fprintf(&b, "put %s %s\n", o.staged, o.path)
+		case "dir":
+			fmt.Fprintf(&b, "dir %s %s %s %s\n", o.staged, o.newID, o.oldID, o.path)
+		case "rmdir":
+			fmt.Fprintf(&b, "rmdir %s %s %s\n", o.staged, o.oldID, o.path)
 		case "manifest":
 			b.WriteString("manifest\n")
 		}
@@ -249,6 +261,25 @@ func parseJournal(data []byte) ([]op, error) {
 			if n, err := strconv.Atoi(o.staged); err != nil || n < 0 || strconv.Itoa(n) != o.staged {
 				return nil, bad("malformed staged file name")
 			}
+		case "dir", "rmdir":
+			n := 4
+			if kind == "rmdir" {
+				n = 3
+			}
+			f := strings.SplitN(rest, " ", n)
+			if len(f) != n {
+				return nil, bad("malformed step")
+			}
+			o.staged, o.path, o.oldID, o.newID = f[0], f[n-1], f[n-2], "-"
+			if kind == "dir" {
+				o.newID = f[1]
+			}
+			if m, err := strconv.Atoi(o.staged); err != nil || m < 0 || strconv.Itoa(m) != o.staged {
+				return nil, bad("malformed staged directory name")
+			}
+			if !isDirID(o.oldID) || !isDirID(o.newID) {
+				return nil, bad("malformed directory identity")
+			}
 		case "manifest":
 			if rest != "" {
 				return nil, bad("malformed step")
@@ -274,12 +305,7 @@ func (t *target) recoverInPlace() error {
 		if _, err := os.Lstat(filepath.Join(t.root, stagingName)); err != nil {
 			return nil
 		}
-		r, err := os.OpenRoot(t.root)
-		if err != nil {
-			return fmt.Errorf("opening output root %s: %w", t.name, err)
-		}
-		defer r.Close()
-		if err := r.RemoveAll(stagingName); err != nil {
+		if err := removeTree(filepath.Join(t.root, stagingName)); err != nil {
 			return fmt.Errorf("output root %s: removing the staging directory of an interrupted render: %w", t.name, err)
 		}
 		return nil
@@ -307,4 +333,16 @@ func (t *target) recoverInPlace() error {
 		return fmt.Errorf("output root %s: finishing an interrupted render (journal %s): %w", t.name, filepath.Join(t.root, journalName), err)
 	}
 	return nil
+}
+
+// isDirID reports whether s is a directory identity of a journal: "-" or
+// "<dev>:<ino>" in decimal.
+func isDirID(s string) bool {
+	if s == "-" {
+		return true
+	}
+	dev, ino, ok := strings.Cut(s, ":")
+	_, err1 := strconv.ParseUint(dev, 10, 64)
+	_, err2 := strconv.ParseUint(ino, 10, 64)
+	return ok && err1 == nil && err2 == nil
 }

@@ -26,7 +26,13 @@ const (
 	helperFiles   = "KATONIC_OUTDIR_FILES"  // write: the tree's size
 	helperStop    = "KATONIC_OUTDIR_STOP"   // write: block at this event (1-based); 0: never
 	helperNoExchg = "KATONIC_OUTDIR_NOEXCHANGE"
+	helperScoped  = "KATONIC_OUTDIR_SCOPED" // write: with killScope
 )
+
+// killScope is the scope of the scoped writes of TestKillMidWrite: two of
+// genTree's environments, one with flux bootstrap's files and one with a
+// user's, and the directories only one of the trees has.
+var killScope = Scope{"clusters/e0/", "clusters/e1/", "environments/e0/", "environments/e1/", "environments/aonly/", "environments/bonly/"}
 
 func TestMain(m *testing.M) {
 	switch os.Getenv(helperEnv) {
@@ -58,7 +64,12 @@ func helperWrite() int {
 		}
 		return nil
 	}
-	if _, err := Write(os.Getenv(helperRoot), genTree(os.Getenv(helperTree), n), nil); err != nil {
+	tree, scope := genTree(os.Getenv(helperTree), n), Scope(nil)
+	if os.Getenv(helperScoped) != "" {
+		scope = killScope
+		maps.DeleteFunc(tree, func(p string, _ []byte) bool { return !scope.contains(p) })
+	}
+	if _, err := Write(os.Getenv(helperRoot), tree, scope); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -208,13 +219,16 @@ type child struct {
 	stderr bytes.Buffer
 }
 
-func startWriter(t *testing.T, root, tree string, n, stop int, noExchange bool) *child {
+func startWriter(t *testing.T, root, tree string, n, stop int, noExchange, scoped bool) *child {
 	t.Helper()
 	c := &child{cmd: exec.Command(os.Args[0])}
 	c.cmd.Env = append(helperEnviron(), helperEnv+"=write", helperRoot+"="+root, helperTree+"="+tree,
 		helperFiles+"="+strconv.Itoa(n), helperStop+"="+strconv.Itoa(stop))
 	if noExchange {
 		c.cmd.Env = append(c.cmd.Env, helperNoExchg+"=1")
+	}
+	if scoped {
+		c.cmd.Env = append(c.cmd.Env, helperScoped+"=1")
 	}
 	c.cmd.Stderr = &c.stderr
 	pipe, err := c.cmd.StdoutPipe()
@@ -248,6 +262,9 @@ func (c *child) events(max int) []string {
 // and nothing written beside it but katonic's own lock and staging
 // directories. With the exchange that holds without any recovery; with the
 // fallback swap and in place, after the recovery entry point (ReadManifest).
+// A scoped write ("directories": killScope) replaces each directory of the
+// scope as a whole: before any recovery each is wholly old or wholly new,
+// and the rest of the tree untouched.
 func TestKillMidWrite(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns helper processes")
@@ -261,13 +278,13 @@ func TestKillMidWrite(t *testing.T) {
 	}
 	master := filepath.Join(t.TempDir(), "out")
 	setUpRoot(t, master, n)
-	for _, mode := range []string{"exchange", "fallback", "in place"} {
+	for _, mode := range []string{"exchange", "fallback", "in place", "directories"} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
 			base := t.TempDir()
 			root := filepath.Join(base, "out")
 			linkCopy(t, master, root)
-			inPlace, noExchange := mode == "in place", mode == "fallback"
+			inPlace, noExchange, scoped := mode == "in place", mode == "fallback", mode == "directories"
 			if inPlace {
 				writeTree(t, root, map[string]string{".git/HEAD": "ref: refs/heads/main\n"})
 			}
@@ -277,7 +294,7 @@ func TestKillMidWrite(t *testing.T) {
 			want := map[string]map[string]string{"a": snapshot(t, root)}
 			steps := map[string][]string{}
 			for _, to := range []string{"b", "a"} {
-				c := startWriter(t, root, to, n, 0, noExchange)
+				c := startWriter(t, root, to, n, 0, noExchange, scoped)
 				steps[to] = c.events(0)
 				if err := c.cmd.Wait(); err != nil {
 					t.Fatalf("helper writing %s: %v\n%s", to, err, c.stderr.String())
@@ -291,7 +308,7 @@ func TestKillMidWrite(t *testing.T) {
 			if maps.Equal(want["a"], want["b"]) {
 				t.Fatal("trees a and b are the same")
 			}
-			commit := map[string]string{"exchange": "swapped", "fallback": "old-moved", "in place": "journal"}[mode]
+			commit := map[string]string{"exchange": "swapped", "fallback": "old-moved", "in place": "journal", "directories": "journal"}[mode]
 
 			// Kill points, by step name (and where among the steps of that
 			// name), so that they apply to a write in either direction: every
@@ -331,7 +348,7 @@ func TestKillMidWrite(t *testing.T) {
 					}
 					stop = idx[int(k.at*float64(len(idx)))] + 1
 				}
-				c := startWriter(t, root, to, n, stop, noExchange)
+				c := startWriter(t, root, to, n, stop, noExchange, scoped)
 				wantState := ""
 				if stop > 0 {
 					if got := c.events(stop); len(got) != stop {
@@ -354,6 +371,9 @@ func TestKillMidWrite(t *testing.T) {
 						t.Fatalf("%s: out/ is neither tree before any recovery:\n%s", where, treeDiff(got, want[state], want[to]))
 					}
 				}
+				if scoped {
+					checkUnits(t, where, snapshot(t, root), want["a"], want["b"])
+				}
 				if _, err := ReadManifest(root); err != nil {
 					t.Fatalf("%s: recovery: %v", where, err)
 				}
@@ -374,8 +394,24 @@ func TestKillMidWrite(t *testing.T) {
 				checkParent(t, base)
 			}
 
+			if scoped {
+				n := 0
+				for _, k := range kills {
+					if k.event == "exchanged" {
+						n++
+					}
+				}
+				if n == 0 {
+					t.Fatal("no kill between the exchanges of a scoped write")
+				}
+			}
 			// A complete render afterwards cleans up everything.
-			if _, err := Write(root, genTree("b", n), nil); err != nil {
+			final, scope := genTree("b", n), Scope(nil)
+			if scoped {
+				scope = killScope
+				maps.DeleteFunc(final, func(p string, _ []byte) bool { return !scope.contains(p) })
+			}
+			if _, err := Write(root, final, scope); err != nil {
 				t.Fatal(err)
 			}
 			if got := snapshot(t, root); !maps.Equal(got, want["b"]) {
@@ -419,4 +455,43 @@ func treeDiff(got, a, b map[string]string) string {
 		lines = append(lines[:20], fmt.Sprintf("  … and %d more", len(lines)-20))
 	}
 	return strings.Join(lines, "\n")
+}
+
+// checkUnits fails unless each directory of killScope is in got as it is
+// in tree a or in tree b, and everything else as in both (the manifest
+// and katonic's journal and staging directory aside).
+func checkUnits(t *testing.T, where string, got, a, b map[string]string) {
+	t.Helper()
+	in := func(p string) string {
+		for _, prefix := range killScope {
+			if strings.HasPrefix(p, prefix) {
+				return prefix
+			}
+		}
+		return ""
+	}
+	for _, prefix := range killScope {
+		sub := func(tree map[string]string) map[string]string {
+			return maps.Collect(func(yield func(string, string) bool) {
+				for p, v := range tree {
+					if strings.HasPrefix(p, prefix) && !yield(p, v) {
+						return
+					}
+				}
+			})
+		}
+		if g := sub(got); !maps.Equal(g, sub(a)) && !maps.Equal(g, sub(b)) {
+			t.Fatalf("%s: before any recovery %s is neither old nor new:\n%s", where, prefix, treeDiff(g, sub(a), sub(b)))
+		}
+	}
+	for p, v := range got {
+		if in(p) == "" && p != ManifestName && !strings.HasPrefix(p, ".katonic-") && v != a[p] {
+			t.Fatalf("%s: before any recovery %s, outside the scope, changed", where, p)
+		}
+	}
+	for p := range a {
+		if _, ok := got[p]; !ok && in(p) == "" {
+			t.Fatalf("%s: before any recovery %s, outside the scope, is missing", where, p)
+		}
+	}
 }

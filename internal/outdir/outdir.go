@@ -274,6 +274,23 @@ func WriteWith(root string, desired map[string][]byte, opts Options) ([]Change, 
 		c.save(t, pl.next, opts.Scope, nil)
 		return pl.changes, nil
 	}
+	if opts.Scope != nil && t.exists && !testNoDirSwap {
+		// Only the scope's directories are replaced; root stays.
+		moved, err := t.writeDirs(pl, opts)
+		var ce *carryError
+		if !errors.As(err, &ce) {
+			if err != nil {
+				return nil, err
+			}
+			c.save(t, pl.next, opts.Scope, moved)
+			return pl.changes, nil
+		}
+		if err := t.writeInPlace(pl, ce.reason); err != nil {
+			return nil, err
+		}
+		c.save(t, pl.next, opts.Scope, func(p string) bool { return pl.write[p] })
+		return pl.changes, nil
+	}
 	reason := t.inPlaceReason()
 	if reason == "" {
 		err = t.writeSwap(pl, opts)

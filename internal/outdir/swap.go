@@ -54,7 +54,12 @@ func (t *target) writeSwap(pl *plan, opts Options) (err error) {
 			removeTree(filepath.Join(t.parent, stage))
 		}
 	}()
-	b := &builder{t: t, pl: pl, pr: pr, stage: stage, dirs: map[string]fs.FileInfo{}, made: map[string]bool{}}
+	b := &builder{
+		t: t, pl: pl, pr: pr, where: filepath.Join(t.parent, stage),
+		src:  func(p string) string { return path.Join(t.base, p) },
+		dst:  func(p string) string { return path.Join(stage, p) },
+		dirs: map[string]fs.FileInfo{}, made: map[string]bool{},
+	}
 	if t.exists {
 		if err := b.carryTree(); err != nil {
 			return err
@@ -72,12 +77,18 @@ func (t *target) writeSwap(pl *plan, opts Options) (err error) {
 	return t.swap(pr, stage, id, opts)
 }
 
-// builder builds the staging tree.
+// builder builds a staging tree: the new content of root (top "", in a
+// directory beside it) or of one directory top of root (in root's staging
+// directory; see writeDirs).
 type builder struct {
-	t         *target
-	pl        *plan
-	pr        *os.Root               // root's parent
-	stage     string                 // the staging directory's name in the parent
+	t  *target
+	pl *plan
+	pr *os.Root // the directory that src and dst names are relative to
+	// src and dst name the entry of slash path p (relative to root) in
+	// root and in the staging tree, relative to pr.
+	src, dst  func(p string) string
+	where     string                 // the staging tree's absolute path, for messages
+	top       string                 // what is staged: "" (root) or a directory under it
 	dirs      map[string]fs.FileInfo // root's directories by slash path ("" is root)
 	made      map[string]bool        // directories created in the staging tree
 	recreated []string               // those that copy one of root's, parents first
@@ -85,8 +96,8 @@ type builder struct {
 	devOK     bool
 }
 
-func (b *builder) oldName(p string) string   { return path.Join(b.t.base, p) }
-func (b *builder) stageName(p string) string { return path.Join(b.stage, p) }
+func (b *builder) oldName(p string) string   { return b.src(p) }
+func (b *builder) stageName(p string) string { return b.dst(p) }
 
 // carryTree walks root and carries into the staging tree every entry that
 // the render keeps as it is.
@@ -110,7 +121,7 @@ func (b *builder) carryDir(rel string) error {
 	if err != nil {
 		return &carryError{fmt.Sprintf("directory %s cannot be read: %v", quotePath(rel), bareErr(err))}
 	}
-	if len(ents) == 0 && rel != "" {
+	if len(ents) == 0 && rel != b.top {
 		return b.mkdirs(rel) // an empty directory stays
 	}
 	slices.SortFunc(ents, func(x, y fs.DirEntry) int { return strings.Compare(x.Name(), y.Name()) })
@@ -215,7 +226,7 @@ func copyFile(r *os.Root, src, dst string, fi fs.FileInfo) error {
 // of root's directory of that path (writable to katonic until finish gives
 // it its mode), or a new directory 0755 less the umask.
 func (b *builder) mkdirs(rel string) error {
-	if rel == "." || rel == "" || b.made[rel] {
+	if rel == "." || rel == "" || rel == b.top || b.made[rel] {
 		return nil
 	}
 	if err := b.mkdirs(path.Dir(rel)); err != nil {
@@ -227,7 +238,7 @@ func (b *builder) mkdirs(rel string) error {
 		perm = 0o700
 	}
 	if err := b.pr.Mkdir(b.stageName(rel), perm); err != nil {
-		return &PathError{Path: rel, Rule: "creating directory in the staging tree " + filepath.Join(b.t.parent, b.stage) + ": " + bareErr(err)}
+		return &PathError{Path: rel, Rule: "creating directory in the staging tree " + b.where + ": " + bareErr(err)}
 	}
 	b.made[rel] = true
 	if old {
@@ -239,7 +250,7 @@ func (b *builder) mkdirs(rel string) error {
 // writeNew writes the added and changed files into the staging tree.
 func (b *builder) writeNew() error {
 	for _, c := range b.pl.changes {
-		if c.Kind == Removed {
+		if c.Kind == Removed || b.top != "" && !strings.HasPrefix(c.Path, b.top+"/") {
 			continue
 		}
 		if err := hook("stage", c.Path); err != nil {
@@ -249,7 +260,7 @@ func (b *builder) writeNew() error {
 			return err
 		}
 		if err := writeNewFile(b.pr, b.stageName(c.Path), b.pl.desired[c.Path]); err != nil {
-			return &PathError{Path: c.Path, Rule: "writing into the staging tree " + filepath.Join(b.t.parent, b.stage) + ": " + bareErr(err)}
+			return &PathError{Path: c.Path, Rule: "writing into the staging tree " + b.where + ": " + bareErr(err)}
 		}
 	}
 	return nil
@@ -263,19 +274,28 @@ func (b *builder) finish() error {
 	if b.pl.oldRaw != nil && bytes.Equal(b.pl.manifest, b.pl.oldRaw) && b.pr.Link(b.oldName(ManifestName), name) == nil {
 		// unchanged: the same file
 	} else if err := writeNewFile(b.pr, name, b.pl.manifest); err != nil {
-		return &PathError{Path: ManifestName, Rule: "writing into the staging tree " + filepath.Join(b.t.parent, b.stage) + ": " + bareErr(err)}
+		return &PathError{Path: ManifestName, Rule: "writing into the staging tree " + b.where + ": " + bareErr(err)}
 	}
+	if err := b.finishDirs(); err != nil {
+		return err
+	}
+	if fi, ok := b.dirs[""]; ok {
+		chownLike(b.pr, b.stageName(""), fi)
+		if err := b.pr.Chmod(b.stageName(""), fi.Mode()&modeBits); err != nil {
+			return fmt.Errorf("output root %s: setting the mode of the staging tree: %w", b.t.name, err)
+		}
+	}
+	return nil
+}
+
+// finishDirs gives the recreated directories, innermost first, the modes
+// and owners of root's.
+func (b *builder) finishDirs() error {
 	for _, rel := range slices.Backward(b.recreated) {
 		fi := b.dirs[rel]
 		chownLike(b.pr, b.stageName(rel), fi)
 		if err := b.pr.Chmod(b.stageName(rel), fi.Mode()&modeBits); err != nil {
 			return &PathError{Path: rel, Rule: "setting the mode of its copy in the staging tree: " + bareErr(err)}
-		}
-	}
-	if fi, ok := b.dirs[""]; ok {
-		chownLike(b.pr, b.stage, fi)
-		if err := b.pr.Chmod(b.stage, fi.Mode()&modeBits); err != nil {
-			return fmt.Errorf("output root %s: setting the mode of the staging tree: %w", b.t.name, err)
 		}
 	}
 	return nil

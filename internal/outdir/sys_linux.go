@@ -10,10 +10,16 @@ import (
 // (renameat2 with RENAME_EXCHANGE). It returns errNoExchange where the
 // kernel or the file system does not support that.
 func exchange(dirfd int, a, b string) error {
+	return exchangeAt(dirfd, a, dirfd, b)
+}
+
+// exchangeAt atomically exchanges the entry a of the directory afd with the
+// entry b of the directory bfd, as exchange does.
+func exchangeAt(afd int, a string, bfd int, b string) error {
 	if testNoExchange {
 		return errNoExchange
 	}
-	return renameat2(dirfd, a, b, unix.RENAME_EXCHANGE)
+	return renameat2(afd, a, bfd, b, unix.RENAME_EXCHANGE)
 }
 
 // renameNoReplace renames a to b in dirfd, failing if b exists
@@ -22,11 +28,11 @@ func renameNoReplace(dirfd int, a, b string) error {
 	if testNoExchange {
 		return errNoExchange
 	}
-	return renameat2(dirfd, a, b, unix.RENAME_NOREPLACE)
+	return renameat2(dirfd, a, dirfd, b, unix.RENAME_NOREPLACE)
 }
 
-func renameat2(dirfd int, a, b string, flags uint) error {
-	err := unix.Renameat2(dirfd, a, dirfd, b, flags)
+func renameat2(afd int, a string, bfd int, b string, flags uint) error {
+	err := unix.Renameat2(afd, a, bfd, b, flags)
 	switch {
 	case err == nil:
 		return nil
