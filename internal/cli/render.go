@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"maps"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -122,13 +124,24 @@ func runRender(stdout, stderr io.Writer, o renderOptions, envs []string) error {
 		}
 	}
 
-	if err := res.ReadFiles(); err != nil {
-		return err
+	wopts := outdir.Options{Scope: res.Scope, Progress: stderr, StatCache: statCache(cache, out)}
+	// Nothing to write: out/ already holds every file's hash. Known from
+	// the hashes alone (the stat cache spares reading the files), so a
+	// fleet where nothing changed reads no rendered file at all.
+	upToDate, err := outdir.UpToDate(out, res.Hashes, wopts)
+	if err != nil {
+		return outputError(err)
 	}
+
 	if o.check {
-		changes, err := outdir.PlanWith(out, res.Files, outdir.Options{Scope: res.Scope, Progress: stderr})
-		if err != nil {
-			return outputError(err)
+		var changes []outdir.Change
+		if !upToDate {
+			if err := res.ReadFiles(); err != nil {
+				return err
+			}
+			if changes, err = outdir.PlanWith(out, res.Files, wopts); err != nil {
+				return outputError(err)
+			}
 		}
 		if o.format == "json" {
 			if err := writeJSON(stdout, summary(res, changes, shown, true)); err != nil {
@@ -154,9 +167,11 @@ func runRender(stdout, stderr io.Writer, o renderOptions, envs []string) error {
 		return nil
 	}
 
-	changes, err := outdir.WriteWith(out, res.Files, outdir.Options{Scope: res.Scope, Progress: stderr})
-	if err != nil {
-		return outputError(err)
+	var changes []outdir.Change
+	if !upToDate {
+		if changes, err = write(out, res, wopts); err != nil {
+			return err
+		}
 	}
 	sum := summary(res, changes, shown, false)
 	if o.format == "json" {
@@ -296,4 +311,109 @@ func renderCache(off bool) *rendercache.Cache {
 		return nil
 	}
 	return &rendercache.Cache{Dir: d}
+}
+
+// write writes res into out. When the manifest shows that only some
+// environments changed (their files' hashes, or environments gone), only
+// their directories are written, each swapped in whole (outdir's scoped
+// write), so one changed environment costs that environment, not the
+// fleet; the rest is then checked, and anything else that differs (a file
+// edited by hand) gets the full write that repairs it.
+func write(out string, res *compile.Result, opts outdir.Options) ([]outdir.Change, error) {
+	// Past half the fleet, one swap of the whole tree is cheaper than a
+	// swap per environment.
+	if scope, envs, ok := changedScope(out, res); ok && opts.Scope == nil && len(scope) <= len(res.Envs) {
+		if err := res.ReadFiles(envs...); err != nil {
+			return nil, err
+		}
+		desired := map[string][]byte{}
+		for _, e := range res.Envs {
+			if slices.Contains(envs, e.Env.Name) {
+				for _, p := range e.Files {
+					desired[p] = res.Files[p]
+				}
+			}
+		}
+		sopts := opts
+		sopts.Scope = scope
+		changes, err := outdir.WriteWith(out, desired, sopts)
+		if err != nil {
+			return nil, outputError(err)
+		}
+		if ok, err := outdir.UpToDate(out, res.Hashes, opts); err == nil && ok {
+			return changes, nil
+		}
+	}
+	if err := res.ReadFiles(); err != nil {
+		return nil, err
+	}
+	changes, err := outdir.WriteWith(out, res.Files, opts)
+	if err != nil {
+		return nil, outputError(err)
+	}
+	return changes, nil
+}
+
+// changedScope compares res with out's manifest and returns the scope of
+// the environments whose generated files differ (rendered ones, by hash;
+// gone ones, by their files still listed), and the rendered ones among
+// them. ok is false when that cannot be told from the manifest: it
+// cannot be read, or lists a file outside clusters/<env>/ and
+// environments/<env>/.
+func changedScope(out string, res *compile.Result) (scope outdir.Scope, envs []string, ok bool) {
+	m, err := outdir.ReadManifest(out)
+	if err != nil {
+		return nil, nil, false
+	}
+	owner := func(p string) (string, bool) {
+		parts := strings.SplitN(p, "/", 3)
+		if len(parts) < 3 || parts[0] != "clusters" && parts[0] != "environments" {
+			return "", false
+		}
+		return parts[1], true
+	}
+	changed := map[string]bool{}
+	for p, h := range m {
+		name, ok := owner(p)
+		if !ok {
+			return nil, nil, false
+		}
+		if res.Hashes[p] != h {
+			changed[name] = true
+		}
+	}
+	for p := range res.Hashes {
+		name, ok := owner(p)
+		if !ok {
+			return nil, nil, false
+		}
+		if _, listed := m[p]; !listed {
+			changed[name] = true
+		}
+	}
+	rendered := map[string]bool{}
+	for _, e := range res.Envs {
+		rendered[e.Env.Name] = true
+	}
+	for _, name := range slices.Sorted(maps.Keys(changed)) {
+		scope = append(scope, compile.Scope(name)...)
+		if rendered[name] {
+			envs = append(envs, name)
+		}
+	}
+	return scope, envs, len(scope) > 0
+}
+
+// statCache returns where the output directory out's stat cache lives:
+// in the render cache's directory, named by out's absolute path; "" (no
+// stat cache) when the render cache is off.
+func statCache(cache *rendercache.Cache, out string) string {
+	if cache == nil || cache.Dir == "" {
+		return ""
+	}
+	abs, err := filepath.Abs(out)
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(cache.Dir, "stat", rendercache.NewHasher().AddString("out", abs).Key())
 }
