@@ -17,8 +17,9 @@ import (
 )
 
 // fleetEntry is a whole successful Compile, cached under the fleet key:
-// everything but the files' bytes, which are in each environment's
-// envEntry (Result.ReadFiles reads them when they are needed).
+// everything but the files' bytes and each environment's Secrets and
+// Releases, which are in its envEntry (Result.ReadFiles reads them when
+// they are needed): what a render where nothing changed decodes.
 type fleetEntry struct {
 	Diags  diag.List
 	Envs   []cachedEnv
@@ -27,14 +28,12 @@ type fleetEntry struct {
 }
 
 // cachedEnv is an EnvResult without its Source (CUE values, which gob
-// cannot encode and a cache hit does not need).
+// cannot encode and a cache hit does not need), Secrets and Releases.
 type cachedEnv struct {
-	Env      *config.Environment
-	Key      string
-	Files    []string
-	Secrets  []render.SecretRef
-	Releases []render.Release
-	Diags    diag.List
+	Env   *config.Environment
+	Key   string
+	Files []string
+	Diags diag.List
 }
 
 // validEntry is one environment's validation, cached under validKey of its
@@ -190,7 +189,7 @@ func cacheKeys(dir, out string, opts Options) (keys, bool, error) {
 func fromFleet(dir string, fe *fleetEntry) *Result {
 	res := &Result{Dir: dir, Diags: fe.Diags, Files: map[string][]byte{}, Hashes: fe.Hashes, Cached: len(fe.Envs)}
 	for _, e := range fe.Envs {
-		res.Envs = append(res.Envs, EnvResult{Env: e.Env, Key: e.Key, Files: e.Files, Secrets: e.Secrets, Releases: e.Releases, Diags: e.Diags})
+		res.Envs = append(res.Envs, EnvResult{Env: e.Env, Key: e.Key, Files: e.Files, Diags: e.Diags})
 	}
 	if fe.Scope != nil {
 		res.Scope = fe.Scope
@@ -205,7 +204,7 @@ func fromFleet(dir string, fe *fleetEntry) *Result {
 func toFleet(res *Result) *fleetEntry {
 	fe := &fleetEntry{Diags: res.Diags, Scope: res.Scope, Hashes: res.Hashes}
 	for _, e := range res.Envs {
-		fe.Envs = append(fe.Envs, cachedEnv{Env: e.Env, Key: e.Key, Files: e.Files, Secrets: e.Secrets, Releases: e.Releases, Diags: e.Diags})
+		fe.Envs = append(fe.Envs, cachedEnv{Env: e.Env, Key: e.Key, Files: e.Files, Diags: e.Diags})
 	}
 	return fe
 }

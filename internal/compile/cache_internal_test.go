@@ -3,6 +3,7 @@ package compile
 import (
 	"bytes"
 	"encoding/gob"
+	"path/filepath"
 	"reflect"
 	"testing"
 )
@@ -26,6 +27,15 @@ func TestFleetEntryEncodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	back := fromFleet(res.Dir, &fe)
+	// Secrets, Releases and the files' bytes come from each environment's
+	// entry, or, as here without a cache, from rendering it again.
+	back.readEnv = readEnvFunc(res.Dir, filepath.Join(res.Dir, "out"), Options{})
+	if err := back.ReadFiles(); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back.Files, res.Files) {
+		t.Error("files differ after ReadFiles")
+	}
 	for i := range res.Envs {
 		want := res.Envs[i]
 		want.Source = back.Envs[i].Source

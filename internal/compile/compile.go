@@ -62,7 +62,9 @@ type Options struct {
 	// Lazy, with Cache, leaves out of Result.Files the files of the
 	// environments taken from the cache: Result.Hashes still has every
 	// file's SHA-256, and Result.ReadFiles reads the bytes when a caller
-	// needs them (katonic render, when out/ is not already up to date).
+	// needs them (katonic render, when out/ is not already up to date),
+	// with the environments' Secrets and Releases, which a whole compile
+	// taken from the cache leaves out too.
 	Lazy bool
 	// Progress, when not nil, is told how many environments will be
 	// rendered (Start, once, before the first) and is called once per
@@ -140,9 +142,9 @@ type Result struct {
 	// Hashes are the SHA-256 (lowercase hex) of every rendered file, by
 	// the same paths as Files, whether or not Files holds its bytes.
 	Hashes map[string]string
-	// readEnv returns the files of one environment whose bytes Files
-	// lacks: from the cache, or rendered again if the cache lost them.
-	readEnv func(e EnvResult) (map[string][]byte, error)
+	// readEnv returns the render of one environment whose bytes Files
+	// lacks: from the cache, or rendered again if the cache lost it.
+	readEnv func(e EnvResult) (*render.Result, error)
 	// Scope is the part of the output directory the compile is
 	// responsible for: nil for all environments, else their prefixes.
 	Scope outdir.Scope
@@ -429,49 +431,43 @@ func Compile(opts Options) (*Result, error) {
 // rendering the environment again when the cache no longer has it. The
 // bytes always hash to Hashes. An error is a failure to render.
 func (r *Result) ReadFiles(envs ...string) error {
-	if len(r.Files) == len(r.Hashes) {
-		return nil
-	}
-	for _, e := range r.Envs {
+	for i, e := range r.Envs {
 		if len(e.Files) == 0 || len(envs) > 0 && !slices.Contains(envs, e.Env.Name) {
 			continue
 		}
-		if _, ok := r.Files[e.Files[0]]; ok {
+		if _, ok := r.Files[e.Files[0]]; ok && e.Releases != nil {
 			continue
 		}
-		files, err := r.readEnv(e)
+		got, err := r.readEnv(e)
 		if err != nil {
 			return fmt.Errorf("rendering environment %s: %w", e.Env.Name, err)
 		}
 		for _, p := range e.Files {
-			b, ok := files[p]
+			b, ok := got.Files[p]
 			if !ok || Hash(b) != r.Hashes[p] {
 				return fmt.Errorf("rendering environment %s again gave other files than its cache entry recorded (%s): delete the render cache", e.Env.Name, p)
 			}
 			r.Files[p] = b
 		}
+		r.Envs[i].Secrets, r.Envs[i].Releases = got.Secrets, got.Releases
 	}
 	return nil
 }
 
 // readEnvFunc returns Result.readEnv for a repository dir rendering into
 // out: the cache entry of the environment's key, or a new render.
-func readEnvFunc(dir, out string, opts Options) func(e EnvResult) (map[string][]byte, error) {
-	return func(e EnvResult) (map[string][]byte, error) {
+func readEnvFunc(dir, out string, opts Options) func(e EnvResult) (*render.Result, error) {
+	return func(e EnvResult) (*render.Result, error) {
 		var ee envEntry
 		if opts.Cache != nil && e.Key != "" && opts.Cache.Get(e.Key, &ee) {
-			return ee.Files, nil
+			return &render.Result{Files: ee.Files, Secrets: ee.Secrets, Releases: ee.Releases}, nil
 		}
 		sops, err := secrets.Scan(dir, e.Env.Name)
 		if err != nil {
 			return nil, err
 		}
 		_, statErr := os.Stat(filepath.Join(out, "clusters", e.Env.Name, "flux-system", "kustomization.yaml"))
-		r, err := render.Environment(e.Env, render.Options{PathPrefix: PathPrefix(dir, out), Bootstrapped: statErr == nil, Secrets: sops})
-		if err != nil {
-			return nil, err
-		}
-		return r.Files, nil
+		return render.Environment(e.Env, render.Options{PathPrefix: PathPrefix(dir, out), Bootstrapped: statErr == nil, Secrets: sops})
 	}
 }
 
