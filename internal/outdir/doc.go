@@ -79,9 +79,11 @@
 // # All or nothing
 //
 // A render killed at any instant leaves the output directory either fully old
-// or fully new. Two strategies give that.
+// or fully new; a scoped render, each directory of its scope (each
+// environment's clusters/<env> and environments/<env>). Three strategies
+// give that.
 //
-// Swap (the default): Write builds the complete new tree in a staging
+// Swap (a full render, Scope nil): Write builds the complete new tree in a staging
 // directory beside the root, /repo/.out.katonic-stage-<id>: it writes the new
 // files there, and hard-links every file it does not change into it — other
 // environments' files, files katonic does not own such as those `flux
@@ -99,7 +101,41 @@
 // moves in; without one, an old tree moves back). Leftover staging, ready and
 // old directories of killed renders are removed by the next Write.
 //
-// In place: when the root cannot be moved — it holds .git (`--out .`, or an
+// Per directory (a scoped render into an existing root): only the scope's
+// directories that change are replaced, each as a whole, so the cost is that
+// of the scope, not of the tree. A unit is a scope prefix's directory under
+// which a file is written or a stale file removed; if it does not exist yet,
+// its outermost missing ancestor (clusters/ for a first environment); if its
+// new content is empty and its parent holds nothing else, that parent, and
+// so on up (never root): the directories a removal empties go with it. Each
+// unit's new content is built in out/.katonic-staging/<n> as a swap builds
+// a tree: new files written, everything else in the unit hard-linked
+// (files katonic does not own, such as clusters/<env>/flux-system/, too),
+// directories recreated with their modes. Then the journal, which lists each
+// unit with the device and inode of its old and its new directory, and the
+// new manifest are written there, and the journal is renamed to
+// out/.katonic-journal: the commit point. Then each unit is exchanged with
+// its new content by renameat2(RENAME_EXCHANGE) (a new one renamed in, a
+// removed one renamed out into the staging directory); where the exchange
+// is unsupported, the old directory is renamed into the staging directory
+// and the new one into place, so that for that instant the unit is missing.
+// Then the manifest is renamed into place, the journal removed, and the
+// staging directory, which now holds the old directories, removed. A kill
+// before the commit leaves the old tree, and the staging directory, which
+// the next Write, Plan or [ReadManifest] removes; a kill after it leaves the
+// journal, which the next call replays: a unit that already holds its new
+// directory (by device and inode) is done, one that still holds the old
+// is exchanged, and a directory in the unit's place that is neither is
+// never replaced or removed (where a new directory must go, that is an
+// error). Readers other than katonic see, at every instant, each
+// unit wholly old or wholly new, and the rest of the tree as it was; the
+// manifest follows the units. Where a unit cannot be staged (it is a mount
+// point, it holds the working directory, an entry in it can be neither
+// linked nor copied, an ancestor is not a directory), Write writes in place
+// instead. The root itself is never moved, so this works for a root that
+// holds .git or is a mount point as well.
+//
+// In place: when a full render's root cannot be moved — it holds .git (`--out .`, or an
 // output repository of its own), it holds the working directory, it is a mount
 // point, its parent is not writable, renaming it fails, or something in it
 // cannot be carried into a staging tree (a nested mount point, an unreadable
@@ -115,11 +151,14 @@
 // The names .katonic-generated, .katonic-journal, .katonic-staging and
 // .katonic-lock are reserved at the root of the output directory.
 //
+// Only the journal's .katonic-staging and .katonic-journal ever appear in the
+// output directory during a render, as in place.
+//
 // Limits: files are not fsynced, so the guarantee is against the process
 // dying, not against power loss. A swap recreates directories, so their
 // mtimes, extended attributes and ACLs are not kept (their modes are). A file
-// that another program creates in the output directory while a render is
-// staging lands in the old tree and is removed with it; so does the working
-// directory of a process inside the output directory (a shell in
+// that another program creates in the output directory (or, scoped, in a unit)
+// while a render is staging lands in the old tree and is removed with it; so
+// does the working directory of a process inside it (a shell in
 // out/clusters, say), which is left in a removed directory.
 package outdir

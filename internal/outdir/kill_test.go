@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -56,7 +57,10 @@ func helperWrite() int {
 	stop, _ := strconv.Atoi(os.Getenv(helperStop))
 	testNoExchange = os.Getenv(helperNoExchg) != ""
 	count := 0
+	var mu sync.Mutex // files are read in parallel
 	testHook = func(event, p string) error {
+		mu.Lock()
+		defer mu.Unlock()
 		count++
 		fmt.Fprintf(os.Stdout, "%s %s\n", event, p)
 		if count == stop {

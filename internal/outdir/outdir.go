@@ -221,10 +221,13 @@ func PlanWith(root string, desired map[string][]byte, opts Options) ([]Change, e
 // file, generated or not, left byte for byte as it was. If nothing changes,
 // nothing at all is written.
 //
-// Write is all or nothing, even if the process is killed at any instant: it
-// builds the complete new tree in a directory beside root and exchanges the
-// two atomically, or, where root cannot be moved, commits through a journal
-// that the next Write, Plan or [ReadManifest] finishes; see the package
+// Write is all or nothing, even if the process is killed at any instant: a
+// full render (Scope nil) builds the complete new tree in a directory beside
+// root and exchanges the two atomically; a scoped render replaces only the
+// scope's directories that change, each atomically, committed through a
+// journal, so that its cost is that of the scope; where neither works, Write
+// writes in place through a journal. The next Write, Plan or [ReadManifest]
+// finishes or rolls back a render that was killed; see the package
 // documentation. It holds the output directory's lock throughout, so two
 // renders never interleave; it waits up to [DefaultLockTimeout] for another
 // render to finish, then returns a [*LockError].
@@ -417,13 +420,16 @@ func makePlan(t *target, desired map[string][]byte, scope Scope, c *statCache) (
 	}
 
 	var conflicts []string
-	dirs := map[string]fs.FileInfo{} // parents already found to be real directories
-	for _, p := range paths {
+	var checks []fileCheck
+	if pl.rootExists {
+		checks = checkFiles(root, paths, func(p string) bool { _, owned := pl.old[p]; return owned }, c)
+	}
+	for i, p := range paths {
 		if !pl.rootExists {
 			pl.changes = append(pl.changes, Change{Path: p, Kind: Added})
 			continue
 		}
-		leaf, blocker, err := inspectCached(root, p, dirs)
+		leaf, blocker, err := checks[i].leaf, checks[i].blocker, checks[i].err
 		switch {
 		case err != nil:
 			return nil, err
@@ -446,11 +452,10 @@ func makePlan(t *target, desired map[string][]byte, scope Scope, c *statCache) (
 				conflicts = append(conflicts, p)
 				continue
 			}
-			sum, err := c.hashFile(root, p, leaf)
-			if err != nil {
+			if err := checks[i].sumErr; err != nil {
 				return nil, err
 			}
-			if sum != pl.hashes[p] {
+			if checks[i].sum != pl.hashes[p] {
 				pl.changes = append(pl.changes, Change{Path: p, Kind: Changed})
 			}
 		}

@@ -86,6 +86,7 @@ type statCache struct {
 	// ref, a time no later than any timestamp the kernel can give a change
 	// made after this call started (see refTime).
 	ref int64
+	id  rootID // the root the file was made for, if it is this one
 	mu  sync.Mutex
 }
 
@@ -117,7 +118,7 @@ func openStatCache(opts Options, t *target, lockStamp int64) *statCache {
 	}
 	c.raw = raw
 	if got, entries, err := parseStatCache(raw); err == nil && got == id {
-		c.old = entries
+		c.old, c.id = entries, id
 	}
 	return c
 }
@@ -172,26 +173,45 @@ func parseStatCache(raw []byte) (rootID, map[string]statEntry, error) {
 	}
 	entries := make(map[string]statEntry, len(lines))
 	for _, line := range lines[2 : len(lines)-1] {
-		f := strings.SplitN(line, " ", 7)
-		if len(f) != 7 || len(f[0]) != 64 || !isLowerHex(f[0]) || CheckPath(f[6]) != nil {
+		// Paths are not checked: only the manifest's paths are looked up.
+		var e statEntry
+		var ok bool
+		if len(line) < 66 || line[64] != ' ' || !isLowerHex(line[:64]) {
 			return rootID{}, nil, bad
 		}
-		e := statEntry{sum: f[0]}
-		var errs [5]error
-		e.size, errs[0] = strconv.ParseInt(f[1], 10, 64)
-		e.mtime, errs[1] = strconv.ParseInt(f[2], 10, 64)
-		e.ctime, errs[2] = strconv.ParseInt(f[3], 10, 64)
-		e.dev, errs[3] = strconv.ParseUint(f[4], 10, 64)
-		e.ino, errs[4] = strconv.ParseUint(f[5], 10, 64)
-		if errors.Join(errs[:]...) != nil {
+		e.sum, line = line[:64], line[65:]
+		var n [5]uint64
+		for k := range n {
+			if n[k], line, ok = cutUint(line); !ok {
+				return rootID{}, nil, bad
+			}
+		}
+		e.size, e.mtime, e.ctime, e.dev, e.ino = int64(n[0]), int64(n[1]), int64(n[2]), n[3], n[4]
+		if line == "" {
 			return rootID{}, nil, bad
 		}
-		if _, dup := entries[f[6]]; dup {
+		if _, dup := entries[line]; dup {
 			return rootID{}, nil, bad
 		}
-		entries[f[6]] = e
+		entries[line] = e
 	}
 	return id, entries, nil
+}
+
+// cutUint parses the decimal number that starts s, up to a space, and
+// returns it and the rest of s after the space.
+func cutUint(s string) (n uint64, rest string, ok bool) {
+	i := 0
+	for ; i < len(s) && '0' <= s[i] && s[i] <= '9'; i++ {
+		if n > (1<<63-1)/10 {
+			return 0, "", false
+		}
+		n = n*10 + uint64(s[i]-'0')
+	}
+	if i == 0 || i == len(s) || s[i] != ' ' || i > 1 && s[0] == '0' {
+		return 0, "", false
+	}
+	return n, s[i+1:], true
 }
 
 // formatStatCache renders a stat cache file.
@@ -233,8 +253,8 @@ func (c *statCache) lookup(p string, fi fs.FileInfo) (string, bool) {
 // is not settled (the file changed within a second or so of this call) is
 // not recorded: the next call reads the file again.
 func (c *statCache) learn(p string, st fileStat, sum string) {
-	if c == nil || st.ctime >= c.ref || st.mtime >= c.ref {
-		return
+	if c == nil || st.ctime >= c.ref || st.mtime >= c.ref || st.ctime < 0 || st.mtime < 0 || st.size < 0 {
+		return // racy, or not representable in the file
 	}
 	c.mu.Lock()
 	c.next[p] = statEntry{fileStat: st, sum: sum}
@@ -256,12 +276,21 @@ func (c *statCache) save(t *target, manifest map[string]string, scope Scope, mov
 		return
 	}
 	entries := make(map[string]statEntry, len(manifest))
+	same := c.raw != nil && c.id == id
 	for p := range manifest {
 		if e, ok := c.next[p]; ok && (moved == nil || !moved(p)) {
 			entries[p] = e
 		} else if e, ok := c.old[p]; ok && !scope.contains(p) && (moved == nil || !moved(p)) {
 			entries[p] = e
+		} else {
+			continue
 		}
+		if same && c.old[p] != entries[p] {
+			same = false
+		}
+	}
+	if same && len(entries) == len(c.old) {
+		return // the file already says this
 	}
 	data := formatStatCache(id, entries)
 	if bytes.Equal(data, c.raw) {
@@ -300,6 +329,9 @@ func writeFileAtomic(name string, data []byte) error {
 	return err
 }
 
+// copyBufs holds the buffers hashFile reads files with.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
 // hashFile returns the SHA-256 (lowercase hex) of the generated file p under
 // root, which Lstat described as leaf (a regular file), and learns it into
 // c. With the cache it is a lookup when the stat is unchanged; otherwise the
@@ -321,7 +353,10 @@ func (c *statCache) hashFile(root, p string, leaf fs.FileInfo) (string, error) {
 		return "", &PathError{Path: p, Rule: "reading generated file: " + bareErr(err)}
 	}
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	buf := copyBufs.Get().(*[]byte)
+	_, err = io.CopyBuffer(h, struct{ io.Reader }{f}, *buf)
+	copyBufs.Put(buf)
+	if err != nil {
 		return "", &PathError{Path: p, Rule: "reading generated file: " + bareErr(err)}
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
@@ -330,4 +365,34 @@ func (c *statCache) hashFile(root, p string, leaf fs.FileInfo) (string, error) {
 		c.learn(p, st, sum)
 	}
 	return sum, nil
+}
+
+// fileCheck is what checkFiles finds at one desired path.
+type fileCheck struct {
+	leaf    fs.FileInfo // nil if the path does not exist
+	blocker string      // an existing parent that is not a directory
+	err     error       // from inspect
+	sum     string      // the content's SHA-256, for a regular file asked for
+	sumErr  error
+}
+
+// checkFiles inspects each of paths (sorted) under root, as inspectCached
+// does, and hashes those that are regular files for which hash returns
+// true, through the stat cache c. It works on contiguous runs of paths in
+// parallel, so that each worker's parents cache serves its run; the results
+// are in the order of paths, whatever the parallelism.
+func checkFiles(root string, paths []string, hash func(string) bool, c *statCache) []fileCheck {
+	out := make([]fileCheck, len(paths))
+	const run = 512
+	parallel((len(paths)+run-1)/run, func(k int) {
+		dirs := map[string]fs.FileInfo{}
+		for i := k * run; i < min(len(paths), (k+1)*run); i++ {
+			p, r := paths[i], &out[i]
+			r.leaf, r.blocker, r.err = inspectCached(root, p, dirs)
+			if r.err == nil && r.blocker == "" && r.leaf != nil && r.leaf.Mode().IsRegular() && hash(p) {
+				r.sum, r.sumErr = c.hashFile(root, p, r.leaf)
+			}
+		}
+	})
+	return out
 }

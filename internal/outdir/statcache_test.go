@@ -407,3 +407,33 @@ func TestUpToDate(t *testing.T) {
 		})
 	}
 }
+
+// TestStatCacheFormat: the file reads back as written, and any line cut
+// short, or a number out of form, makes it unreadable (then ignored).
+func TestStatCacheFormat(t *testing.T) {
+	id := rootID{path: "/tmp/a \"b\"\n/out", dev: 7, ino: 1 << 40}
+	entries := map[string]statEntry{
+		"clusters/e/a b.yaml": {fileStat{size: 12, mtime: 1_700_000_000_123_456_789, ctime: 1_700_000_001_000_000_000, dev: 7, ino: 99}, hashHex([]byte("x"))},
+		"z":                   {fileStat{}, hashHex(nil)},
+	}
+	raw := formatStatCache(id, entries)
+	gotID, got, err := parseStatCache(raw)
+	if err != nil || gotID != id || !maps.Equal(got, entries) {
+		t.Fatalf("read back: %v, %v, %v", gotID, got, err)
+	}
+	lines := strings.SplitAfter(string(raw), "\n")
+	for i := range len(raw) - 1 {
+		if _, _, err := parseStatCache(raw[:i]); err == nil && i > len(lines[0])+len(lines[1]) {
+			// Cut at the end of a line, the rest is a smaller valid cache.
+			if raw[i-1] != '\n' {
+				t.Errorf("cut at %d: accepted", i)
+			}
+		}
+	}
+	for _, bad := range []string{" 01 ", " -1 ", " 1x ", " 99999999999999999999 "} {
+		spoilt := strings.Replace(string(raw), " 12 ", bad, 1)
+		if _, _, err := parseStatCache([]byte(spoilt)); err == nil {
+			t.Errorf("size %q accepted", bad)
+		}
+	}
+}

@@ -3,7 +3,6 @@ package outdir
 import (
 	"bytes"
 	"fmt"
-	"io/fs"
 	"maps"
 	"slices"
 )
@@ -39,10 +38,11 @@ import (
 // changed, unreadable, not a regular file or behind a symbolic link is not
 // an error: the answer is false, and Write reports what is wrong.
 func UpToDate(root string, want map[string]string, opts Options) (bool, error) {
-	if err := validatePaths(slices.Sorted(maps.Keys(want)), func(p string) bool { _, ok := want[p]; return ok }, opts.Scope); err != nil {
+	paths := slices.Sorted(maps.Keys(want))
+	if err := validatePaths(paths, func(p string) bool { _, ok := want[p]; return ok }, opts.Scope); err != nil {
 		return false, err
 	}
-	for _, p := range slices.Sorted(maps.Keys(want)) {
+	for _, p := range paths {
 		if h := want[p]; len(h) != 64 || !isLowerHex(h) {
 			return false, &PathError{Path: p, Rule: fmt.Sprintf("its hash %q is not a SHA-256 as 64 lowercase hex digits", h)}
 		}
@@ -81,14 +81,8 @@ func UpToDate(root string, want map[string]string, opts Options) (bool, error) {
 	}
 	c := openStatCache(opts, t, l.stamp)
 	defer c.save(t, old, opts.Scope, nil)
-	dirs := map[string]fs.FileInfo{}
-	for _, p := range slices.Sorted(maps.Keys(want)) {
-		leaf, blocker, err := inspectCached(t.root, p, dirs)
-		if err != nil || blocker != "" || leaf == nil || !leaf.Mode().IsRegular() {
-			return false, nil
-		}
-		sum, err := c.hashFile(t.root, p, leaf)
-		if err != nil || sum != want[p] {
+	for i, r := range checkFiles(t.root, paths, func(string) bool { return true }, c) {
+		if r.err != nil || r.blocker != "" || r.leaf == nil || !r.leaf.Mode().IsRegular() || r.sumErr != nil || r.sum != want[paths[i]] {
 			return false, nil
 		}
 	}
