@@ -29,11 +29,41 @@ type fleetEntry struct {
 
 // cachedEnv is an EnvResult without its Source (CUE values, which gob
 // cannot encode and a cache hit does not need), Secrets and Releases.
+// Valid is what validation alone reported (positions relative to the
+// repository root), so that the next compile can take an unchanged
+// environment from this entry (lastValid).
 type cachedEnv struct {
 	Env   *config.Environment
 	Key   string
 	Files []string
 	Diags diag.List
+	Valid diag.List
+}
+
+// lastValid returns, by environment key, the validEntry of every
+// environment of the last compile of this repository with these options
+// (keys.last): the environments a one-file change left as they were are
+// then taken from one entry, not from an entry each. An environment whose
+// validation diagnostics the entry cannot tell (gob writes an empty list
+// as none) is left out.
+func lastValid(c *rendercache.Cache, k keys) map[string]*validEntry {
+	var lastKey string
+	var fe fleetEntry
+	if !c.Get(k.last, &lastKey) || !c.Get(lastKey, &fe) {
+		return nil
+	}
+	out := make(map[string]*validEntry, len(fe.Envs))
+	for _, e := range fe.Envs {
+		if e.Key == "" || e.Valid == nil && len(e.Diags) > 0 {
+			continue
+		}
+		ve := &validEntry{Env: e.Env, Diags: e.Valid, Rendered: true, Hashes: make(map[string]string, len(e.Files))}
+		for _, p := range e.Files {
+			ve.Hashes[p] = fe.Hashes[p]
+		}
+		out[e.Key] = ve
+	}
+	return out
 }
 
 // validEntry is one environment's validation, cached under validKey of its
@@ -97,6 +127,9 @@ type envEntry struct {
 type keys struct {
 	fleet string
 	env   map[string]string
+	// last names the entry that holds the fleet key of the last compile
+	// of this repository with these options (a pointer, not content).
+	last string
 }
 
 func cacheKeys(dir, out string, opts Options) (keys, bool, error) {
@@ -181,6 +214,9 @@ func cacheKeys(dir, out string, opts Options) (keys, bool, error) {
 		return keys{}, false, err
 	}
 	k.fleet = fleet.Key()
+	k.last = rendercache.NewHasher().AddString("last compile", tool).AddString("dir", dir).AddString("prefix", prefix).
+		AddString("envs", strings.Join(opts.Envs, ",")).AddString("shard", opts.Shard.String()).
+		AddString("strict", fmt.Sprint(opts.Strict)).Key()
 	return k, true, nil
 }
 
@@ -204,7 +240,11 @@ func fromFleet(dir string, fe *fleetEntry) *Result {
 func toFleet(res *Result) *fleetEntry {
 	fe := &fleetEntry{Diags: res.Diags, Scope: res.Scope, Hashes: res.Hashes}
 	for _, e := range res.Envs {
-		fe.Envs = append(fe.Envs, cachedEnv{Env: e.Env, Key: e.Key, Files: e.Files, Diags: e.Diags})
+		ce := cachedEnv{Env: e.Env, Key: e.Key, Files: e.Files, Diags: e.Diags}
+		if ve := res.valid[e.Env.Name]; ve != nil {
+			ce.Valid = ve.Diags
+		}
+		fe.Envs = append(fe.Envs, ce)
 	}
 	return fe
 }

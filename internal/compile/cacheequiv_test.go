@@ -45,6 +45,8 @@ func equivEdits() []edit {
 		panic(err)
 	}
 	return append(out,
+		edit{"calm with a warning", map[string]string{"environments/calm.cue": strings.Replace(equivGood,
+			"compute: {minNodes: 1, maxNodes: 2, cpu: 8,", "compute: {minNodes: 1, maxNodes: 2, cpu: 6,", 1)}},
 		edit{"good edited", map[string]string{"environments/good.cue": strings.Replace(corpusGood, "good.example", "edited.example", 1)}},
 		edit{"good removed", map[string]string{"environments/good.cue": ""}},
 		edit{"good renamed", map[string]string{"environments/good.cue": "", "environments/moved.cue": strings.ReplaceAll(corpusGood, "good", "moved")}},
@@ -87,6 +89,18 @@ func FuzzCacheEquivalence(f *testing.F) {
 		}
 		f.Add(ops)
 	}
+	// An environment with a warning, unchanged while another one changes:
+	// it comes from the last compile's entry, warning and all.
+	warn, other := -1, -1
+	for i, e := range edits {
+		switch e.name {
+		case "calm with a warning":
+			warn = i
+		case "good edited":
+			other = i
+		}
+	}
+	f.Add([]byte{byte(warn), byte(other), 0xff})
 	base := testrepo.New(f, repoRoot, map[string]string{"environments/good.cue": corpusGood, "environments/calm.cue": equivGood})
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		if len(ops) > 64 {

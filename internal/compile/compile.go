@@ -142,6 +142,9 @@ type Result struct {
 	// Hashes are the SHA-256 (lowercase hex) of every rendered file, by
 	// the same paths as Files, whether or not Files holds its bytes.
 	Hashes map[string]string
+	// valid are the validation entries of the environments, by name, with
+	// positions relative to Dir: what the whole-compile entry records.
+	valid map[string]*validEntry
 	// readEnv returns the render of one environment whose bytes Files
 	// lacks: from the cache, or rendered again if the cache lost it.
 	readEnv func(e EnvResult) (*render.Result, error)
@@ -244,6 +247,10 @@ func Compile(opts Options) (*Result, error) {
 	// Environments whose validation is cached under their key, and those
 	// not selected, are not built as CUE instances at all.
 	cachedValid := map[string]*validEntry{}
+	var last map[string]*validEntry
+	if caching {
+		last = lastValid(opts.Cache, ck)
+	}
 	lopts := load.Options{Skip: func(name, file string) bool {
 		if len(opts.Envs) > 0 && !slices.Contains(opts.Envs, name) || !opts.Shard.Has(name) {
 			return true
@@ -251,9 +258,12 @@ func Compile(opts Options) (*Result, error) {
 		if !caching || ck.env[name] == "" || filepath.Base(file) != name+".cue" {
 			return false
 		}
-		var ve validEntry
-		if !opts.Cache.Get(validKey(ck.env[name]), &ve) {
-			return false
+		ve, ok := last[ck.env[name]]
+		if !ok {
+			ve = &validEntry{}
+			if !opts.Cache.Get(validKey(ck.env[name]), ve) {
+				return false
+			}
 		}
 		cachedValid[name] = ve.abs(filepath.Dir(filepath.Dir(file)))
 		return true
@@ -420,7 +430,15 @@ func Compile(opts Options) (*Result, error) {
 	}
 	res.readEnv = readEnvFunc(repo.Dir, out, opts)
 	if caching {
-		opts.Cache.Put(ck.fleet, toFleet(res))
+		res.valid = map[string]*validEntry{}
+		for _, e := range res.Envs {
+			if ve := cachedValid[e.Env.Name]; ve != nil {
+				res.valid[e.Env.Name] = newValidEntry(repo.Dir, ve.Env, ve.Diags)
+			}
+		}
+		if opts.Cache.Put(ck.fleet, toFleet(res)) == nil {
+			opts.Cache.Put(ck.last, ck.fleet)
+		}
 	}
 	return res, nil
 }
