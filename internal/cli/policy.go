@@ -126,9 +126,11 @@ func evaluatePolicies(stderr io.Writer, set *policy.Set, res *compile.Result, ou
 	none := len(set.Policies()) == 0
 	results := make([]*policy.EnvResult, len(res.Envs))
 	keys := make([]string, len(res.Envs))
-	// The whole fleet's results, when every environment has a key.
-	var fleetKey string
+	// The whole fleet's results, when every environment has a key; after
+	// a change, the last run's results of the environments it left alone.
+	var fleetKey, lastKey string
 	fleetHit := false
+	last := map[string]*policy.EnvResult{}
 	if policyKey != "" {
 		h := rendercache.NewHasher().AddString("policies", policyKey)
 		for _, e := range res.Envs {
@@ -140,9 +142,14 @@ func evaluatePolicies(stderr io.Writer, set *policy.Set, res *compile.Result, ou
 		}
 		if h != nil {
 			fleetKey = h.Key()
-			var all []*policy.EnvResult
-			if cache.Get(fleetKey, &all) && len(all) == len(res.Envs) {
-				results, fleetHit = all, true
+			lastKey = rendercache.NewHasher().AddString("last policies", policyKey).AddString("dir", res.Dir).Key()
+			var all policyFleet
+			if cache.Get(fleetKey, &all) && len(all.Results) == len(res.Envs) {
+				results, fleetHit = all.Results, true
+			} else if prev := ""; cache.Get(lastKey, &prev) && cache.Get(prev, &all) && len(all.Keys) == len(all.Results) {
+				for i, k := range all.Keys {
+					last[k] = all.Results[i]
+				}
 			}
 		}
 	}
@@ -172,6 +179,10 @@ func evaluatePolicies(stderr io.Writer, set *policy.Set, res *compile.Result, ou
 				}
 			}
 			keys[i] = h.Key()
+			if r := last[e.Key]; r != nil && e.Key != "" {
+				results[i] = r
+				continue
+			}
 			var r policy.EnvResult
 			if cache.Get(keys[i], &r) {
 				results[i] = &r
@@ -232,9 +243,23 @@ func evaluatePolicies(stderr io.Writer, set *policy.Set, res *compile.Result, ou
 		return nil, exitf(ExitInvalid, "%d %s in waivers", len(errs), plural(len(errs), "error"))
 	}
 	if fleetKey != "" && !fleetHit {
-		cache.Put(fleetKey, results)
+		pf := policyFleet{Results: results}
+		for _, e := range res.Envs {
+			pf.Keys = append(pf.Keys, e.Key)
+		}
+		if cache.Put(fleetKey, pf) == nil {
+			cache.Put(lastKey, fleetKey)
+		}
 	}
 	return results, nil
+}
+
+// policyFleet is the cache entry of a fleet's policy results: each
+// environment's render key (compile.EnvResult.Key) and its result, in
+// environment order.
+type policyFleet struct {
+	Keys    []string
+	Results []*policy.EnvResult
 }
 
 // policyExit prints the policy summary on stderr and returns ExitPolicy
