@@ -23,6 +23,8 @@ import (
 	"sync"
 	"time"
 
+	"cuelang.org/go/cue"
+
 	"github.com/katonic/katonic/internal/budget"
 	"github.com/katonic/katonic/internal/catalog"
 	"github.com/katonic/katonic/internal/config"
@@ -175,8 +177,9 @@ type EnvResult struct {
 	Key string
 	// Source is the environment as loaded: its CUE value with the
 	// profile applied and its file's syntax, for commands that explain a
-	// value (katonic show). It is the zero load.Env when the whole
-	// compile came from Options.Cache.
+	// value (katonic show). It is the zero load.Env with Options.Render
+	// (a render lets each environment's CUE value go once it is
+	// validated, so a fleet's values are not all kept in memory).
 	Source  load.Env
 	Files   []string // slash paths relative to the output directory, sorted
 	Secrets []render.SecretRef
@@ -306,8 +309,13 @@ func Compile(opts Options) (*Result, error) {
 	perEnv := map[string]diag.List{}
 	sources := map[string]load.Env{}
 	sopsFiles := map[string][]secrets.File{}
-	for _, e := range selected {
-		sources[e.Name] = e
+	for i, e := range selected {
+		if !opts.Render {
+			// A render does not explain values: its environments' CUE
+			// values go as soon as each is validated, so a fleet's
+			// instances do not all stay in memory.
+			sources[e.Name] = e
+		}
 		var env *config.Environment
 		var d diag.List
 		if ve := cachedValid[e.Name]; ve != nil && !e.Value.Exists() {
@@ -316,6 +324,9 @@ func Compile(opts Options) (*Result, error) {
 			exit := budget.Enter(diag.Rel(repo.Dir, e.File))
 			env, d = validate.Environment(repo, e, vopts)
 			exit()
+			if opts.Render {
+				selected[i].Value = cue.Value{}
+			}
 			if caching && env != nil && d.Errors() == 0 && ck.env[e.Name] != "" {
 				ve := newValidEntry(repo.Dir, env, d)
 				opts.Cache.Put(validKey(ck.env[e.Name]), ve)
