@@ -1,8 +1,12 @@
 package diff
 
 import (
+	"bytes"
 	"fmt"
+	"runtime"
 	"sort"
+	"sync"
+	"sync/atomic"
 
 	"github.com/katonic/katonic/internal/config"
 )
@@ -140,30 +144,132 @@ type Risk struct {
 // clusters/ or environments/ is not valid YAML, holds a document that is not
 // a Kubernetes object, or when one side defines an object twice, or when
 // dyff fails on a pair. opts is reserved; pass the zero value.
+//
+// Compare works one environment at a time: it parses that environment's
+// files on both sides (a file with the same name and bytes on both sides
+// once), pairs and diffs its objects, keeps the EnvDiff and drops the
+// documents, so the parsed YAML of at most GOMAXPROCS environments is held
+// at once. Environments are compared on GOMAXPROCS goroutines and their
+// results kept in name order, so the Report does not depend on it. When an
+// environment fails, the error returned is the one a pass over the whole
+// trees meets first: the old tree's before the new one's, files in name
+// order, then dyff's, environments in name order.
 func Compare(from, to Side, opts Options) (*Report, error) {
 	_ = opts
-	old, err := parseSide(from, "old")
-	if err != nil {
-		return nil, err
-	}
-	cur, err := parseSide(to, "new")
-	if err != nil {
-		return nil, err
-	}
+	oldFiles, newFiles := byEnv(sideFiles(from)), byEnv(sideFiles(to))
+	names := unionKeys(oldFiles, newFiles)
 	rep := &Report{SchemaVersion: SchemaVersion, Envs: []EnvDiff{}}
-	for _, env := range unionKeys(old.envs, cur.envs) {
-		ed, err := compareEnv(env, old, cur, from.Envs[env], to.Envs[env])
-		if err != nil {
-			return nil, err
+	type result struct {
+		ed   EnvDiff
+		keep bool
+		err  error
+		done chan struct{}
+	}
+	results := make([]result, len(names))
+	for i := range results {
+		results[i].done = make(chan struct{})
+	}
+	var next atomic.Int64
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(names)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(names) {
+					return
+				}
+				r := &results[i]
+				if !failed.Load() {
+					env := names[i]
+					r.ed, r.keep, r.err = compareFiles(env, from, to, oldFiles[env], newFiles[env])
+				}
+				close(r.done)
+			}
+		}()
+	}
+	var err error
+	for i := range results {
+		r := &results[i]
+		<-r.done
+		if r.err != nil {
+			err = r.err
+			failed.Store(true)
+			break
 		}
-		if len(ed.Objects) > 0 || len(ed.Risks) > 0 {
-			rep.Envs = append(rep.Envs, ed)
+		if r.keep {
+			rep.Envs = append(rep.Envs, r.ed)
 		}
+		results[i] = result{}
+	}
+	wg.Wait()
+	if err != nil {
+		if e := checkSide(from, "old"); e != nil {
+			return nil, e
+		}
+		if e := checkSide(to, "new"); e != nil {
+			return nil, e
+		}
+		return nil, err
 	}
 	return rep, nil
 }
 
-// compareEnv compares the objects of one environment.
+// byEnv groups files by environment, keeping their order.
+func byEnv(files []sideFile) map[string][]sideFile {
+	out := map[string][]sideFile{}
+	for _, f := range files {
+		out[f.env] = append(out[f.env], f)
+	}
+	return out
+}
+
+// compareFiles parses the files of environment env on both sides (oldFiles
+// of from, newFiles of to) and compares its objects. keep is false when the
+// environment has nothing to report: no object on either side, or no
+// change and no risk.
+func compareFiles(env string, from, to Side, oldFiles, newFiles []sideFile) (ed EnvDiff, keep bool, err error) {
+	old, cur := newTree(), newTree()
+	same := map[string][]*object{} // files with the same bytes on both sides
+	for _, f := range oldFiles {
+		b := from.Files[f.name]
+		objs, err := parseFile(f, b, "old")
+		if err != nil {
+			return ed, false, err
+		}
+		if nb, ok := to.Files[f.name]; ok && bytes.Equal(b, nb) {
+			same[f.name] = objs
+		}
+		for _, o := range objs {
+			if err := old.add(o, "old"); err != nil {
+				return ed, false, err
+			}
+		}
+	}
+	for _, f := range newFiles {
+		objs, ok := same[f.name]
+		if !ok {
+			if objs, err = parseFile(f, to.Files[f.name], "new"); err != nil {
+				return ed, false, err
+			}
+		}
+		for _, o := range objs {
+			if err := cur.add(o, "new"); err != nil {
+				return ed, false, err
+			}
+		}
+	}
+	if !old.envs[env] && !cur.envs[env] {
+		return ed, false, nil
+	}
+	ed, err = compareEnv(env, old, cur, from.Envs[env], to.Envs[env])
+	return ed, err == nil && (len(ed.Objects) > 0 || len(ed.Risks) > 0), err
+}
+
+// compareEnv compares the objects of one environment: old and cur hold
+// that environment's objects only.
 func compareEnv(env string, old, cur *tree, oldEnv, curEnv *config.Environment) (EnvDiff, error) {
 	ed := EnvDiff{Name: env, Change: ChangeChanged}
 	switch {
@@ -183,19 +289,21 @@ func compareEnv(env string, old, cur *tree, oldEnv, curEnv *config.Environment) 
 	}
 	external := curEnv != nil && curEnv.LoadBalancer == "external"
 
-	keys := map[objKey]bool{}
-	for k := range old.objects {
-		if k.env == env {
-			keys[k] = true
-		}
-	}
+	keys := make([]objKey, 0, len(cur.objects))
 	for k := range cur.objects {
-		if k.env == env {
-			keys[k] = true
+		keys = append(keys, k)
+	}
+	for k := range old.objects {
+		if cur.objects[k] == nil {
+			keys = append(keys, k)
 		}
 	}
-	for k := range keys {
+	sort.Slice(keys, func(i, j int) bool { return keys[i].less(keys[j]) })
+	for _, k := range keys {
 		a, b := old.objects[k], cur.objects[k]
+		if a == b {
+			continue // parsed once from a file the same on both sides
+		}
 		var od ObjectDiff
 		switch {
 		case a == nil:
@@ -286,7 +394,7 @@ func (r *Report) Counts() (envs, objects, high, medium int) {
 }
 
 // unionKeys returns the keys of a and b, sorted.
-func unionKeys(a, b map[string]bool) []string {
+func unionKeys[V any](a, b map[string]V) []string {
 	m := map[string]bool{}
 	for k := range a {
 		m[k] = true

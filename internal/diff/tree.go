@@ -14,6 +14,18 @@ type objKey struct {
 	env, apiVersion, kind, namespace, name string
 }
 
+// less orders keys by environment, apiVersion, kind, namespace and name.
+func (k objKey) less(l objKey) bool {
+	a := [...]string{k.env, k.apiVersion, k.kind, k.namespace, k.name}
+	b := [...]string{l.env, l.apiVersion, l.kind, l.namespace, l.name}
+	for i := range a {
+		if a[i] != b[i] {
+			return a[i] < b[i]
+		}
+	}
+	return false
+}
+
 // object is one Kubernetes object of a rendered tree.
 type object struct {
 	objKey
@@ -82,61 +94,105 @@ func serviceOf(layer, stem string) string {
 	return stem
 }
 
-// parseSide reads every object of s. side names the side in errors.
-func parseSide(s Side, side string) (*tree, error) {
-	t := &tree{objects: map[objKey]*object{}, envs: map[string]bool{}, kustomizations: map[string][]*object{}}
-	names := make([]string, 0, len(s.Files))
-	for p := range s.Files {
-		names = append(names, p)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+// newTree returns an empty tree.
+func newTree() *tree {
+	return &tree{objects: map[objKey]*object{}, envs: map[string]bool{}, kustomizations: map[string][]*object{}}
+}
+
+// sideFile is one file of a Side that Compare reads.
+type sideFile struct {
+	name             string // the key in Side.Files
+	path             string // path.Clean(name)
+	env, layer, stem string // classify(path)
+}
+
+// sideFiles returns the files of s that Compare reads, sorted by name.
+func sideFiles(s Side) []sideFile {
+	var out []sideFile
+	for name := range s.Files {
 		p := path.Clean(name)
-		env, layer, stem, ok := classify(p)
-		if !ok {
+		if env, layer, stem, ok := classify(p); ok {
+			out = append(out, sideFile{name: name, path: p, env: env, layer: layer, stem: stem})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+// parseFile reads the objects of file f, whose content is b. side names
+// the side in errors.
+func parseFile(f sideFile, b []byte, side string) ([]*object, error) {
+	p := f.path
+	docs, err := ytbx.LoadYAMLDocuments(b)
+	if err != nil {
+		return nil, errorf("%s tree: %s: %v", side, p, err)
+	}
+	var out []*object
+	for i, doc := range docs {
+		if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 			continue
 		}
-		docs, err := ytbx.LoadYAMLDocuments(s.Files[name])
-		if err != nil {
-			return nil, errorf("%s tree: %s: %v", side, p, err)
+		root := doc.Content[0]
+		if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+			continue
 		}
-		for i, doc := range docs {
-			if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
-				continue
+		if root.Kind != yaml.MappingNode {
+			return nil, errorf("%s tree: %s: document %d is not a Kubernetes object (not a mapping)", side, p, i+1)
+		}
+		o := &object{service: serviceOf(f.layer, f.stem), file: p, doc: doc, root: root}
+		o.env = f.env
+		o.apiVersion = scalar(root, "apiVersion")
+		o.kind = scalar(root, "kind")
+		o.namespace = scalar(root, "metadata", "namespace")
+		o.name = scalar(root, "metadata", "name")
+		if o.apiVersion == "" || o.kind == "" {
+			return nil, errorf("%s tree: %s: document %d is not a Kubernetes object (no apiVersion or kind)", side, p, i+1)
+		}
+		if o.name == "" {
+			if o.kind != "Kustomization" || !strings.HasPrefix(o.apiVersion, kustomizeAPIPrefix) {
+				return nil, errorf("%s tree: %s: document %d (%s %s) has no metadata.name", side, p, i+1, o.apiVersion, o.kind)
 			}
-			root := doc.Content[0]
-			if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
-				continue
-			}
-			if root.Kind != yaml.MappingNode {
-				return nil, errorf("%s tree: %s: document %d is not a Kubernetes object (not a mapping)", side, p, i+1)
-			}
-			o := &object{service: serviceOf(layer, stem), file: p, doc: doc, root: root}
-			o.env = env
-			o.apiVersion = scalar(root, "apiVersion")
-			o.kind = scalar(root, "kind")
-			o.namespace = scalar(root, "metadata", "namespace")
-			o.name = scalar(root, "metadata", "name")
-			if o.apiVersion == "" || o.kind == "" {
-				return nil, errorf("%s tree: %s: document %d is not a Kubernetes object (no apiVersion or kind)", side, p, i+1)
-			}
-			if o.name == "" {
-				if o.kind != "Kustomization" || !strings.HasPrefix(o.apiVersion, kustomizeAPIPrefix) {
-					return nil, errorf("%s tree: %s: document %d (%s %s) has no metadata.name", side, p, i+1, o.apiVersion, o.kind)
-				}
-				o.name = p
-			}
-			if prev, dup := t.objects[o.objKey]; dup {
-				return nil, errorf("%s tree: %s %s in environment %s is defined twice: %s and %s", side, o.apiVersion, o.ref(), env, prev.file, p)
-			}
-			t.objects[o.objKey] = o
-			t.envs[env] = true
-			if o.kind == "Kustomization" && strings.HasPrefix(o.apiVersion, fluxKustomizationPrefix) {
-				t.kustomizations[env] = append(t.kustomizations[env], o)
+			o.name = p
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// add puts o in t; an object already there under its key is an error.
+func (t *tree) add(o *object, side string) error {
+	if prev, dup := t.objects[o.objKey]; dup {
+		return errorf("%s tree: %s %s in environment %s is defined twice: %s and %s", side, o.apiVersion, o.ref(), o.env, prev.file, o.file)
+	}
+	t.objects[o.objKey] = o
+	t.envs[o.env] = true
+	if o.kind == "Kustomization" && strings.HasPrefix(o.apiVersion, fluxKustomizationPrefix) {
+		t.kustomizations[o.env] = append(t.kustomizations[o.env], o)
+	}
+	return nil
+}
+
+// checkSide reads every file of s in name order, as the whole side, and
+// returns the first error: a file that is not YAML, a document that is not
+// a Kubernetes object, an object defined twice. Compare calls it only once
+// a per-environment pass has failed, so the error it reports does not
+// depend on the order environments were compared in. It keeps the object
+// keys, not the documents.
+func checkSide(s Side, side string) error {
+	t := newTree()
+	for _, f := range sideFiles(s) {
+		objs, err := parseFile(f, s.Files[f.name], side)
+		if err != nil {
+			return err
+		}
+		for _, o := range objs {
+			o.doc, o.root = nil, nil
+			if err := t.add(o, side); err != nil {
+				return err
 			}
 		}
 	}
-	return t, nil
+	return nil
 }
 
 // ownerInfo is the Flux Kustomization that applies a file.
