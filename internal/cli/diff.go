@@ -107,7 +107,7 @@ func runDiff(stdout, stderr io.Writer, o diffOptions, envs []string) error {
 		return exitf(ExitUsage, "--base and --from/--to exclude each other")
 	case o.base != "":
 		var err error
-		if from, to, err = baseSides(stderr, o.base, envs); err != nil {
+		if from, to, err = baseSides(stderr, o.base); err != nil {
 			return err
 		}
 	case o.from != "" && o.to != "":
@@ -157,17 +157,20 @@ func runDiff(stdout, stderr io.Writer, o diffOptions, envs []string) error {
 
 // baseSides renders the configuration at git revision rev and the working
 // tree, each in isolation, and returns them as the two sides of a diff.
-func baseSides(stderr io.Writer, rev string, envs []string) (diff.Side, diff.Side, error) {
+func baseSides(stderr io.Writer, rev string) (diff.Side, diff.Side, error) {
 	work, err := compile.Compile(compile.Options{Render: true})
 	if err := report(stderr, work, err); err != nil {
 		return diff.Side{}, diff.Side{}, err
 	}
+	// Only the files and the resolved environments are kept: the rest of
+	// the result (the CUE values) is garbage before the base is compiled.
+	to, repo := side(work), work.Dir
 	dir, err := os.MkdirTemp("", "katonic-diff-")
 	if err != nil {
 		return diff.Side{}, diff.Side{}, exitf(ExitOutput, "%v", err)
 	}
 	defer os.RemoveAll(dir)
-	sub, err := gitExport(work.Dir, rev, dir)
+	sub, err := gitExport(repo, rev, dir)
 	if err != nil {
 		return diff.Side{}, diff.Side{}, exitf(ExitUsage, "--base %s: %v", rev, err)
 	}
@@ -179,7 +182,7 @@ func baseSides(stderr io.Writer, rev string, envs []string) (diff.Side, diff.Sid
 		}
 		return diff.Side{}, diff.Side{}, exitf(ExitInvalid, "the configuration at %s does not render: %v\n%s", rev, err, strings.TrimSpace(buf.String()))
 	}
-	return side(base), side(work), nil
+	return side(base), to, nil
 }
 
 func side(res *compile.Result) diff.Side {
@@ -193,7 +196,9 @@ func side(res *compile.Result) diff.Side {
 // gitExport writes the tree of rev into dir with `git archive` (nothing in
 // the repository changes) and returns the directory that corresponds to the
 // katonic repository root repo, which may be a subdirectory of the git
-// repository.
+// repository. The rendered output committed under the root's out/ is left
+// out (the base is rendered again), but for clusters/<env>/flux-system/,
+// which compile reads to know whether `flux bootstrap` has run.
 func gitExport(repo, rev, dir string) (string, error) {
 	git := func(args ...string) ([]byte, error) {
 		cmd := exec.Command("git", args...)
@@ -216,19 +221,50 @@ func gitExport(repo, rev, dir string) (string, error) {
 	if _, err := git("rev-parse", "--verify", "--quiet", rev+"^{commit}"); err != nil {
 		return "", fmt.Errorf("not a commit in %s", repo)
 	}
-	archive, err := git("archive", "--format=tar", rev)
+	root := strings.TrimSpace(string(prefix))
+	cmd := exec.Command("git", "archive", "--format=tar", rev)
+	cmd.Dir = repo
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	tr, err := cmd.StdoutPipe()
 	if err != nil {
 		return "", err
 	}
-	if err := untar(bytes.NewReader(archive), dir); err != nil {
+	if err := cmd.Start(); err != nil {
 		return "", err
 	}
-	return filepath.Join(dir, filepath.FromSlash(strings.TrimSpace(string(prefix)))), nil
+	err = untar(tr, dir, func(name string) bool { return !renderedOutput(root, name) })
+	if err != nil {
+		_, _ = io.Copy(io.Discard, tr) // let git finish before Wait
+	}
+	if werr := cmd.Wait(); werr != nil && err == nil {
+		err = werr
+		if msg := strings.TrimSpace(errb.String()); msg != "" {
+			err = errors.New(msg)
+		}
+	}
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, filepath.FromSlash(root)), nil
 }
 
-// untar extracts regular files and directories of a tar stream under dir,
-// refusing paths that leave it; links are skipped.
-func untar(r io.Reader, dir string) error {
+// renderedOutput reports whether the archive path name is in the output
+// directory out/ of the katonic root at slash prefix root ("" or "sub/"),
+// and not under clusters/<env>/flux-system/ there.
+func renderedOutput(root, name string) bool {
+	rel, ok := strings.CutPrefix(name, root+"out/")
+	if !ok {
+		return false
+	}
+	parts := strings.Split(rel, "/")
+	return len(parts) < 3 || parts[0] != "clusters" || parts[2] != "flux-system"
+}
+
+// untar extracts the regular files and directories of a tar stream for
+// which keep is true under dir, refusing paths that leave it; links are
+// skipped.
+func untar(r io.Reader, dir string, keep func(name string) bool) error {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return err
@@ -249,6 +285,9 @@ func untar(r io.Reader, dir string) error {
 		}
 		if !filepath.IsLocal(name) {
 			return fmt.Errorf("archive path %q leaves the directory", h.Name)
+		}
+		if !keep(h.Name) {
+			continue
 		}
 		switch h.Typeflag {
 		case tar.TypeDir:
