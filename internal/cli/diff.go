@@ -18,6 +18,7 @@ import (
 	"github.com/katonic/katonic/internal/config"
 	"github.com/katonic/katonic/internal/diff"
 	"github.com/katonic/katonic/internal/outdir"
+	"github.com/katonic/katonic/internal/rendercache"
 )
 
 type diffOptions struct {
@@ -27,6 +28,7 @@ type diffOptions struct {
 	failOn   string
 	limit    int
 	color    string
+	noCache  bool
 }
 
 func newDiffCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -40,7 +42,9 @@ kind, namespace and name, and lists field-level changes with their risks.
 
 With --base REV it renders the configuration at git revision REV (extracted
 with 'git archive' into a temporary directory: your checkout and its .git are
-never touched) and the working tree, each in isolation, with this katonic.
+never touched) and the working tree, each in isolation, with this katonic;
+environments this katonic rendered before with the same inputs come from the
+render cache, as with render (--no-cache renders everything).
 With --from DIR --to DIR it compares two rendered output directories.
 
 Risks, flagged in every format: an object or namespace deleted (high), a
@@ -80,6 +84,7 @@ Exit codes: 0 no changes, 3 changes, 8 changes at or above --fail-on.`,
 	_ = cmd.RegisterFlagCompletionFunc("fail-on", completeWords("high", "medium", "none"))
 	f.IntVar(&o.limit, "limit", 65536, "markdown: the most `characters` to print (GitHub's comment limit)")
 	f.StringVar(&o.color, "color", "auto", "text: colour `when`: auto, always or never")
+	f.BoolVar(&o.noCache, "no-cache", false, "--base: render both sides, ignoring the render cache ($KATONIC_RENDER_CACHE_DIR or the user cache directory)")
 	_ = cmd.RegisterFlagCompletionFunc("color", completeWords("auto", "always", "never"))
 	markPaths(cmd, "from", "to")
 	return cmd
@@ -107,7 +112,7 @@ func runDiff(stdout, stderr io.Writer, o diffOptions, envs []string) error {
 		return exitf(ExitUsage, "--base and --from/--to exclude each other")
 	case o.base != "":
 		var err error
-		if from, to, err = baseSides(stderr, o.base); err != nil {
+		if from, to, err = baseSides(stderr, o.base, renderCache(o.noCache)); err != nil {
 			return err
 		}
 	case o.from != "" && o.to != "":
@@ -157,8 +162,13 @@ func runDiff(stdout, stderr io.Writer, o diffOptions, envs []string) error {
 
 // baseSides renders the configuration at git revision rev and the working
 // tree, each in isolation, and returns them as the two sides of a diff.
-func baseSides(stderr io.Writer, rev string) (diff.Side, diff.Side, error) {
-	work, err := compile.Compile(compile.Options{Render: true})
+// With a cache (nil: none), either side comes from it when `katonic render`
+// or an earlier diff rendered the same inputs with this katonic, and an
+// environment whose inputs are the same at rev as in the working tree is
+// rendered once: the work tree goes first, and the base takes those
+// environments from the entries it stored.
+func baseSides(stderr io.Writer, rev string, cache *rendercache.Cache) (diff.Side, diff.Side, error) {
+	work, err := compile.Compile(compile.Options{Render: true, Cache: cache})
 	if err := report(stderr, work, err); err != nil {
 		return diff.Side{}, diff.Side{}, err
 	}
@@ -174,7 +184,7 @@ func baseSides(stderr io.Writer, rev string) (diff.Side, diff.Side, error) {
 	if err != nil {
 		return diff.Side{}, diff.Side{}, exitf(ExitUsage, "--base %s: %v", rev, err)
 	}
-	base, err := compile.Compile(compile.Options{Dir: sub, Render: true})
+	base, err := compile.Compile(compile.Options{Dir: sub, Render: true, Cache: cache})
 	if err != nil {
 		var buf bytes.Buffer
 		if base != nil {
