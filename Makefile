@@ -44,9 +44,10 @@ test:
 
 ## bench: the benchmarks of docs/performance.md: the fleet's cost per
 ## environment at 10, 100 and 1,000 environments, per phase, and writing out/;
-## the charts and fit layers over the examples with the real charts
+## katonic diff's comparison of a whole-fleet change; the charts and fit
+## layers over the examples with the real charts
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x -timeout 30m ./internal/compile/ ./internal/policy/
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x -timeout 30m ./internal/compile/ ./internal/policy/ ./internal/diff/
 	$(GO) test -run '^$$' -bench BenchmarkChartsFit -benchmem -benchtime 5x ./internal/verify/
 
 ## cue-vet: check the CUE packages with the cue tool, if installed

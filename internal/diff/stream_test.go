@@ -3,6 +3,7 @@ package diff
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -53,6 +54,16 @@ func TestFleetGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	text, _, js := outputs(t, rep)
+	// One goroutine or several: the same report.
+	prev := runtime.GOMAXPROCS(1)
+	one, err := Compare(from, to, Options{})
+	runtime.GOMAXPROCS(prev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, js1 := outputs(t, one); js1 != js {
+		t.Errorf("the report with GOMAXPROCS=1 differs from the one with %d", prev)
+	}
 	for _, g := range []struct{ file, got string }{{"fleet.json", js}, {"fleet.txt", text}} {
 		p := filepath.Join("testdata", g.file)
 		if os.Getenv("KATONIC_UPDATE") != "" {
