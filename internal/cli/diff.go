@@ -206,9 +206,10 @@ func side(res *compile.Result) diff.Side {
 // gitExport writes the tree of rev into dir with `git archive` (nothing in
 // the repository changes) and returns the directory that corresponds to the
 // katonic repository root repo, which may be a subdirectory of the git
-// repository. The rendered output committed under the root's out/ is left
-// out (the base is rendered again), but for clusters/<env>/flux-system/,
-// which compile reads to know whether `flux bootstrap` has run.
+// repository: then only that subdirectory's tree is archived. The rendered
+// output committed under out/ is left out (the base is rendered again), but
+// for clusters/<env>/flux-system/, which compile reads to know whether
+// `flux bootstrap` has run.
 func gitExport(repo, rev, dir string) (string, error) {
 	git := func(args ...string) ([]byte, error) {
 		cmd := exec.Command("git", args...)
@@ -224,6 +225,10 @@ func gitExport(repo, rev, dir string) (string, error) {
 		}
 		return out, nil
 	}
+	top, err := git("rev-parse", "--show-toplevel")
+	if err != nil {
+		return "", err
+	}
 	prefix, err := git("rev-parse", "--show-prefix")
 	if err != nil {
 		return "", err
@@ -231,9 +236,13 @@ func gitExport(repo, rev, dir string) (string, error) {
 	if _, err := git("rev-parse", "--verify", "--quiet", rev+"^{commit}"); err != nil {
 		return "", fmt.Errorf("not a commit in %s", repo)
 	}
-	root := strings.TrimSpace(string(prefix))
-	cmd := exec.Command("git", "archive", "--format=tar", rev)
-	cmd.Dir = repo
+	// rev:sub is the tree of the subdirectory, its paths relative to it;
+	// git runs at the top, so the pathspecs are relative to that tree too.
+	// out/environments/ is most of a rendered fleet: git leaves it out of
+	// the stream; untar's filter has the last word on the rest of out/.
+	tree := rev + ":" + strings.TrimSuffix(strings.TrimSpace(string(prefix)), "/")
+	cmd := exec.Command("git", "archive", "--format=tar", tree, "--", ".", ":(exclude)out/environments")
+	cmd.Dir = strings.TrimSpace(string(top))
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
 	tr, err := cmd.StdoutPipe()
@@ -243,7 +252,7 @@ func gitExport(repo, rev, dir string) (string, error) {
 	if err := cmd.Start(); err != nil {
 		return "", err
 	}
-	err = untar(tr, dir, func(name string) bool { return !renderedOutput(root, name) })
+	err = untar(tr, dir, func(name string) bool { return !renderedOutput(name) })
 	if err != nil {
 		_, _ = io.Copy(io.Discard, tr) // let git finish before Wait
 	}
@@ -256,14 +265,14 @@ func gitExport(repo, rev, dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(dir, filepath.FromSlash(root)), nil
+	return dir, nil
 }
 
-// renderedOutput reports whether the archive path name is in the output
-// directory out/ of the katonic root at slash prefix root ("" or "sub/"),
-// and not under clusters/<env>/flux-system/ there.
-func renderedOutput(root, name string) bool {
-	rel, ok := strings.CutPrefix(name, root+"out/")
+// renderedOutput reports whether the archive path name, relative to the
+// katonic root, is in the output directory out/ and not under
+// clusters/<env>/flux-system/ there.
+func renderedOutput(name string) bool {
+	rel, ok := strings.CutPrefix(name, "out/")
 	if !ok {
 		return false
 	}
