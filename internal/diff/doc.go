@@ -145,5 +145,12 @@
 //
 // The same two sides give the same Report and the same bytes in every
 // format: every map is iterated in sorted order, dyff is run with fixed
-// options on one document pair at a time, and no output carries a time.
+// options on one document pair at a time, environments compared in
+// parallel are kept in name order, and no output carries a time.
+//
+// # Memory
+//
+// Compare holds both sides' files (the caller's) and the Report; parsed
+// YAML lives only while its environment is compared, so at most
+// GOMAXPROCS environments' documents at once.
 package diff
