@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
@@ -607,7 +608,7 @@ func FromCUE(err error, dir, preferFile, rule string) diag.List {
 			Severity: diag.Error,
 			Pos:      posOf(primary),
 			Path:     formatPath(e.Path()),
-			Message:  msg,
+			Message:  escapeControls(msg),
 			Rule:     rule,
 		}
 		if source.IsValid() {
@@ -618,6 +619,26 @@ func FromCUE(err error, dir, preferFile, rule string) diag.List {
 		out = append(out, d)
 	}
 	return out
+}
+
+// escapeControls writes the control characters of a CUE message (a
+// string token quoted from the source may hold a carriage return) as Go
+// escapes, so a diagnostic stays one line: a raw one could forge a line
+// in a CI log.
+func escapeControls(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 func inDir(root, sub, name string) bool {
