@@ -285,11 +285,10 @@ func shardRemovals(out string, shard compile.Shard, res *compile.Result) []strin
 	seen := map[string]bool{}
 	var scope []string
 	for p := range m {
-		parts := strings.SplitN(p, "/", 3)
-		if len(parts) < 3 || (parts[0] != "clusters" && parts[0] != "environments") {
+		name, ok := envOf(p)
+		if !ok {
 			continue
 		}
-		name := parts[1]
 		if seen[name] || rendered[name] || !shard.Has(name) {
 			continue
 		}
@@ -365,16 +364,9 @@ func changedScope(out string, res *compile.Result) (scope outdir.Scope, envs []s
 	if err != nil {
 		return nil, nil, false
 	}
-	owner := func(p string) (string, bool) {
-		parts := strings.SplitN(p, "/", 3)
-		if len(parts) < 3 || parts[0] != "clusters" && parts[0] != "environments" {
-			return "", false
-		}
-		return parts[1], true
-	}
 	changed := map[string]bool{}
 	for p, h := range m {
-		name, ok := owner(p)
+		name, ok := envOf(p)
 		if !ok {
 			return nil, nil, false
 		}
@@ -383,7 +375,7 @@ func changedScope(out string, res *compile.Result) (scope outdir.Scope, envs []s
 		}
 	}
 	for p := range res.Hashes {
-		name, ok := owner(p)
+		name, ok := envOf(p)
 		if !ok {
 			return nil, nil, false
 		}
@@ -416,4 +408,15 @@ func statCache(cache *rendercache.Cache, out string) string {
 		return ""
 	}
 	return filepath.Join(cache.Dir, "stat", rendercache.NewHasher().AddString("out", abs).Key())
+}
+
+// envOf returns the environment whose output a generated path belongs to
+// (clusters/<env>/… or environments/<env>/…, as compile.Scope names them),
+// or false for any other path.
+func envOf(p string) (string, bool) {
+	parts := strings.SplitN(p, "/", 3)
+	if len(parts) < 3 || parts[0] != "clusters" && parts[0] != "environments" {
+		return "", false
+	}
+	return parts[1], true
 }
