@@ -128,10 +128,11 @@ func runRender(stdout, stderr io.Writer, o renderOptions, envs []string) error {
 	// Nothing to write: out/ already holds every file's hash. Known from
 	// the hashes alone (the stat cache spares reading the files), so a
 	// fleet where nothing changed reads no rendered file at all.
-	upToDate, err := outdir.UpToDate(out, res.Hashes, wopts)
+	drift, err := outdir.Check(out, res.Hashes, wopts)
 	if err != nil {
 		return outputError(err)
 	}
+	upToDate := drift.UpToDate()
 
 	if o.check {
 		var changes []outdir.Change
@@ -169,7 +170,7 @@ func runRender(stdout, stderr io.Writer, o renderOptions, envs []string) error {
 
 	var changes []outdir.Change
 	if !upToDate {
-		if changes, err = write(out, res, wopts); err != nil {
+		if changes, err = write(out, res, drift, wopts); err != nil {
 			return err
 		}
 	}
@@ -312,16 +313,17 @@ func renderCache(off bool) *rendercache.Cache {
 	return &rendercache.Cache{Dir: d}
 }
 
-// write writes res into out. When the manifest shows that only some
-// environments changed (their files' hashes, or environments gone), only
-// their directories are written, each swapped in whole (outdir's scoped
+// write writes res into out, where outdir.Check found drift. When the
+// drift lies in some environments' directories only (their files' hashes
+// changed, they are gone, or a file of theirs was edited by hand), only
+// those directories are written, each swapped in whole (outdir's scoped
 // write), so one changed environment costs that environment, not the
-// fleet; the rest is then checked, and anything else that differs (a file
-// edited by hand) gets the full write that repairs it.
-func write(out string, res *compile.Result, opts outdir.Options) ([]outdir.Change, error) {
+// fleet; anything else (a manifest katonic did not write, a killed
+// render's leftovers) gets the full write.
+func write(out string, res *compile.Result, drift outdir.Drift, opts outdir.Options) ([]outdir.Change, error) {
 	// Past half the fleet, one swap of the whole tree is cheaper than a
 	// swap per environment.
-	if scope, envs, ok := changedScope(out, res); ok && opts.Scope == nil && len(scope) <= len(res.Envs) {
+	if scope, envs, ok := changedScope(drift, res); ok && opts.Scope == nil && len(scope) <= len(res.Envs) {
 		if err := res.ReadFiles(envs...); err != nil {
 			return nil, err
 		}
@@ -339,9 +341,7 @@ func write(out string, res *compile.Result, opts outdir.Options) ([]outdir.Chang
 		if err != nil {
 			return nil, outputError(err)
 		}
-		if ok, err := outdir.UpToDate(out, res.Hashes, opts); err == nil && ok {
-			return changes, nil
-		}
+		return changes, nil
 	}
 	if err := res.ReadFiles(); err != nil {
 		return nil, err
@@ -353,35 +353,22 @@ func write(out string, res *compile.Result, opts outdir.Options) ([]outdir.Chang
 	return changes, nil
 }
 
-// changedScope compares res with out's manifest and returns the scope of
-// the environments whose generated files differ (rendered ones, by hash;
-// gone ones, by their files still listed), and the rendered ones among
-// them. ok is false when that cannot be told from the manifest: it
-// cannot be read, or lists a file outside clusters/<env>/ and
-// environments/<env>/.
-func changedScope(out string, res *compile.Result) (scope outdir.Scope, envs []string, ok bool) {
-	m, err := outdir.ReadManifest(out)
-	if err != nil {
+// changedScope returns the scope of the environments the drift lies in
+// (rendered or gone), and the rendered ones among them. ok is false when
+// the drift cannot be written environment by environment: the whole
+// directory must be written, or a drifted path lies outside clusters/<env>/
+// and environments/<env>/.
+func changedScope(drift outdir.Drift, res *compile.Result) (scope outdir.Scope, envs []string, ok bool) {
+	if drift.Whole {
 		return nil, nil, false
 	}
 	changed := map[string]bool{}
-	for p, h := range m {
+	for _, p := range drift.Paths {
 		name, ok := envOf(p)
 		if !ok {
 			return nil, nil, false
 		}
-		if res.Hashes[p] != h {
-			changed[name] = true
-		}
-	}
-	for p := range res.Hashes {
-		name, ok := envOf(p)
-		if !ok {
-			return nil, nil, false
-		}
-		if _, listed := m[p]; !listed {
-			changed[name] = true
-		}
+		changed[name] = true
 	}
 	rendered := map[string]bool{}
 	for _, e := range res.Envs {

@@ -83,27 +83,43 @@ func parseManifest(data []byte) (map[string]string, error) {
 // root) means no generated files. The manifest must be a regular file, not a
 // symbolic link.
 func readManifest(root string) (entries map[string]string, raw []byte, err error) {
-	name := filepath.Join(root, ManifestName)
-	fi, err := os.Lstat(name)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return map[string]string{}, nil, nil
-	case err != nil:
-		return nil, nil, fmt.Errorf("%s: %w", ManifestName, err)
-	case fi.Mode()&fs.ModeSymlink != 0:
-		return nil, nil, &PathError{Path: ManifestName, Rule: "ownership manifest is a symbolic link; refusing to follow it"}
-	case !fi.Mode().IsRegular():
-		return nil, nil, &PathError{Path: ManifestName, Rule: "ownership manifest is not a regular file"}
-	}
-	raw, err = os.ReadFile(name)
+	raw, err = readManifestRaw(root)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", ManifestName, err)
+		return nil, nil, err
+	}
+	if raw == nil {
+		return map[string]string{}, nil, nil
 	}
 	entries, err = parseManifest(raw)
 	if err != nil {
 		return nil, nil, err
 	}
 	return entries, raw, nil
+}
+
+// readManifestRaw reads the manifest under root as readManifest does,
+// without parsing it. It returns nil for a missing manifest (or root).
+func readManifestRaw(root string) ([]byte, error) {
+	name := filepath.Join(root, ManifestName)
+	fi, err := os.Lstat(name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("%s: %w", ManifestName, err)
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return nil, &PathError{Path: ManifestName, Rule: "ownership manifest is a symbolic link; refusing to follow it"}
+	case !fi.Mode().IsRegular():
+		return nil, &PathError{Path: ManifestName, Rule: "ownership manifest is not a regular file"}
+	}
+	raw, err := os.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ManifestName, err)
+	}
+	if raw == nil {
+		raw = []byte{} // an empty manifest is not a missing one
+	}
+	return raw, nil
 }
 
 // ReadManifest returns the generated files recorded in root's manifest, as

@@ -7,84 +7,135 @@ import (
 	"slices"
 )
 
+// Drift is what [Check] found between an output directory and a render
+// known by its hashes.
+type Drift struct {
+	// Whole is true when the directory cannot be compared path by path, so
+	// that only a whole [Write] brings it up to date: it does not exist, has
+	// no manifest, its manifest lists the right entries but is not written
+	// as Write writes it (comments, line endings), or a killed render left
+	// work for the next Write to finish or remove.
+	Whole bool
+	// Paths are the slash paths, inside the scope, that a Write would
+	// change: those whose manifest entry differs from want (listed in one
+	// and not the other, or with another hash), and those of want whose
+	// file on disk is missing, changed, unreadable, not a regular file or
+	// behind a symbolic link. Sorted; empty when Whole is true.
+	Paths []string
+}
+
+// UpToDate reports whether a Write of the render would write nothing.
+func (d Drift) UpToDate() bool { return !d.Whole && len(d.Paths) == 0 }
+
 // UpToDate reports whether root already holds exactly the files a render
-// would write, given only their hashes: want maps each desired slash path
-// (relative to root) to the lowercase hex SHA-256 of its content, as
-// [Write]'s desired map would hold the contents. It is for a caller that has
-// the hashes cached but not the bytes.
+// would write, given only their hashes: it is [Check]'s answer reduced to
+// [Drift.UpToDate], with Check's arguments and errors.
+func UpToDate(root string, want map[string]string, opts Options) (bool, error) {
+	d, err := Check(root, want, opts)
+	return err == nil && d.UpToDate(), err
+}
+
+// Check compares root with a render given only its hashes: want maps each
+// desired slash path (relative to root) to the lowercase hex SHA-256 of its
+// content, as [Write]'s desired map would hold the contents. It is for a
+// caller that has the hashes cached but not the bytes, and wants to know
+// whether, and where, a Write would change anything: a caller that learns
+// that the drift lies in a few environments' directories can write those
+// alone, with a Write scoped to them.
 //
-// It returns true if and only if a Write of that content with the same
-// opts.Scope would write nothing: root exists; its manifest lists, inside
-// the scope, exactly the paths of want with those hashes (entries outside
-// the scope are not looked at) and is byte for byte what Write would
-// write; every path of want is a regular file on disk, reached through
-// directories only (no symbolic link), whose content has that hash; and no
-// killed render left anything for the next call to finish or remove (a
-// journal or staging directory in root, a staging, ready or old directory
-// beside it). With [Options.StatCache], files whose stat is the one the
-// cache recorded are not read (see the package documentation), and the
-// cache is saved afterwards.
+// A Write of that content with the same opts.Scope would write nothing if
+// and only if the Drift is up to date: root exists; its manifest lists,
+// inside the scope, exactly the paths of want with those hashes (entries
+// outside the scope are not looked at) and is byte for byte what Write
+// would write; every path of want is a regular file on disk, reached
+// through directories only (no symbolic link), whose content has that
+// hash; and no killed render left anything for the next call to finish or
+// remove (a journal or staging directory in root, a staging, ready or old
+// directory beside it). With [Options.StatCache], files whose stat is the
+// one the cache recorded are not read (see the package documentation), and
+// the cache is saved afterwards. When the manifest is already what Write
+// would write, it is compared as bytes, not parsed.
 //
 // Like [Plan], it holds the output directory's lock while it reads, so it
 // never sees a render half done; unlike Plan, it does not finish or roll
-// back a killed render: it returns false, and the Write that follows does.
-// It writes nothing but its lock file (removed) and the stat cache.
+// back a killed render: it reports Whole, and the Write that follows
+// does. It writes nothing but its lock file (removed) and the stat cache.
 //
-// It returns an error, and false, if: opts.Scope is invalid; a path of want
-// fails [CheckPath], lies outside the scope, or is inside another path of
-// want; a hash is not 64 lowercase hex digits; the manifest cannot be read
-// or is malformed (as [ReadManifest] reports it); or the lock is held for
-// longer than opts.LockTimeout (a [*LockError]). A file that is missing,
-// changed, unreadable, not a regular file or behind a symbolic link is not
-// an error: the answer is false, and Write reports what is wrong.
-func UpToDate(root string, want map[string]string, opts Options) (bool, error) {
+// It returns an error if: opts.Scope is invalid; a path of want fails
+// [CheckPath], lies outside the scope, or is inside another path of want;
+// a hash is not 64 lowercase hex digits; the manifest cannot be read or is
+// malformed (as [ReadManifest] reports it); or the lock is held for longer
+// than opts.LockTimeout (a [*LockError]). A file that is missing, changed,
+// unreadable, not a regular file or behind a symbolic link is not an
+// error: it is among the Paths, and Write reports what is wrong.
+func Check(root string, want map[string]string, opts Options) (Drift, error) {
+	whole := Drift{Whole: true}
 	paths := slices.Sorted(maps.Keys(want))
 	if err := validatePaths(paths, func(p string) bool { _, ok := want[p]; return ok }, opts.Scope); err != nil {
-		return false, err
+		return Drift{}, err
 	}
 	for _, p := range paths {
 		if h := want[p]; len(h) != 64 || !isLowerHex(h) {
-			return false, &PathError{Path: p, Rule: fmt.Sprintf("its hash %q is not a SHA-256 as 64 lowercase hex digits", h)}
+			return Drift{}, &PathError{Path: p, Rule: fmt.Sprintf("its hash %q is not a SHA-256 as 64 lowercase hex digits", h)}
 		}
 	}
 	t, err := resolve(root)
 	if err != nil {
-		return false, err
+		return Drift{}, err
 	}
 	if !t.exists {
-		return false, nil
+		return whole, nil
 	}
 	l, err := t.lock(opts, false)
 	if err != nil {
-		return false, err
+		return Drift{}, err
 	}
 	defer l.release()
-	if err := t.refresh(); err != nil || !t.exists {
-		return false, err
+	if err := t.refresh(); err != nil {
+		return Drift{}, err
 	}
-	if t.needsRecovery() || len(t.siblings()) > 0 {
-		return false, nil
+	if !t.exists || t.needsRecovery() || len(t.siblings()) > 0 {
+		return whole, nil
 	}
-	old, raw, err := readManifest(t.root)
+	raw, err := readManifestRaw(t.root)
 	if err != nil || raw == nil {
-		return false, err
+		return whole, err
 	}
+	// A whole render whose manifest is already the one Write would write
+	// needs no parse: the manifest is want.
+	var old map[string]string
+	same := opts.Scope == nil && bytes.Equal(formatManifest(want), raw)
+	if same {
+		old = want
+	} else {
+		if old, err = parseManifest(raw); err != nil {
+			return Drift{}, err
+		}
+	}
+	drift := map[string]bool{}
 	next := make(map[string]string, len(old))
 	for p, h := range old {
 		if !opts.Scope.contains(p) {
 			next[p] = h
+		} else if want[p] != h {
+			drift[p] = true
 		}
 	}
-	maps.Copy(next, want)
-	if !bytes.Equal(formatManifest(next), raw) {
-		return false, nil
+	for p, h := range want {
+		if old[p] != h {
+			drift[p] = true
+		}
+		next[p] = h
+	}
+	if len(drift) == 0 && !same && !bytes.Equal(formatManifest(next), raw) {
+		return whole, nil
 	}
 	c := openStatCache(opts, t, l.stamp)
 	defer c.save(t, old, opts.Scope, nil)
 	for i, r := range checkFiles(t.root, paths, func(string) bool { return true }, c) {
 		if r.err != nil || r.blocker != "" || r.leaf == nil || !r.leaf.Mode().IsRegular() || r.sumErr != nil || r.sum != want[paths[i]] {
-			return false, nil
+			drift[paths[i]] = true
 		}
 	}
-	return true, nil
+	return Drift{Paths: slices.Sorted(maps.Keys(drift))}, nil
 }
