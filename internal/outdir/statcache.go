@@ -216,13 +216,22 @@ func cutUint(s string) (n uint64, rest string, ok bool) {
 
 // formatStatCache renders a stat cache file.
 func formatStatCache(id rootID, entries map[string]statEntry) []byte {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "%s\nroot %d %d %s\n", statCacheHeader, id.dev, id.ino, strconv.Quote(id.path))
+	// Appended by hand, not with fmt: a fleet's cache holds tens of
+	// thousands of lines, written after every change.
+	b := make([]byte, 0, 64+len(id.path)+len(entries)*160)
+	b = fmt.Appendf(b, "%s\nroot %d %d %s\n", statCacheHeader, id.dev, id.ino, strconv.Quote(id.path))
 	for _, p := range slices.Sorted(maps.Keys(entries)) {
 		e := entries[p]
-		fmt.Fprintf(&b, "%s %d %d %d %d %d %s\n", e.sum, e.size, e.mtime, e.ctime, e.dev, e.ino, p)
+		b = append(b, e.sum...)
+		for _, n := range [...]uint64{uint64(e.size), uint64(e.mtime), uint64(e.ctime), e.dev, e.ino} {
+			b = append(b, ' ')
+			b = strconv.AppendUint(b, n, 10)
+		}
+		b = append(b, ' ')
+		b = append(b, p...)
+		b = append(b, '\n')
 	}
-	return b.Bytes()
+	return b
 }
 
 // lookup returns the SHA-256 of generated file p from the cache, if its
