@@ -26,7 +26,19 @@ func TestFleetEntryEncodes(t *testing.T) {
 	if err := gob.NewDecoder(&buf).Decode(&fe); err != nil {
 		t.Fatal(err)
 	}
-	back := fromFleet(res.Dir, &fe)
+	back, ok := fromFleet(res.Dir, &fe)
+	if !ok {
+		t.Fatal("fromFleet refused the entry toFleet made")
+	}
+	if !reflect.DeepEqual(back.Hashes, res.Hashes) || len(back.Hashes) == 0 {
+		t.Error("hashes differ after the round trip")
+	}
+	// Sums that do not match the file list (an entry of another layout)
+	// make the entry a miss, never a result with files lacking hashes.
+	fe.Envs[0].Sums = fe.Envs[0].Sums[1:]
+	if _, ok := fromFleet(res.Dir, &fe); ok {
+		t.Error("fromFleet took an entry whose sums do not match its files")
+	}
 	// Secrets, Releases and the files' bytes come from each environment's
 	// entry, or, as here without a cache, from rendering it again.
 	back.readEnv = readEnvFunc(res.Dir, filepath.Join(res.Dir, "out"), Options{})

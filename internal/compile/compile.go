@@ -237,13 +237,15 @@ func Compile(opts Options) (*Result, error) {
 		if ck, caching, err = cacheKeys(abs, out, opts); err == nil && caching {
 			var fe fleetEntry
 			if opts.Cache.Get(ck.fleet, &fe) {
-				res := fromFleet(abs, &fe)
-				res.readEnv = readEnvFunc(abs, out, opts)
-				if opts.Lazy || res.ReadFiles() == nil {
-					res.Timings.Load = time.Since(start)
-					return res, nil
+				if res, ok := fromFleet(abs, &fe); ok {
+					res.readEnv = readEnvFunc(abs, out, opts)
+					if opts.Lazy || res.ReadFiles() == nil {
+						res.Timings.Load = time.Since(start)
+						return res, nil
+					}
 				}
-				// An entry the fleet entry names is gone: compile.
+				// An entry the fleet entry names is gone, or the entry
+				// is not one this katonic can use: compile.
 			}
 		}
 	}
