@@ -44,6 +44,18 @@ func formatManifest(entries map[string]string) []byte {
 // passes CheckPath; duplicates, and an entry that is also the parent directory of
 // another, are errors. Errors name the manifest and the line.
 func parseManifest(data []byte) (map[string]string, error) {
+	if entries, ok := manifestParses.get(data); ok {
+		return entries, nil
+	}
+	entries, err := parseManifestBytes(data)
+	if err == nil {
+		manifestParses.put(data, entries)
+	}
+	return entries, err
+}
+
+// parseManifestBytes is parseManifest without the memo.
+func parseManifestBytes(data []byte) (map[string]string, error) {
 	entries := make(map[string]string)
 	lineOf := make(map[string]int)
 	for i, line := range strings.Split(string(data), "\n") {

@@ -152,8 +152,38 @@ func currentRootID(t *target) (rootID, bool) {
 	return rootID{path: t.root, dev: dev, ino: ino}, ok
 }
 
-// parseStatCache parses a stat cache file.
+// parseStatCache parses a stat cache file (the root's identity, then the
+// entries).
 func parseStatCache(raw []byte) (rootID, map[string]statEntry, error) {
+	// The root line is parsed every time (it is short); the memo saves the
+	// entries.
+	if entries, ok := statCacheParses.get(raw); ok {
+		id, _, err := parseStatCacheBytes(raw[:headerEnd(raw)])
+		return id, entries, err
+	}
+	id, entries, err := parseStatCacheBytes(raw)
+	if err == nil {
+		statCacheParses.put(raw, entries)
+	}
+	return id, entries, err
+}
+
+// headerEnd returns the length of a stat cache's first two lines (the
+// header and the root), newlines included, or len(raw).
+func headerEnd(raw []byte) int {
+	n := 0
+	for i, c := range raw {
+		if c == '\n' {
+			if n++; n == 2 {
+				return i + 1
+			}
+		}
+	}
+	return len(raw)
+}
+
+// parseStatCacheBytes is parseStatCache without the memo.
+func parseStatCacheBytes(raw []byte) (rootID, map[string]statEntry, error) {
 	bad := errors.New("malformed stat cache")
 	lines := strings.Split(string(raw), "\n")
 	if len(lines) < 3 || lines[0] != statCacheHeader || lines[len(lines)-1] != "" {
