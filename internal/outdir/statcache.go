@@ -335,7 +335,9 @@ func (c *statCache) save(t *target, manifest map[string]string, scope Scope, mov
 	if bytes.Equal(data, c.raw) {
 		return
 	}
-	writeFileAtomic(c.file, data)
+	if writeFileAtomic(c.file, data) == nil {
+		statCacheParses.put(data, entries) // the next open in this process reads these bytes
+	}
 }
 
 // writeFileAtomic replaces the file name (outside the output directory)
