@@ -4,10 +4,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/katonic/katonic/internal/config"
 	"github.com/katonic/katonic/internal/diag"
@@ -201,7 +204,15 @@ func cacheKeys(dir, out string, opts Options) (keys, bool, error) {
 		AddString("envs", strings.Join(opts.Envs, ",")).
 		AddString("shard", opts.Shard.String()).
 		AddString("strict", fmt.Sprint(opts.Strict))
+	// Only the environments with a folder in secrets/ hash one.
+	hasSecrets := map[string]bool{}
+	if des, err := os.ReadDir(filepath.Join(dir, secrets.Dir)); err == nil {
+		for _, de := range des {
+			hasSecrets[de.Name()] = true
+		}
+	}
 	k := keys{env: map[string]string{}}
+	var files []fs.DirEntry
 	for _, e := range entries { // sorted by name
 		fleet.AddString("entry", e.Name()+" "+e.Type().String())
 		if !e.Type().IsRegular() {
@@ -215,27 +226,36 @@ func cacheKeys(dir, out string, opts Options) (keys, bool, error) {
 		if filepath.Ext(e.Name()) != ".cue" {
 			continue
 		}
-		if fi, err := e.Info(); err != nil || fi.Size() > load.MaxFileSize {
-			return keys{}, false, nil // load reports it; nothing to cache
-		}
-		b, err := os.ReadFile(filepath.Join(dir, load.EnvironmentsDir, e.Name()))
-		if err != nil {
-			return keys{}, false, err
-		}
-		name := strings.TrimSuffix(e.Name(), ".cue")
-		_, statErr := os.Stat(filepath.Join(out, "clusters", name, "flux-system", "kustomization.yaml"))
-		// The environment's SOPS-encrypted Secrets (secrets/<env>/); a file
-		// name that is not a plain path element never validates anyway.
-		eh := rendercache.NewHasher()
-		if filepath.IsLocal(name) && filepath.Base(name) == name {
-			if err := eh.AddTree(dir, filepath.Join(secrets.Dir, name)); err != nil {
-				return keys{}, false, err
+		files = append(files, e)
+	}
+	// Each environment's key reads its file and its secrets: on every core,
+	// since a fleet's files are a thousand reads.
+	envKeys := make([]string, len(files))
+	errs := make([]error, len(files))
+	uncached := make([]bool, len(files))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(runtime.GOMAXPROCS(0), max(len(files), 1)) {
+		wg.Go(func() {
+			for i := range next {
+				envKeys[i], uncached[i], errs[i] = envKey(dir, out, g, files[i], hasSecrets)
 			}
+		})
+	}
+	for i := range files {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, e := range files {
+		if errs[i] != nil {
+			return keys{}, false, errs[i]
 		}
-		ek := rendercache.NewHasher().AddString("global", g).AddString("file", e.Name()).Add("data", b).AddString("secrets", eh.Key()).
-			AddString("bootstrapped", fmt.Sprint(statErr == nil)).Key()
-		k.env[name] = ek
-		fleet.AddString("env", ek)
+		if uncached[i] {
+			return keys{}, false, nil
+		}
+		k.env[strings.TrimSuffix(e.Name(), ".cue")] = envKeys[i]
+		fleet.AddString("env", envKeys[i])
 	}
 	if err := fleet.AddTree(dir, secrets.Dir); err != nil {
 		return keys{}, false, err
@@ -245,6 +265,33 @@ func cacheKeys(dir, out string, opts Options) (keys, bool, error) {
 		AddString("envs", strings.Join(opts.Envs, ",")).AddString("shard", opts.Shard.String()).
 		AddString("strict", fmt.Sprint(opts.Strict)).Key()
 	return k, true, nil
+}
+
+// envKey returns the key of the environment file e of environments/
+// under dir, given g, the key of every input environments share (see
+// keys): its file, its secrets (secrets/<env>/, when hasSecrets lists it)
+// and whether flux bootstrap wrote clusters/<env>/flux-system/ under out.
+// uncached is true for a file too large to load (load reports it).
+func envKey(dir, out, g string, e fs.DirEntry, hasSecrets map[string]bool) (key string, uncached bool, err error) {
+	if fi, err := e.Info(); err != nil || fi.Size() > load.MaxFileSize {
+		return "", true, nil
+	}
+	b, err := os.ReadFile(filepath.Join(dir, load.EnvironmentsDir, e.Name()))
+	if err != nil {
+		return "", false, err
+	}
+	name := strings.TrimSuffix(e.Name(), ".cue")
+	_, statErr := os.Stat(filepath.Join(out, "clusters", name, "flux-system", "kustomization.yaml"))
+	// The environment's SOPS-encrypted Secrets (secrets/<env>/); a file
+	// name that is not a plain path element never validates anyway.
+	eh := rendercache.NewHasher()
+	if hasSecrets[name] && filepath.IsLocal(name) && filepath.Base(name) == name {
+		if err := eh.AddTree(dir, filepath.Join(secrets.Dir, name)); err != nil {
+			return "", false, err
+		}
+	}
+	return rendercache.NewHasher().AddString("global", g).AddString("file", e.Name()).Add("data", b).AddString("secrets", eh.Key()).
+		AddString("bootstrapped", fmt.Sprint(statErr == nil)).Key(), false, nil
 }
 
 // fromFleet rebuilds a Result from a cached fleet entry, without the
