@@ -164,7 +164,7 @@ func ReadManifest(root string) (map[string]string, error) {
 		}
 	}
 	entries, _, err := readManifest(t.root)
-	return entries, err
+	return maps.Clone(entries), err // the parse is shared (parsed)
 }
 
 func isLowerHex(s string) bool {

@@ -2,7 +2,6 @@ package outdir
 
 import (
 	"bytes"
-	"maps"
 	"sync"
 )
 
@@ -10,31 +9,32 @@ import (
 // that a render reading the same manifest or stat cache twice (Check,
 // then the Write of the drifted environments) parses it once. The file is
 // always read again, and the parse reused only if the bytes are the same,
-// so nothing another process wrote in between is missed; callers get a
-// copy of the map, free to change.
+// so nothing another process wrote in between is missed. The maps are
+// shared, and read only: the package's own readers never change a parsed
+// manifest or stat cache, and ReadManifest gives its callers a copy.
 type parsed[V any] struct {
 	mu      sync.Mutex
 	raw     []byte
 	entries map[string]V
 }
 
-// get returns a copy of the entries remembered for raw, if raw is the
-// remembered bytes.
+// get returns the entries remembered for raw, if raw is the remembered
+// bytes.
 func (m *parsed[V]) get(raw []byte) (map[string]V, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.entries == nil || !bytes.Equal(m.raw, raw) {
 		return nil, false
 	}
-	return maps.Clone(m.entries), true
+	return m.entries, true
 }
 
-// put remembers entries as the parse of raw (both copied).
+// put remembers entries as the parse of raw. Neither may change
+// afterwards: raw is a file's bytes as read or written, entries its parse.
 func (m *parsed[V]) put(raw []byte, entries map[string]V) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.raw = bytes.Clone(raw)
-	m.entries = maps.Clone(entries)
+	m.raw, m.entries = raw, entries
 }
 
 var (

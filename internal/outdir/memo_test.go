@@ -1,13 +1,14 @@
 package outdir
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 )
 
 // TestParseMemo: a parse remembered for some bytes is reused only for the
-// same bytes, and callers changing what they got do not change what the
-// next caller gets.
+// same bytes, and ReadManifest's callers changing what they got do not
+// change what the next caller gets.
 func TestParseMemo(t *testing.T) {
 	h := strings.Repeat("a", 64)
 	one := []byte(manifestHeader + "\n" + h + "  clusters/e/a.yaml\n")
@@ -16,8 +17,6 @@ func TestParseMemo(t *testing.T) {
 	if err != nil || len(m) != 1 || m["clusters/e/a.yaml"] != h {
 		t.Fatalf("parseManifest: %v, %v", m, err)
 	}
-	m["clusters/e/a.yaml"] = "changed by the caller"
-	delete(m, "clusters/e/a.yaml")
 	m, err = parseManifest(one)
 	if err != nil || len(m) != 1 || m["clusters/e/a.yaml"] != h {
 		t.Fatalf("parseManifest again, after the caller changed its map: %v, %v", m, err)
@@ -41,10 +40,23 @@ func TestParseMemo(t *testing.T) {
 		if err != nil || gotID != id || len(got) != 1 || got["clusters/e/a.yaml"] != entries["clusters/e/a.yaml"] {
 			t.Fatalf("parseStatCache: %v, %v, %v", gotID, got, err)
 		}
-		delete(got, "clusters/e/a.yaml")
 	}
 	other := formatStatCache(rootID{path: "/elsewhere", dev: 1, ino: 2}, entries)
 	if gotID, _, err := parseStatCache(other); err != nil || gotID.path != "/elsewhere" {
 		t.Fatalf("parseStatCache of another root: %v, %v", gotID, err)
+	}
+}
+
+func TestReadManifestCopy(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "out")
+	if _, err := Write(root, map[string][]byte{"clusters/e/a.yaml": []byte("a")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		m, err := ReadManifest(root)
+		if err != nil || len(m) != 1 || m["clusters/e/a.yaml"] != hashHex([]byte("a")) {
+			t.Fatalf("ReadManifest: %v, %v", m, err)
+		}
+		delete(m, "clusters/e/a.yaml") // the caller's own copy
 	}
 }
