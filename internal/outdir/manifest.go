@@ -26,10 +26,17 @@ func hashHex(b []byte) string {
 // formatManifest renders entries (path -> sha256 hex) as manifest bytes: the
 // header line, then "<hash>  <path>" lines sorted by path.
 func formatManifest(entries map[string]string) []byte {
+	return formatManifestSorted(slices.Sorted(maps.Keys(entries)), entries)
+}
+
+// formatManifestSorted is formatManifest for the entries' paths already
+// sorted.
+func formatManifestSorted(paths []string, entries map[string]string) []byte {
 	var b bytes.Buffer
+	b.Grow(len(manifestHeader) + 1 + len(paths)*120)
 	b.WriteString(manifestHeader)
 	b.WriteByte('\n')
-	for _, p := range slices.Sorted(maps.Keys(entries)) {
+	for _, p := range paths {
 		b.WriteString(entries[p])
 		b.WriteString("  ")
 		b.WriteString(p)
