@@ -117,8 +117,8 @@ func evaluatePolicies(stderr io.Writer, set *policy.Set, res *compile.Result, ou
 	cwd, _ := os.Getwd()
 	var errs diag.List
 	var policyKey string
-	if cache != nil && rendercache.ToolID() != "" {
-		h := rendercache.NewHasher().AddString("tool", rendercache.ToolID()).AddString("out", out)
+	if cache != nil && cache.ToolID() != "" {
+		h := rendercache.NewHasher().AddString("tool", cache.ToolID()).AddString("out", out)
 		if err := h.AddTree(res.Dir, policy.Dir); err == nil {
 			policyKey = h.Key()
 		}

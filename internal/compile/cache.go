@@ -163,7 +163,7 @@ type keys struct {
 }
 
 func cacheKeys(dir, out string, opts Options) (keys, bool, error) {
-	tool := rendercache.ToolID()
+	tool := opts.Cache.ToolID()
 	if tool == "" {
 		return keys{}, false, nil
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/katonic/katonic/internal/filestat"
 	"io"
 	"io/fs"
 	"maps"
@@ -44,21 +45,11 @@ type fileStat struct {
 	dev, ino           uint64
 }
 
-// statOf returns fi's fileStat; false where the platform lacks inode
-// numbers or ctime, or fi is not a regular file.
+// statOf returns fi's fileStat (internal/filestat's Of); false where the
+// platform lacks inode numbers or ctime, or fi is not a regular file.
 func statOf(fi fs.FileInfo) (fileStat, bool) {
-	if fi == nil || !fi.Mode().IsRegular() {
-		return fileStat{}, false
-	}
-	dev, ino, ok := fileID(fi)
-	if !ok {
-		return fileStat{}, false
-	}
-	ctime, ok := changeTime(fi)
-	if !ok {
-		return fileStat{}, false
-	}
-	return fileStat{size: fi.Size(), mtime: fi.ModTime().UnixNano(), ctime: ctime, dev: dev, ino: ino}, true
+	st, ok := filestat.Of(fi)
+	return fileStat{size: st.Size, mtime: st.Mtime, ctime: st.Ctime, dev: st.Dev, ino: st.Ino}, ok
 }
 
 // statEntry is one generated file's stat and the SHA-256 of its content
@@ -99,7 +90,7 @@ func openStatCache(opts Options, t *target, lockStamp int64) *statCache {
 	if opts.StatCache == "" {
 		return nil
 	}
-	if !ctimeSupported {
+	if !filestat.Supported {
 		return nil
 	}
 	c := &statCache{file: opts.StatCache, old: map[string]statEntry{}, next: map[string]statEntry{}, ref: refTime(lockStamp)}

@@ -9,15 +9,6 @@ import (
 	"syscall"
 )
 
-// fileID returns the device and inode of fi, from os.Lstat or os.Stat.
-func fileID(fi fs.FileInfo) (dev, ino uint64, ok bool) {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return 0, 0, false
-	}
-	return uint64(st.Dev), uint64(st.Ino), true
-}
-
 // chownLike gives the directory name under r the owner and group of fi, if
 // this process may (best effort: a render by another user keeps its own).
 func chownLike(r *os.Root, name string, fi fs.FileInfo) {

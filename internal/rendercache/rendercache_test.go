@@ -3,7 +3,10 @@ package rendercache
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/katonic/katonic/internal/filestat"
 )
 
 func TestPutGet(t *testing.T) {
@@ -78,5 +81,65 @@ func TestToolID(t *testing.T) {
 	}
 	if ToolID() != ToolID() {
 		t.Error("ToolID is not stable")
+	}
+}
+
+// TestExeID: a development build's hash is kept under the executable's
+// stat, used while that stat holds, and not once the file changes.
+func TestExeID(t *testing.T) {
+	dir := t.TempDir()
+	exe := filepath.Join(t.TempDir(), "katonic")
+	if err := os.WriteFile(exe, []byte("build one"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, ok := filestat.Of(fi)
+	if !ok {
+		t.Skip("no ctime or inode on this platform: the executable is hashed on every run")
+	}
+	id := "exe:" + strings.Repeat("a", 64)
+	writeExeID(dir, exe, st, id)
+	if got, ok := exeID(dir, exe); !ok || got != id {
+		t.Fatalf("exeID after writeExeID: %q, %v", got, ok)
+	}
+	if err := os.WriteFile(exe, []byte("build two, longer"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := exeID(dir, exe); ok {
+		t.Fatalf("exeID after the executable changed: %q", got)
+	}
+	if err := os.WriteFile(exeRecord(dir, exe), []byte("nonsense\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := exeID(dir, exe); ok {
+		t.Fatalf("exeID of a damaged record: %q", got)
+	}
+
+	// The test binary is a development build: with a directory, identify
+	// uses a record whose stat is the binary's (here a made-up hash, to
+	// show it is used), and otherwise hashes it.
+	self, err := os.Executable()
+	if err != nil {
+		t.Skip(err)
+	}
+	plain := identify("")
+	if !strings.HasPrefix(plain, "exe:") {
+		t.Skipf("the test binary is identified as %q, not by its hash", plain)
+	}
+	sfi, err := os.Stat(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sst, _ := filestat.Of(sfi)
+	writeExeID(dir, self, sst, id)
+	if got := identify(dir); got != id {
+		t.Errorf("identify with a record of the executable's stat: %q, want %q", got, id)
+	}
+	os.Remove(exeRecord(dir, self))
+	if got := identify(dir); got != plain {
+		t.Errorf("identify without a record: %q, want the hash %q", got, plain)
 	}
 }

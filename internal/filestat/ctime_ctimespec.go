@@ -1,14 +1,16 @@
 //go:build darwin || netbsd || freebsd
 
-package outdir
+package filestat
 
 import (
 	"io/fs"
 	"syscall"
 )
 
-// ctimeSupported: the stat cache can be used on this platform.
-const ctimeSupported = true
+// Supported reports whether this platform gives a status change time
+// (ctime): without one, [Of] knows no file and every stat cache trusts
+// nothing.
+const Supported = true
 
 // changeTime returns fi's status change time (ctime) in nanoseconds since
 // the epoch: the time the kernel last changed the file's content or inode,

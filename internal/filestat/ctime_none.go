@@ -1,11 +1,13 @@
 //go:build !(linux || openbsd || dragonfly || darwin || netbsd || freebsd)
 
-package outdir
+package filestat
 
 import "io/fs"
 
-// ctimeSupported: the stat cache can be used on this platform.
-const ctimeSupported = false
+// Supported reports whether this platform gives a status change time
+// (ctime): without one, [Of] knows no file and every stat cache trusts
+// nothing.
+const Supported = false
 
 // changeTime reports no status change time: without it the stat cache
 // trusts nothing, and every file is read.
