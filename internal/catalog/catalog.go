@@ -77,7 +77,35 @@ type Chart struct {
 	// images to come from. Empty for Katonic's private charts, whose
 	// images are unknown here.
 	Registries []string
+	// CRDs says how the chart ships CustomResourceDefinitions, which
+	// decides what an upgrade does to them (see CRDLayout); CRDSource
+	// says where in the chart that was read. `katonic diff` flags a
+	// version change of a chart that ships CRDs.
+	CRDs      CRDLayout
+	CRDSource string
 }
+
+// CRDLayout is how a chart ships CustomResourceDefinitions (Helm, "Custom
+// Resource Definitions" best practices).
+type CRDLayout string
+
+// The CRD layouts of a chart.
+const (
+	// CRDsUnknown: the chart's content has not been checked (Katonic's
+	// private charts, charts missing from the reference mirror).
+	CRDsUnknown CRDLayout = ""
+	// CRDsNone: the chart installs no CRD.
+	CRDsNone CRDLayout = "none"
+	// CRDsDir: the CRDs are in a crds/ directory (of the chart or of a
+	// subchart). Helm installs them before the chart's templates and never
+	// upgrades or deletes them; Flux's HelmRelease spec.install.crds and
+	// spec.upgrade.crds (Skip, Create, CreateReplace; defaults Create and
+	// Skip) decide what happens to them on install and upgrade.
+	CRDsDir CRDLayout = "crds-dir"
+	// CRDsTemplates: the CRDs are templates, rendered and upgraded with
+	// the release like any other object.
+	CRDsTemplates CRDLayout = "templates"
+)
 
 // Git is a pinned git source: the Kubeflow Pipelines manifests, which have no
 // official chart and are applied with kustomize (katonic-domain.md).
@@ -160,9 +188,21 @@ func (r *Release) ChartIDs() []string {
 // is the Istio version. A platform version pins one Istio release, chosen so
 // that the platform's whole Kubernetes range (the profiles' minimums and the
 // platform's, katonic-domain.md "Profiles") is supported.
-var istioReleases = map[string]struct{ kube, source string }{
-	"1.20.8": {">=1.25.0-0 <1.30.0-0", "istio.io Supported Releases (data/compatibility/supportStatus.yml): Istio 1.20 supports Kubernetes 1.25 to 1.29"},
-	"1.26.8": {">=1.29.0-0 <1.34.0-0", "istio.io Supported Releases (data/compatibility/supportStatus.yml): Istio 1.26 supports Kubernetes 1.29 to 1.33"},
+//
+// The base chart carries Istio's CRDs, and moved them between the two:
+// 1.20 ships them in crds/ (templates/crds.yaml renders them only with
+// base.enableCRDTemplates, false by default); by 1.26 they are in files/,
+// rendered by templates/crds.yaml, base.enableCRDTemplates true by default
+// (manifests/charts/base at each tag).
+var istioReleases = map[string]struct {
+	kube, source  string
+	baseCRDs      CRDLayout
+	baseCRDSource string
+}{
+	"1.20.8": {">=1.25.0-0 <1.30.0-0", "istio.io Supported Releases (data/compatibility/supportStatus.yml): Istio 1.20 supports Kubernetes 1.25 to 1.29",
+		CRDsDir, "istio/istio tag 1.20.8, manifests/charts/base: crds/crd-all.gen.yaml and crds/crd-operator.yaml; templates/crds.yaml only with base.enableCRDTemplates (default false)"},
+	"1.26.8": {">=1.29.0-0 <1.34.0-0", "istio.io Supported Releases (data/compatibility/supportStatus.yml): Istio 1.26 supports Kubernetes 1.29 to 1.33",
+		CRDsTemplates, "istio/istio tag 1.26.8, manifests/charts/base: templates/crds.yaml renders files/crd-all.gen.yaml (base.enableCRDTemplates, default true)"},
 }
 
 // Public chart pins. The original Katonic releases bundled their own chart
@@ -177,10 +217,15 @@ func publicCharts(istio string) map[string]Chart {
 		panic("catalog: no Istio release " + istio)
 	}
 	istioChart := func(source, chart string) Chart {
-		return Chart{Source: source, Kind: OCIRepository, URL: istioOCI + chart, Chart: chart, Version: istio,
+		c := Chart{Source: source, Kind: OCIRepository, URL: istioOCI + chart, Chart: chart, Version: istio,
 			AppVersion: istio, KubeVersion: ir.kube,
 			PinSource:  ir.source + "; istio/istio tag " + istio + " (chart version = Istio version)",
-			Registries: []string{"docker.io/istio"}}
+			Registries: []string{"docker.io/istio"},
+			CRDs:       CRDsNone, CRDSource: chart + "-" + istio + ".tgz: no CustomResourceDefinition"}
+		if chart == "base" {
+			c.CRDs, c.CRDSource = ir.baseCRDs, ir.baseCRDSource
+		}
+		return c
 	}
 	// Bitnami's versioned images moved from docker.io/bitnami to
 	// docker.io/bitnamilegacy in August 2025 (katonic-domain.md, "Supply
@@ -190,7 +235,8 @@ func publicCharts(istio string) map[string]Chart {
 		return Chart{Source: "bitnami-" + chart, Kind: OCIRepository,
 			URL: "oci://registry-1.docker.io/bitnamicharts/" + chart, Chart: chart, Version: version,
 			AppVersion: app, PinSource: "bitnami/charts tag " + chart + "/" + version + ", bitnami/" + chart + "/Chart.yaml",
-			Registries: []string{"docker.io/bitnamilegacy"}}
+			Registries: []string{"docker.io/bitnamilegacy"},
+			CRDs:       CRDsNone, CRDSource: chart + "-" + version + ".tgz (common subchart included): no CustomResourceDefinition"}
 	}
 	return map[string]Chart{
 		ChartIstioBase:    istioChart("istio-base", "base"),
@@ -199,7 +245,8 @@ func publicCharts(istio string) map[string]Chart {
 		ChartKeycloakx: {Source: "codecentric", Kind: HelmRepository, URL: "https://codecentric.github.io/helm-charts",
 			Chart: "keycloakx", Version: "7.1.0", AppVersion: "26.3.2",
 			PinSource:  "codecentric/helm-charts tag keycloakx-7.1.0, charts/keycloakx/Chart.yaml (katonic-domain.md: the 7.1 line)",
-			Registries: []string{"quay.io/keycloak", "docker.io/library/busybox"}},
+			Registries: []string{"quay.io/keycloak", "docker.io/library/busybox"},
+			CRDs:       CRDsNone, CRDSource: "keycloakx-7.1.0.tgz: no CustomResourceDefinition"},
 		// The MLflow chart pins bitnami postgresql 18.7.5 as a dependency
 		// (disabled here: MLflow uses the platform's Postgres).
 		ChartMLflow: {Source: "community-charts", Kind: HelmRepository, URL: "https://community-charts.github.io/helm-charts",
@@ -211,14 +258,17 @@ func publicCharts(istio string) map[string]Chart {
 		ChartMinIO: {Source: "minio", Kind: HelmRepository, URL: "https://charts.min.io/",
 			Chart: "minio", Version: "5.4.0", AppVersion: "RELEASE.2024-12-18T13-15-44Z",
 			PinSource:  "minio/minio helm-releases/minio-5.4.0.tgz, Chart.yaml",
-			Registries: []string{"quay.io/minio"}},
+			Registries: []string{"quay.io/minio"},
+			CRDs:       CRDsNone, CRDSource: "minio-5.4.0.tgz: no CustomResourceDefinition"},
 		ChartMongoDB:    bitnami("mongodb", "16.5.0", "8.0.6"),
 		ChartPostgreSQL: bitnami("postgresql", "16.7.0", "17.4.0"),
 		ChartRedis:      bitnami("redis", "21.1.0", "8.0.0"),
 		ChartKubePrometheusStack: {Source: "prometheus-community", Kind: HelmRepository, URL: "https://prometheus-community.github.io/helm-charts",
 			Chart: "kube-prometheus-stack", Version: "88.0.0", AppVersion: "v0.93.0", KubeVersion: ">=1.25.0-0",
 			PinSource:  "prometheus-community/helm-charts tag kube-prometheus-stack-88.0.0, Chart.yaml (kubeVersion >=1.25.0-0)",
-			Registries: []string{"quay.io/prometheus", "quay.io/prometheus-operator", "quay.io/brancz", "quay.io/kiwigrid", "registry.k8s.io/kube-state-metrics", "docker.io/grafana", "docker.io/library/busybox", "docker.io/curlimages", "ghcr.io/jkroepke"}},
+			Registries: []string{"quay.io/prometheus", "quay.io/prometheus-operator", "quay.io/brancz", "quay.io/kiwigrid", "registry.k8s.io/kube-state-metrics", "docker.io/grafana", "docker.io/library/busybox", "docker.io/curlimages", "ghcr.io/jkroepke"},
+			CRDs:       CRDsDir,
+			CRDSource:  "kube-prometheus-stack-88.0.0.tgz: the crds subchart's crds/ (charts/crds/crds/crd-*.yaml, the Prometheus Operator's CRDs); its upgrade Job (crds.upgradeJob.enabled) is off by default"},
 		// Apache Superset's chart (deprecated upstream, katonic-domain.md).
 		ChartSuperset: {Source: "superset", Kind: HelmRepository, URL: "https://apache.github.io/superset",
 			Chart: "superset", Version: "0.14.1", AppVersion: "4.1.1",
@@ -229,13 +279,15 @@ func publicCharts(istio string) map[string]Chart {
 		ChartAirbyte: {Source: "airbyte", Kind: HelmRepository, URL: "https://airbytehq.github.io/helm-charts",
 			Chart: "airbyte", Version: "0.43.33", AppVersion: "0.40.32",
 			PinSource:  "airbytehq/helm-charts published airbyte-0.43.33.tgz, Chart.yaml appVersion 0.40.32 (seeds 001 and 003: Airbyte 0.40.32)",
-			Registries: []string{"docker.io/airbyte", "docker.io/temporalio", "docker.io/bitnamilegacy", "docker.io/library/busybox", "docker.io/curlimages"}},
+			Registries: []string{"docker.io/airbyte", "docker.io/temporalio", "docker.io/bitnamilegacy", "docker.io/library/busybox", "docker.io/curlimages"},
+			CRDs:       CRDsNone, CRDSource: "airbyte-0.43.33.tgz: no CustomResourceDefinition"},
 		// Longhorn: the on-prem "storage" service on the storage pool
 		// (seed 000: storage nodes run Katonic's storage solution).
 		ChartLonghorn: {Source: "longhorn", Kind: HelmRepository, URL: "https://charts.longhorn.io",
 			Chart: "longhorn", Version: "1.9.0", AppVersion: "v1.9.0", KubeVersion: ">=1.25.0-0",
 			PinSource:  "longhorn/longhorn tag v1.9.0, chart/Chart.yaml (kubeVersion >=1.25.0-0)",
-			Registries: []string{"docker.io/longhornio"}},
+			Registries: []string{"docker.io/longhornio"},
+			CRDs:       CRDsTemplates, CRDSource: "longhorn/longhorn tag v1.9.0, chart/templates/crds.yaml (the longhorn.io CRDs as templates)"},
 	}
 }
 
@@ -357,7 +409,7 @@ func (r *Release) Mirror(url string) (*Release, error) {
 		MinKubernetesVersion: r.MinKubernetesVersion, KubernetesSource: r.KubernetesSource}
 	for id, c := range r.Charts {
 		m := Chart{Chart: c.Chart, Version: c.Version, AppVersion: c.AppVersion, KubeVersion: c.KubeVersion,
-			PinSource: c.PinSource, Registries: c.Registries}
+			PinSource: c.PinSource, Registries: c.Registries, CRDs: c.CRDs, CRDSource: c.CRDSource}
 		if oci {
 			m.Kind, m.Source, m.URL = OCIRepository, "mirror-"+c.Chart, base+"/"+c.Chart
 		} else {
@@ -366,6 +418,33 @@ func (r *Release) Mirror(url string) (*Release, error) {
 		out.Charts[id] = m
 	}
 	return out, nil
+}
+
+// ChartCRDs returns how chart (a chart name, as in a HelmRelease's
+// spec.chart.spec.chart or an OCI artifact's last path element) ships its
+// CRDs at version, from the pins of every platform version: the pin of
+// that exact version when there is one (pinned == version), else the
+// newest pin of the chart whose layout is known (pinned is its version, so
+// a message can say which version the fact is about). It returns
+// CRDsUnknown and "" when no pin of the chart says.
+func ChartCRDs(chart, version string) (layout CRDLayout, source, pinned string) {
+	var best *semver.Version
+	for _, v := range Versions() {
+		r, _ := Lookup(v)
+		for _, id := range r.ChartIDs() {
+			c := r.Charts[id]
+			if c.Chart != chart || c.CRDs == CRDsUnknown {
+				continue
+			}
+			if c.Version == version {
+				return c.CRDs, c.CRDSource, c.Version
+			}
+			if cv, err := semver.NewVersion(c.Version); err == nil && (best == nil || cv.GreaterThan(best)) {
+				best, layout, source, pinned = cv, c.CRDs, c.CRDSource, c.Version
+			}
+		}
+	}
+	return layout, source, pinned
 }
 
 // SupportsKubernetes reports whether the pin supports Kubernetes version v
