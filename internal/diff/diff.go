@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -48,6 +49,15 @@ const (
 	ClassDNS        = "dns"
 	ClassTLS        = "tls"
 	ClassSecretRef  = "secret-ref"
+	// ClassEnvironment is an environment added or removed as a whole.
+	ClassEnvironment = "environment"
+	// ClassSourceMajor is a major version change of a GitRepository or of
+	// an OCIRepository that serves no chart.
+	ClassSourceMajor = "source-major"
+	// ClassCRDs is a version change of a chart that ships CRDs.
+	ClassCRDs = "crds"
+	// ClassStorage is a volume size, storage class or persistence change.
+	ClassStorage = "storage"
 )
 
 // Side is one rendered tree.
@@ -80,11 +90,32 @@ type EnvDiff struct {
 	Name string `json:"name"`
 	// Change is "added" (no object before), "removed" (no object after) or "changed".
 	Change string `json:"change"`
-	// Risks are the environment-level risks (node-pool, exposure), sorted.
+	// Risks are the environment-level risks (environment, node-pool,
+	// exposure), sorted.
 	Risks []Risk `json:"risks,omitempty"`
 	// Objects are the added, removed and changed objects, sorted by file,
-	// apiVersion, kind, namespace and name.
+	// apiVersion, kind, namespace and name. An added or removed
+	// environment lists every object of it, without per-object deleted
+	// risks (its environment risk stands for them).
 	Objects []ObjectDiff `json:"objects,omitempty"`
+	// Files are the changes of kustomize's configuration files
+	// (kustomization.yaml) that the object changes do not already show,
+	// sorted by file; never for an added or removed environment.
+	Files []FileDiff `json:"files,omitempty"`
+}
+
+// FileDiff is a change of one kustomize configuration file
+// (kustomization.yaml): not an object of the cluster, but it decides which
+// files Flux applies.
+type FileDiff struct {
+	// File is the file's path in the output tree.
+	File string `json:"file"`
+	// Change is "added", "removed" or "changed".
+	Change string `json:"change"`
+	// Fields are its field-level changes (changed files only).
+	Fields []FieldChange `json:"fields,omitempty"`
+	// Risks are the file's risks, sorted.
+	Risks []Risk `json:"risks,omitempty"`
 }
 
 // ObjectDiff is one added, removed or changed object.
@@ -95,7 +126,7 @@ type ObjectDiff struct {
 	// name without extension (see the package comment).
 	Service string `json:"service"`
 	// APIVersion, Kind, Namespace ("" when cluster-scoped) and Name identify
-	// the object; a kustomization.yaml's Name is its file path.
+	// the object.
 	APIVersion string `json:"apiVersion"`
 	Kind       string `json:"kind"`
 	Namespace  string `json:"namespace,omitempty"`
@@ -234,6 +265,12 @@ func compareFiles(env string, from, to Side, oldFiles, newFiles []sideFile) (ed 
 	old, cur := newTree(), newTree()
 	same := map[string][]*object{} // files with the same bytes on both sides
 	for _, f := range oldFiles {
+		old.files[f.path] = true
+	}
+	for _, f := range newFiles {
+		cur.files[f.path] = true
+	}
+	for _, f := range oldFiles {
 		b := from.Files[f.name]
 		objs, err := parseFile(f, b, "old")
 		if err != nil {
@@ -265,7 +302,7 @@ func compareFiles(env string, from, to Side, oldFiles, newFiles []sideFile) (ed 
 		return ed, false, nil
 	}
 	ed, err = compareEnv(env, old, cur, from.Envs[env], to.Envs[env])
-	return ed, err == nil && (len(ed.Objects) > 0 || len(ed.Risks) > 0), err
+	return ed, err == nil && (len(ed.Objects) > 0 || len(ed.Risks) > 0 || len(ed.Files) > 0), err
 }
 
 // compareEnv compares the objects of one environment: old and cur hold
@@ -273,12 +310,13 @@ func compareFiles(env string, from, to Side, oldFiles, newFiles []sideFile) (ed 
 func compareEnv(env string, old, cur *tree, oldEnv, curEnv *config.Environment) (EnvDiff, error) {
 	ed := EnvDiff{Name: env, Change: ChangeChanged}
 	switch {
-	case !old.envs[env]:
+	case !old.envs[env] && cur.envs[env]:
 		ed.Change = ChangeAdded
-	case !cur.envs[env]:
+		ed.Risks = []Risk{envAddedRisk(env, cur)}
+	case old.envs[env] && !cur.envs[env]:
 		ed.Change = ChangeRemoved
-	}
-	if ed.Change == ChangeChanged {
+		ed.Risks = []Risk{envRemovedRisk(env, old)}
+	default:
 		ed.Risks = envRisks(oldEnv, curEnv)
 	}
 	envExposure := false
@@ -287,7 +325,8 @@ func compareEnv(env string, old, cur *tree, oldEnv, curEnv *config.Environment) 
 			envExposure = true
 		}
 	}
-	external := curEnv != nil && curEnv.LoadBalancer == "external"
+	rc := &riskContext{old: old, cur: cur, env: curEnv,
+		external: curEnv != nil && curEnv.LoadBalancer == "external", objectExposure: !envExposure}
 
 	keys := make([]objKey, 0, len(cur.objects))
 	for k := range cur.objects {
@@ -308,10 +347,12 @@ func compareEnv(env string, old, cur *tree, oldEnv, curEnv *config.Environment) 
 		switch {
 		case a == nil:
 			od = b.diff(ChangeAdded)
-			od.Risks = addedRisks(b, external)
+			od.Risks = addedRisks(b, rc.external)
 		case b == nil:
 			od = a.diff(ChangeRemoved)
-			od.Risks = deletedRisks(a, cur.owner(a), old.owner(a))
+			if ed.Change != ChangeRemoved {
+				od.Risks = deletedRisks(a, cur.owner(a), old.owner(a))
+			}
 		default:
 			changes, err := objectChanges(a, b)
 			if err != nil {
@@ -325,11 +366,18 @@ func compareEnv(env string, old, cur *tree, oldEnv, curEnv *config.Environment) 
 				od.Fields = append(od.Fields, FieldChange{Path: "(file)", Change: FieldModified, Old: a.file, New: b.file})
 			}
 			od.Fields = append(od.Fields, fieldChanges(b, changes)...)
-			od.Risks = changedRisks(a, b, changes, external, !envExposure)
+			od.Risks = changedRisks(rc, a, b, changes)
 		}
 		ed.Objects = append(ed.Objects, od)
 	}
 	sort.Slice(ed.Objects, func(i, j int) bool { return ed.Objects[i].less(ed.Objects[j]) })
+	if ed.Change == ChangeChanged {
+		files, err := compareKustomizeFiles(old, cur)
+		if err != nil {
+			return ed, err
+		}
+		ed.Files = files
+	}
 	return ed, nil
 }
 
@@ -369,8 +417,9 @@ func (o ObjectDiff) Where() string {
 }
 
 // Counts returns the number of environments and objects in r, and the
-// number of high and medium risks, environment-level and object-level
-// together.
+// number of high and medium risks, environment-level, object-level and
+// kustomization-file-level together. Kustomization files are not objects:
+// FileCount counts them.
 func (r *Report) Counts() (envs, objects, high, medium int) {
 	count := func(rs []Risk) {
 		for _, x := range rs {
@@ -389,8 +438,34 @@ func (r *Report) Counts() (envs, objects, high, medium int) {
 		for _, o := range e.Objects {
 			count(o.Risks)
 		}
+		for _, f := range e.Files {
+			count(f.Risks)
+		}
 	}
 	return envs, objects, high, medium
+}
+
+// FileCount returns the number of changed kustomization files in r.
+func (r *Report) FileCount() int {
+	n := 0
+	for _, e := range r.Envs {
+		n += len(e.Files)
+	}
+	return n
+}
+
+// Where returns where the file lives, relative to its environment:
+// "platform/kustomization.yaml", "clusters/kustomization.yaml".
+func (f FileDiff) Where() string {
+	parts := strings.Split(f.File, "/")
+	if len(parts) < 3 {
+		return f.File
+	}
+	rest := strings.Join(parts[2:], "/")
+	if parts[0] == "clusters" {
+		return "clusters/" + rest
+	}
+	return rest
 }
 
 // unionKeys returns the keys of a and b, sorted.

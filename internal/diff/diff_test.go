@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -23,15 +24,28 @@ const (
 	acmeMLflow   = "environments/acme-azure/platform/mlflow.yaml"
 	teslaSuper   = "environments/tesla-onprem/addons/superset.yaml"
 	acmeInternal = "      annotations:\n        service.beta.kubernetes.io/azure-load-balancer-internal: \"true\"\n"
+	acmeMonitor  = "environments/acme-azure/platform/monitoring.yaml"
+	acmeKPlat    = "environments/acme-azure/platform/kustomization.yaml"
+	acmeClasses  = "environments/acme-azure/infrastructure/storage-classes.yaml"
+	globexSrc    = "environments/globex-cloud/infrastructure/sources.yaml"
+	teslaPG      = "environments/tesla-onprem/platform/postgres.yaml"
+	teslaStorage = "environments/tesla-onprem/infrastructure/storage.yaml"
+	kfpUsers     = "applied by Kustomization/flux-system/pipelines, Kustomization/flux-system/pipelines-cluster"
 )
 
 // risks lists every risk of rep as "env ref class level" (ref "-" for
-// environment-level risks), sorted.
+// environment-level risks, the file for kustomization files' risks),
+// sorted.
 func risks(rep *Report) []string {
 	var out []string
 	for _, e := range rep.Envs {
 		for _, r := range e.Risks {
 			out = append(out, strings.Join([]string{e.Name, "-", r.Class, r.Level}, " "))
+		}
+		for _, f := range e.Files {
+			for _, r := range f.Risks {
+				out = append(out, strings.Join([]string{e.Name, f.Where(), r.Class, r.Level}, " "))
+			}
 		}
 		for _, o := range e.Objects {
 			for _, r := range o.Risks {
@@ -289,6 +303,202 @@ func TestRiskClasses(t *testing.T) {
 			hidden: []string{"b2xkLXNlY3JldA==", "bmV3LXNlY3JldA==", "old-token-value", "new-token-value"},
 		},
 		{
+			name: "source-major: GitRepository tag, with the Kustomizations that apply it",
+			mutate: func(t *testing.T, from, to Side) {
+				bumpVersion(t, to, acmeSources, "name: kubeflow-pipelines", "tag", false)
+			},
+			want:    []string{"acme-azure GitRepository/flux-system/kubeflow-pipelines source-major high"},
+			message: "spec.ref.tag 2.3.0 → 3.0.0 changes the major version of what Flux applies from this source (" + kfpUsers + ")",
+		},
+		{
+			name: "source-major: GitRepository tag to an open semver range",
+			mutate: func(t *testing.T, from, to Side) {
+				replace(t, to, acmeSources, "    tag: 2.3.0\n", "    semver: '>=2.3.0'\n", 1)
+			},
+			want:    []string{"acme-azure GitRepository/flux-system/kubeflow-pipelines source-major high"},
+			message: "spec.ref.tag 2.3.0 → spec.ref.semver >=2.3.0 admits major version 3, outside 2.3.0,",
+		},
+		{
+			name: "source-major: GitRepository tag to a range within its major, no risk",
+			mutate: func(t *testing.T, from, to Side) {
+				replace(t, to, acmeSources, "    tag: 2.3.0\n", "    semver: ~2.3\n", 1)
+			},
+			want: nil,
+		},
+		{
+			name: "source-major: GitRepository minor tag, no risk",
+			mutate: func(t *testing.T, from, to Side) {
+				bumpVersion(t, to, acmeSources, "name: kubeflow-pipelines", "tag", true)
+			},
+			want: nil,
+		},
+		{
+			name: "source-major: OCIRepository of manifests (no chart)",
+			mutate: func(t *testing.T, from, to Side) {
+				const src = "apiVersion: source.toolkit.fluxcd.io/v1\nkind: OCIRepository\nmetadata:\n  name: manifests\n  namespace: flux-system\nspec:\n  interval: 1h\n  url: oci://registry.example/manifests\n  ref:\n    semver: %s\n"
+				from.Files["environments/acme-azure/infrastructure/extra.yaml"] = fmt.Appendf(nil, src, "1.x")
+				to.Files["environments/acme-azure/infrastructure/extra.yaml"] = fmt.Appendf(nil, src, "2.x")
+			},
+			want:    []string{"acme-azure OCIRepository/flux-system/manifests source-major high"},
+			message: "spec.ref.semver 1.x → 2.x admits major version 2, outside 1.x, of what Flux applies from this source (no Flux Kustomization of the environment uses it)",
+		},
+		{
+			name: "chart-major: OCIRepository semver range admitting the next major",
+			mutate: func(t *testing.T, from, to Side) {
+				replace(t, to, acmeSources, "    tag: 16.7.0\n", "    semver: '>=16.7.0 <18.0.0'\n", 1)
+			},
+			want:    []string{"acme-azure OCIRepository/flux-system/bitnami-postgresql chart-major high"},
+			message: "admits chart major version 17, outside 16.7.0",
+		},
+		{
+			name: "crds: Istio base moves its CRDs from crds/ to templates",
+			mutate: func(t *testing.T, from, to Side) {
+				replace(t, to, globexSrc, "    tag: 1.20.8\n  url: oci://registry.istio.io/release/charts/base\n", "    tag: 1.26.8\n  url: oci://registry.istio.io/release/charts/base\n", 1)
+			},
+			want:    []string{"globex-cloud OCIRepository/flux-system/istio-base crds high"},
+			message: "chart base 1.20.8 → 1.26.8 moves its CRDs from crds/ to templates",
+		},
+		{
+			name: "crds: crds/ directory replaced by Flux (CreateReplace)",
+			mutate: func(t *testing.T, from, to Side) {
+				bumpVersion(t, to, acmeMonitor, "kind: HelmRelease", "version", true)
+			},
+			want:    []string{"acme-azure HelmRelease/flux-system/monitoring crds medium"},
+			message: "chart kube-prometheus-stack 88.0.0 → 88.1.0 (katonic's catalog knows kube-prometheus-stack 88.0.0) ships its CRDs in crds/ and HelmRelease/flux-system/monitoring has spec.upgrade.crds CreateReplace",
+		},
+		{
+			name: "crds: crds/ directory never upgraded (spec.upgrade.crds unset)",
+			mutate: func(t *testing.T, from, to Side) {
+				bumpVersion(t, to, acmeMonitor, "kind: HelmRelease", "version", true)
+				replace(t, to, acmeMonitor, "    cleanupOnFail: true\n    crds: CreateReplace\n", "    cleanupOnFail: true\n", 1)
+			},
+			want:    []string{"acme-azure HelmRelease/flux-system/monitoring crds high"},
+			message: "HelmRelease/flux-system/monitoring has spec.upgrade.crds unset (Skip)",
+		},
+		{
+			name: "crds: CRDs as templates (Longhorn)",
+			mutate: func(t *testing.T, from, to Side) {
+				bumpVersion(t, to, teslaStorage, "kind: HelmRelease", "version", true)
+			},
+			want:    []string{"tesla-onprem HelmRelease/flux-system/storage crds medium"},
+			message: "ships its CRDs as templates: Helm upgrades them with the release, cluster-wide",
+		},
+		{
+			name: "storage: volume shrunk",
+			mutate: func(t *testing.T, from, to Side) {
+				replace(t, to, teslaPG, "size: 17Gi", "size: 10Gi", 1)
+			},
+			want:    []string{"tesla-onprem HelmRelease/flux-system/postgres storage high"},
+			message: "volume size 17Gi → 10Gi at spec.values.primary.persistence.size: a PersistentVolumeClaim cannot shrink",
+		},
+		{
+			name: "storage: volume grown",
+			mutate: func(t *testing.T, from, to Side) {
+				replace(t, to, teslaPG, "size: 17Gi", "size: 30Gi", 1)
+			},
+			want:    []string{"tesla-onprem HelmRelease/flux-system/postgres storage medium"},
+			message: "volume size 17Gi → 30Gi at spec.values.primary.persistence.size: existing claims grow only where their StorageClass allows volume expansion",
+		},
+		{
+			name: "storage: the same size written otherwise, no risk",
+			mutate: func(t *testing.T, from, to Side) {
+				replace(t, to, teslaPG, "size: 17Gi", "size: 17408Mi", 1)
+			},
+			want: nil,
+		},
+		{
+			name: "storage: volumeClaimTemplate request shrunk (Prometheus)",
+			mutate: func(t *testing.T, from, to Side) {
+				replace(t, to, acmeMonitor, "storage: 50Gi", "storage: 40Gi", 1)
+			},
+			want:    []string{"acme-azure HelmRelease/flux-system/monitoring storage high"},
+			message: "at spec.values.prometheus.prometheusSpec.storageSpec.volumeClaimTemplate.spec.resources.requests.storage",
+		},
+		{
+			name: "storage: storage class set in values",
+			mutate: func(t *testing.T, from, to Side) {
+				replace(t, to, acmePostgres, "      persistence:\n        size: 20Gi\n", "      persistence:\n        size: 20Gi\n        storageClass: kfs-shared\n", 1)
+			},
+			want:    []string{"acme-azure HelmRelease/flux-system/postgres storage high"},
+			message: "storage class unset → kfs-shared at spec.values.primary.persistence.storageClass",
+		},
+		{
+			name: "storage: persistence turned off",
+			mutate: func(t *testing.T, from, to Side) {
+				replace(t, to, acmePostgres, "      persistence:\n        size: 20Gi\n", "      persistence:\n        enabled: false\n        size: 20Gi\n", 1)
+			},
+			want:    []string{"acme-azure HelmRelease/flux-system/postgres storage high"},
+			message: "persistence unset → false at spec.values.primary.persistence.enabled",
+		},
+		{
+			name: "storage: PersistentVolumeClaim class and size",
+			mutate: func(t *testing.T, from, to Side) {
+				const pvc = "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: data\n  namespace: application\nspec:\n  storageClassName: %s\n  resources:\n    requests:\n      storage: %s\n"
+				from.Files["environments/acme-azure/infrastructure/claims.yaml"] = fmt.Appendf(nil, pvc, "kfs", "10Gi")
+				to.Files["environments/acme-azure/infrastructure/claims.yaml"] = fmt.Appendf(nil, pvc, "kfs-shared", "5Gi")
+			},
+			want: []string{"acme-azure PersistentVolumeClaim/application/data storage high", "acme-azure PersistentVolumeClaim/application/data storage high"},
+		},
+		{
+			name: "storage: StorageClass parameters and default class changed",
+			mutate: func(t *testing.T, from, to Side) {
+				replace(t, to, acmeClasses, "skuname: StandardSSD_LRS", "skuname: Premium_LRS", 1)
+				replace(t, to, acmeClasses, "is-default-class: \"true\"", "is-default-class: \"false\"", 1)
+			},
+			want:    []string{"acme-azure StorageClass/kfs storage high", "acme-azure StorageClass/kfs storage medium"},
+			message: "StorageClass kfs: parameters cannot change",
+		},
+		{
+			name: "node-pool: gpu type changes the pool's label and taint",
+			mutate: func(t *testing.T, from, to Side) {
+				p := to.Envs["acme-azure"].NodePools["gpu"]
+				p.GPUType = "a100"
+				to.Envs["acme-azure"].NodePools["gpu"] = p
+			},
+			want:    []string{"acme-azure - node-pool high"},
+			message: "node pool gpu: label katonic.ai/gpu-type v100 → a100; taints katonic.ai/gpu-type=v100:NoSchedule, nvidia.com/gpu=true:NoSchedule → katonic.ai/gpu-type=a100:NoSchedule, nvidia.com/gpu=true:NoSchedule",
+		},
+		{
+			name: "node-pool: placement moved to another pool it can run on",
+			mutate: func(t *testing.T, from, to Side) {
+				replace(t, to, acmePostgres, "      nodeSelector:\n        katonic.ai/node-pool: platform\n      persistence", "      nodeSelector:\n        katonic.ai/node-pool: compute\n      persistence", 1)
+			},
+			want:    []string{"acme-azure HelmRelease/flux-system/postgres node-pool medium"},
+			message: "placement changed at spec.values.primary (nodeSelector): its pods are recreated on the nodes it now selects",
+		},
+		{
+			name: "node-pool: placement on a pool the environment lacks",
+			mutate: func(t *testing.T, from, to Side) {
+				replace(t, to, acmePostgres, "      nodeSelector:\n        katonic.ai/node-pool: platform\n      persistence", "      nodeSelector:\n        katonic.ai/node-pool: deployment\n      persistence", 1)
+			},
+			want:    []string{"acme-azure HelmRelease/flux-system/postgres node-pool high"},
+			message: "it selects node pool deployment, which the environment does not have, so its pods stay Pending",
+		},
+		{
+			name: "node-pool: placement on a tainted pool it does not tolerate",
+			mutate: func(t *testing.T, from, to Side) {
+				replace(t, to, teslaPG, "      nodeSelector:\n        katonic.ai/node-pool: platform\n      persistence", "      nodeSelector:\n        katonic.ai/node-pool: deployment\n      persistence", 1)
+			},
+			want:    []string{"tesla-onprem HelmRelease/flux-system/postgres node-pool high"},
+			message: "it selects node pool deployment and does not tolerate its taint katonic.ai/node-pool=deployment:NoSchedule",
+		},
+		{
+			name: "kustomize file: a resource dropped while its file stays",
+			mutate: func(t *testing.T, from, to Side) {
+				replace(t, to, acmeKPlat, "- redis.yaml\n", "", 1)
+			},
+			want:    []string{"acme-azure platform/kustomization.yaml deleted high"},
+			message: "resources no longer lists redis.yaml, which is still in the tree: Flux stops applying its 1 object (HelmRelease/flux-system/redis); Kustomization/flux-system/platform has prune: true",
+		},
+		{
+			name: "kustomize file: a resource dropped with its file, shown by the objects only",
+			mutate: func(t *testing.T, from, to Side) {
+				replace(t, to, acmeKPlat, "- redis.yaml\n", "", 1)
+				delete(to.Files, "environments/acme-azure/platform/redis.yaml")
+			},
+			want: []string{"acme-azure HelmRelease/flux-system/redis deleted high"},
+		},
+		{
 			name: "object moved to another file: (file) field",
 			mutate: func(t *testing.T, from, to Side) {
 				to.Files["environments/acme-azure/platform/database.yaml"] = to.Files[acmePostgres]
@@ -320,6 +530,11 @@ func TestRiskClasses(t *testing.T) {
 					}
 					for _, o := range e.Objects {
 						for _, r := range o.Risks {
+							found = found || strings.Contains(r.Message, tc.message)
+						}
+					}
+					for _, f := range e.Files {
+						for _, r := range f.Risks {
 							found = found || strings.Contains(r.Message, tc.message)
 						}
 					}
@@ -397,23 +612,65 @@ func TestEnvironmentAddedRemoved(t *testing.T) {
 	var names []string
 	for _, e := range rep.Envs {
 		names = append(names, e.Name+":"+e.Change)
+		if len(e.Objects) < 50 {
+			t.Errorf("%s: %d objects, want every object of the environment", e.Name, len(e.Objects))
+		}
 		for _, o := range e.Objects {
 			if o.Change != e.Change {
 				t.Errorf("%s: object %s is %s in a %s environment", e.Name, o.Ref(), o.Change, e.Change)
 			}
-			deleted := len(o.Risks) == 1 && o.Risks[0].Class == ClassDeleted && o.Risks[0].Level == LevelHigh
-			kustomize := strings.HasPrefix(o.APIVersion, kustomizeAPIPrefix)
-			if e.Change == ChangeRemoved && deleted == kustomize {
-				t.Errorf("%s: removed object %s (%s) has risks %+v", e.Name, o.Ref(), o.APIVersion, o.Risks)
+			if strings.HasPrefix(o.APIVersion, kustomizeAPIPrefix) {
+				t.Errorf("%s: kustomize file %s listed as an object", e.Name, o.File)
 			}
+			if e.Change == ChangeRemoved && len(o.Risks) > 0 {
+				t.Errorf("%s: removed object %s has risks %+v: the environment risk stands for them", e.Name, o.Ref(), o.Risks)
+			}
+		}
+		if len(e.Files) > 0 {
+			t.Errorf("%s: kustomization files %+v listed for a whole environment", e.Name, e.Files)
 		}
 	}
 	if want := []string{"globex-cloud:removed", "tesla-two:added"}; !reflect.DeepEqual(names, want) {
 		t.Errorf("environments = %v, want %v", names, want)
 	}
-	// tesla-onprem is external: its public hosts are new in tesla-two.
-	if got := risks(rep); !strings.Contains(strings.Join(got, "\n"), "tesla-two HelmRelease/flux-system/superset exposure medium") {
-		t.Errorf("no new-host risk for the added environment: %q", got)
+	got := risks(rep)
+	for _, want := range []string{
+		"globex-cloud - environment high",
+		"tesla-two - environment medium",
+		// tesla-onprem is external: its public hosts are new in tesla-two.
+		"tesla-two HelmRelease/flux-system/superset exposure medium",
+	} {
+		if !slices.Contains(got, want) {
+			t.Errorf("risks %q lack %q", got, want)
+		}
+	}
+	if n := strings.Count(strings.Join(got, "\n"), "globex-cloud "); n != 1 {
+		t.Errorf("the removed environment has %d risks, want 1: %q", n, got)
+	}
+	msg := rep.Envs[0].Risks[0].Message
+	for _, want := range []string{"clusters/globex-cloud/", "4 Flux Kustomizations (infrastructure, pipelines, pipelines-cluster, platform)", "prune: true", "the whole installation"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("removed environment's risk %q lacks %q", msg, want)
+		}
+	}
+
+	// Text folds the objects into a count by kind; Markdown lists them in
+	// one block; JSON lists each.
+	text, md, js := outputs(t, rep)
+	if strings.Contains(text, "[HIGH deleted]") || strings.Contains(text, "- Namespace/") {
+		t.Errorf("text lists the removed environment's objects:\n%s", text)
+	}
+	if !strings.Contains(text, "\n  removed: 1 GitRepository, 13 HelmRelease, ") {
+		t.Errorf("text lacks the removed objects by kind:\n%s", text)
+	}
+	if !strings.Contains(md, "<details><summary>globex-cloud (removed): 55 objects</summary>") || !strings.Contains(md, "\n- Namespace/monitoring (infrastructure/namespaces)\n") {
+		t.Errorf("markdown lacks the removed environment's object list:\n%s", md)
+	}
+	if strings.Contains(md, "kustomization.yaml") || strings.Contains(js, "kustomization.yaml") {
+		t.Errorf("an output lists kustomization files of a whole environment")
+	}
+	if !strings.Contains(js, `"name": "pipelines-cluster"`) {
+		t.Errorf("JSON lacks the removed objects")
 	}
 }
 
@@ -531,7 +788,7 @@ func TestMarkdown(t *testing.T) {
 	}
 	for _, want := range []string{
 		"| `acme-azure` ⚠ |",
-		"| `globex-cloud` (removed) |",
+		"| `globex-cloud` (removed) ⚠ |",
 		"- ⚠ **high** `chart-major` `acme-azure` `HelmRelease/flux-system/airbyte`: ",
 		"<details><summary>acme-azure ~ <code>HelmRelease/flux-system/airbyte</code> (addons/airbyte) ⚠ chart-major</summary>",
 		"```diff\n- spec.chart.spec.version: " + old + "\n+ spec.chart.spec.version: " + cur + "\n```",

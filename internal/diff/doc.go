@@ -12,11 +12,30 @@
 // Every non-empty YAML document of those files must be a Kubernetes object
 // (apiVersion, kind and metadata.name); anything else is an error, so a
 // change is never silently left out. The one exception is kustomize's own
-// configuration (apiVersion kustomize.config.k8s.io/*, kind Kustomization,
-// the kustomization.yaml files): it has no metadata.name and is keyed by its
-// file path instead. It is compared like any object (a resources: list that
-// loses a file is visible), but never flagged "deleted": it is not applied
-// to the cluster.
+// configuration (apiVersion kustomize.config.k8s.io/*, the kustomization.yaml
+// files): it is not an object of the cluster, so it is neither listed
+// among the objects nor a column of the Markdown matrix. Its changes are
+// compared per file and reported in EnvDiff.Files only where the objects do
+// not already show them:
+//   - a file added or removed with its whole directory is left out; one
+//     added to or removed from a directory that keeps other files is
+//     listed (kustomize-controller generates a kustomization.yaml taking
+//     every manifest of a directory that has none);
+//   - a resources entry added for a file or directory new in the tree, or
+//     removed together with its file or directory, is left out (the added
+//     or removed objects show it); an entry removed while its file is still
+//     in the tree is listed with a "deleted" risk, since Flux stops applying
+//     that file's objects;
+//   - an order change of resources is left out (kustomize-controller
+//     applies objects in its own order, by kind, not the list's);
+//   - any other field change is listed.
+//
+// An environment is added or removed when one side has none of its files
+// outside clusters/<env>/flux-system/ (which `flux bootstrap` writes and
+// katonic leaves alone). Its objects are all listed (JSON), without
+// per-object risks beyond exposure; one "environment" risk stands for the
+// whole (see Risk classes). The text form folds them into one line that
+// counts them by kind, the Markdown form lists them in one collapsed block.
 //
 // # Pairing and services
 //
@@ -24,8 +43,8 @@
 // environment is the second path element. The service (the column of the
 // Markdown matrix) is:
 //   - "flux" for everything under clusters/<env>/ (the Flux Kustomizations,
-//     and flux-system/ when `flux bootstrap` wrote it) and for every
-//     kustomization.yaml;
+//     and flux-system/ when `flux bootstrap` wrote it) and for objects in a
+//     file named kustomization.yaml;
 //   - "infrastructure" for everything under environments/<env>/infrastructure/;
 //   - otherwise the file name without extension, environments/<env>/<layer>/<service>.yaml.
 //
@@ -59,24 +78,95 @@
 // Each Risk has a Class (one of the Class* constants), a Level ("high" or
 // "medium") and a Message. The rules, and where they come from:
 //
-//   - deleted (high): an object removed (every object of a removed
-//     environment too). The message names the Flux Kustomization whose
-//     spec.path holds the file (the new tree's, else the old one's) and its
-//     spec.prune: with prune: true Flux deletes the object from the cluster
-//     (Flux kustomize-controller, garbage collection); for a Namespace that
-//     means everything in it.
+//   - environment (high): an environment removed. One risk for the whole:
+//     clusters/<env>/, the path the cluster's Flux reconciles (flux
+//     bootstrap --path), goes with its Flux Kustomizations; the message
+//     counts them (by name, with how many have prune: true), the objects and
+//     the Namespaces. A Flux still reconciling the path with prune: true
+//     (flux bootstrap's default) deletes the Kustomizations, and a Flux
+//     Kustomization deleted with prune: true deletes every object it applied
+//     (kustomize-controller, garbage collection); with nothing at the path,
+//     reconciliation fails (path not found).
+//   - environment (medium): an environment added: a new cluster root whose
+//     Flux installs every object of it; worth a look that it is the
+//     intended cluster, not a danger to existing ones.
+//   - deleted (high): an object removed from a changed environment. The
+//     message names the Flux Kustomization whose spec.path holds the file
+//     (the new tree's, else the old one's) and its spec.prune: with prune:
+//     true Flux deletes the object from the cluster (Flux
+//     kustomize-controller, garbage collection); for a Namespace that
+//     means everything in it. Also a kustomization.yaml resources entry
+//     dropped while its file stays (see Input).
 //   - prune (high): a Flux Kustomization's spec.prune changed (kustomize-controller:
 //     prune decides whether objects removed from the source are deleted).
 //   - chart-major (high): the major version of a chart changed, in a
-//     HelmRelease's spec.chart.spec.version or an OCIRepository's spec.ref.tag
-//     (SemVer 2.0: a major version may break compatibility), parsed with
-//     github.com/Masterminds/semver/v3; versions that do not parse (ranges
-//     such as "16.x") are not judged.
+//     HelmRelease's spec.chart.spec.version or in spec.ref.tag or
+//     spec.ref.semver of an OCIRepository that serves a chart (a HelmRelease
+//     of the environment names it in spec.chartRef, or its layerSelector
+//     selects the Helm chart layer) (SemVer 2.0: a major version may break
+//     compatibility), parsed with github.com/Masterminds/semver/v3, the
+//     library Flux uses. A range (spec.ref.semver, or a version range in a
+//     HelmRelease) is judged by the majors it admits: major m when it
+//     admits m.0.0, a version written in it or the next patch of one, for m
+//     up to one above the highest major written (an open range admits the
+//     next major). The risk fires when the new version admits a major the
+//     old one did not; versions that parse as neither (branches, digests)
+//     are not judged.
+//   - source-major (high): the same, for a GitRepository's spec.ref.tag or
+//     spec.ref.semver, or an OCIRepository that serves no chart (manifests):
+//     the message names the Flux Kustomizations whose spec.sourceRef is the
+//     source (Kubeflow Pipelines' manifests, katonic-domain.md).
+//   - crds (high or medium): a chart version changed (as for chart-major,
+//     exact versions only) for a chart that ships CRDs. How it ships them
+//     comes from katonic's catalog (internal/catalog Chart.CRDs, read from
+//     the real charts; the pin of the new version, else the newest pin of
+//     the chart, which the message names); charts the catalog has not read
+//     are not judged. Helm installs CRDs of a crds/ directory and never
+//     upgrades them; Flux's HelmRelease spec.upgrade.crds (Skip when unset,
+//     Create, CreateReplace) decides on upgrade. High when the chart moves
+//     its CRDs from crds/ to templates (Helm's release ownership check
+//     refuses the CRDs it created without the label
+//     app.kubernetes.io/managed-by=Helm and the meta.helm.sh/release-name
+//     and release-namespace annotations: Istio's base chart between 1.20
+//     and 1.26), or ships them in crds/ and a HelmRelease installing it has
+//     spec.upgrade.crds Skip or Create (the cluster keeps the old CRDs);
+//     medium when Flux replaces them (CreateReplace) or they are templates
+//     (upgraded with the release): CRDs are cluster-wide, and a version the
+//     new chart stops serving breaks the objects stored in it.
+//   - storage (high or medium): in a changed object, the volume settings:
+//     sizes (a "storage" key under resources.requests: PersistentVolumeClaims,
+//     StatefulSet volumeClaimTemplates, Prometheus' storageSpec; a "size"
+//     key under "persistence" or "persistentVolume": the charts' values
+//     katonic renders, docs/sizing.md), storage classes (storageClass,
+//     storageClassName, defaultStorageClass) and persistence switches
+//     ("enabled" under "persistence"), read in a HelmRelease's spec.values
+//     and anywhere in other objects. High: a size shrunk (a
+//     PersistentVolumeClaim cannot shrink, StatefulSet volumeClaimTemplates
+//     are immutable: Kubernetes API validation), a storage class changed,
+//     set or unset (a claim's class is immutable), persistence turned off
+//     (data in an emptyDir); a StorageClass whose parameters, provisioner,
+//     reclaimPolicy or volumeBindingMode changed (immutable: the apply
+//     fails). Medium: a size grown (claims expand only where the class
+//     allows volume expansion; StatefulSets still refuse the change), a
+//     size set or unset (the chart's default applies), a StorageClass's
+//     default-class annotation changed. Sizes are compared as Kubernetes
+//     quantities (17Gi equals 17408Mi).
 //   - node-pool (high, environment level): a node pool of the old
 //     environment is gone, or its maxNodes, minNodes, cpu or memoryGiB is
 //     lower (seed 000 "Node pool requirements": services are pinned to their
-//     pool). Needs Side.Envs on both sides; node pools are not visible in the
-//     objects.
+//     pool), or its derived labels or taints changed (config.NodePool Labels
+//     and Taints: a gpu pool's gpuType is its katonic.ai/gpu-type label and
+//     taint): nodes keep the labels and taints they were created with. Needs
+//     Side.Envs on both sides; node pools are not visible in the objects.
+//   - node-pool (object level): a change under a nodeSelector, tolerations
+//     or affinity key of a changed object (pod specs, chart values), one risk
+//     per mapping that holds them. High when, against the new environment's
+//     pools (Side.Envs), the pods select a pool (katonic.ai/node-pool) it
+//     lacks, a GPU type that is not its gpu pool's, or a pool whose taints
+//     the tolerations there miss (Kubernetes "Taints and Tolerations"
+//     matching); medium otherwise (the pods are recreated elsewhere).
+//     Placement inside a Flux Kustomization's spec.patches (YAML in a
+//     string) is shown as a field change, not judged.
 //   - exposure (high): the environment's loadBalancer changed between
 //     internal and external (Side.Envs, environment level); or a HelmRelease
 //     whose spec.values.service (a LoadBalancer Service) gains or loses an
@@ -115,7 +205,7 @@
 //	    {
 //	      "name": "acme-azure",
 //	      "change": "changed",        // "added" | "removed" | "changed"
-//	      "risks": [...],             // environment-level risks (node-pool, exposure); omitted when none
+//	      "risks": [...],             // environment-level risks (environment, node-pool, exposure); omitted when none
 //	      "objects": [                // sorted by file, apiVersion, kind, namespace, name; omitted when none
 //	        {
 //	          "environment": "acme-azure",
@@ -133,10 +223,23 @@
 //	          ],
 //	          "risks": [{"class": "chart-major", "level": "high", "message": "..."}]  // omitted when none
 //	        }
+//	      ],
+//	      "files": [                  // kustomization.yaml changes the objects do not show; omitted when none
+//	        {
+//	          "file": "environments/acme-azure/platform/kustomization.yaml",
+//	          "change": "changed",          // "added" | "removed" | "changed"
+//	          "fields": [{"path": "resources", "change": "removed", "old": "redis.yaml"}],  // omitted when none
+//	          "risks": [{"class": "deleted", "level": "high", "message": "..."}]            // omitted when none
+//	        }
 //	      ]
 //	    }
 //	  ]
 //	}
+//
+// A risk's class is one of deleted, prune, chart-major, source-major,
+// crds, storage, node-pool, exposure, dns, tls, secret-ref and environment
+// (the Class* constants). "objects" of an added or removed environment
+// hold every object of it.
 //
 // schemaVersion changes only when a field is removed or changes meaning;
 // new fields may be added without a change.

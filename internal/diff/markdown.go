@@ -25,8 +25,11 @@ const (
 // WriteMarkdown writes r as a pull-request comment: a title and a summary
 // line; a matrix of environments (rows) × services (columns) whose cells
 // hold "+", "-", "~" (added, removed, changed objects) and "⚠" when one of
-// them has a high risk; the list of risks, high first; then one collapsed
-// <details> block per object with a ```diff block of its field changes.
+// them has a high risk (kustomization files are not objects and have no
+// column); the list of risks, high first; then one collapsed <details>
+// block per changed kustomization file and per object with a ```diff block
+// of its field changes, and one per added or removed environment listing
+// its objects.
 //
 // The output never exceeds limit (limit <= 0 means GitHubCommentLimit).
 // Length is counted in bytes of UTF-8: GitHub counts characters (code
@@ -60,6 +63,8 @@ type mdParts struct {
 	risks          []string
 	details        []string
 	detailEnv      []string // environment of each details block
+	detailObjs     []int    // objects each details block shows
+	detailFiles    []int    // kustomization files each details block shows
 	limitNote      string   // the sentence under the summary when summarised
 }
 
@@ -118,7 +123,11 @@ func (r *Report) markdownParts() *mdParts {
 		if e.Change != ChangeChanged {
 			row.WriteString(" (" + e.Change + ")")
 		}
-		if hasHigh(e.Risks) {
+		fileHigh := false
+		for _, f := range e.Files {
+			fileHigh = fileHigh || hasHigh(f.Risks)
+		}
+		if hasHigh(e.Risks) || fileHigh {
 			row.WriteString(" ⚠")
 		}
 		row.WriteString(" |")
@@ -164,6 +173,11 @@ func (r *Report) markdownParts() *mdParts {
 		for _, x := range e.Risks {
 			add(e.Name, "", x)
 		}
+		for _, f := range e.Files {
+			for _, x := range f.Risks {
+				add(e.Name, f.Where(), x)
+			}
+		}
 		for _, o := range e.Objects {
 			for _, x := range o.Risks {
 				add(e.Name, o.Ref(), x)
@@ -175,11 +189,28 @@ func (r *Report) markdownParts() *mdParts {
 		m.risks = append(m.risks, it.text)
 	}
 
-	// details
+	// details: an added or removed environment's objects in one block
 	for _, e := range r.Envs {
+		if e.Change != ChangeChanged {
+			if len(e.Objects) > 0 {
+				m.details = append(m.details, envDetailsBlock(e))
+				m.detailEnv = append(m.detailEnv, e.Name)
+				m.detailObjs = append(m.detailObjs, len(e.Objects))
+				m.detailFiles = append(m.detailFiles, 0)
+			}
+			continue
+		}
+		for _, f := range e.Files {
+			m.details = append(m.details, fileDetailsBlock(e.Name, f))
+			m.detailEnv = append(m.detailEnv, e.Name)
+			m.detailObjs = append(m.detailObjs, 0)
+			m.detailFiles = append(m.detailFiles, 1)
+		}
 		for _, o := range e.Objects {
 			m.details = append(m.details, detailsBlock(o))
 			m.detailEnv = append(m.detailEnv, e.Name)
+			m.detailObjs = append(m.detailObjs, 1)
+			m.detailFiles = append(m.detailFiles, 0)
 		}
 	}
 	return m
@@ -219,11 +250,12 @@ func (m *mdParts) render(limit int) string {
 	for _, e := range m.detailEnv {
 		allEnvs[e] = true
 	}
-	reserve := len(trailer(len(m.details), len(allEnvs), len(m.risks), len(m.matrixRows), limit))
+	allObjs, allFiles := m.omitted(0)
+	reserve := len(trailer(allObjs, allFiles, len(allEnvs), len(m.risks), len(m.matrixRows), limit))
 	budget := limit - reserve
 	fmt.Fprintf(&b, "\n_The full report is longer than %s characters, the limit of a comment: it is summarised below._\n", thousands(limit))
 	if b.Len() > budget {
-		return fitBytes(m.title+m.summary+trailer(len(m.details), len(allEnvs), len(m.risks), len(m.matrixRows), limit), limit)
+		return fitBytes(m.title+m.summary+trailer(allObjs, allFiles, len(allEnvs), len(m.risks), len(m.matrixRows), limit), limit)
 	}
 	fits := func(s string, cap int) bool { return b.Len()+len(s) <= cap }
 
@@ -271,15 +303,31 @@ func (m *mdParts) render(limit int) string {
 	for _, e := range m.detailEnv[shown:] {
 		omittedEnvs[e] = true
 	}
-	b.WriteString(trailer(len(m.details)-shown, len(omittedEnvs), len(m.risks)-risksShown, len(m.matrixRows)-rowsShown, limit))
+	objs, files := m.omitted(shown)
+	b.WriteString(trailer(objs, files, len(omittedEnvs), len(m.risks)-risksShown, len(m.matrixRows)-rowsShown, limit))
 	return fitBytes(b.String(), limit)
 }
 
+// omitted counts the objects and kustomization files of the details
+// blocks from the index from on.
+func (m *mdParts) omitted(from int) (objects, files int) {
+	for i := from; i < len(m.details); i++ {
+		objects += m.detailObjs[i]
+		files += m.detailFiles[i]
+	}
+	return objects, files
+}
+
 // trailer is the closing note of a summarised comment.
-func trailer(objects, envs, risks, rows, limit int) string {
+func trailer(objects, files, envs, risks, rows, limit int) string {
 	var parts []string
-	if objects > 0 {
+	switch {
+	case objects > 0 && files > 0:
+		parts = append(parts, fmt.Sprintf("%s and %s in %s", plural(objects, "more object"), plural(files, "kustomization file"), plural(envs, "environment")))
+	case objects > 0:
 		parts = append(parts, fmt.Sprintf("%s in %s", plural(objects, "more object"), plural(envs, "environment")))
+	case files > 0:
+		parts = append(parts, fmt.Sprintf("%s in %s", plural(files, "more kustomization file"), plural(envs, "environment")))
 	}
 	if risks > 0 {
 		parts = append(parts, plural(risks, "more risk"))
@@ -298,14 +346,6 @@ func trailer(objects, envs, risks, rows, limit int) string {
 // detailsBlock is the collapsed block of one object.
 func detailsBlock(o ObjectDiff) string {
 	mark, _ := changeMark(o.Change)
-	var classes []string
-	seen := map[string]bool{}
-	for _, x := range o.Risks {
-		if !seen[x.Class] {
-			seen[x.Class] = true
-			classes = append(classes, x.Class)
-		}
-	}
 	var body strings.Builder
 	switch o.Change {
 	case ChangeAdded:
@@ -313,32 +353,88 @@ func detailsBlock(o ObjectDiff) string {
 	case ChangeRemoved:
 		fmt.Fprintf(&body, "- %s removed (%s)\n", o.Ref(), o.File)
 	}
-	for _, f := range o.Fields {
-		switch {
-		case f.Redacted:
-			fmt.Fprintf(&body, "! %s: changed\n", f.Path)
-		case f.Change == FieldAdded:
-			fmt.Fprintf(&body, "+ %s: %s\n", f.Path, clip(f.New))
-		case f.Change == FieldRemoved:
-			fmt.Fprintf(&body, "- %s: %s\n", f.Path, clip(f.Old))
-		case f.Change == FieldOrder:
-			fmt.Fprintf(&body, "! %s: order %s → %s\n", f.Path, clip(f.Old), clip(f.New))
-		default:
-			fmt.Fprintf(&body, "- %s: %s\n+ %s: %s\n", f.Path, clip(f.Old), f.Path, clip(f.New))
-		}
-	}
+	writeFields(&body, o.Fields)
 	fence := strings.Repeat("`", max(3, longestRun(body.String(), '`')+1))
 	var b strings.Builder
 	fmt.Fprintf(&b, "<details><summary>%s %s <code>%s</code> (%s)", html.EscapeString(o.Env), mark, html.EscapeString(o.Ref()), html.EscapeString(o.Where()))
-	if len(classes) > 0 {
+	if len(o.Risks) > 0 {
 		icon := ""
 		if hasHigh(o.Risks) {
 			icon = "⚠ "
 		}
-		fmt.Fprintf(&b, " %s%s", icon, html.EscapeString(strings.Join(classes, ", ")))
+		fmt.Fprintf(&b, " %s%s", icon, html.EscapeString(riskClasses(o.Risks)))
 	}
 	fmt.Fprintf(&b, "</summary>\n\n%sdiff\n%s%s\n\n</details>\n", fence, body.String(), fence)
 	return b.String()
+}
+
+// envDetailsBlock is the collapsed block of an added or removed
+// environment: one line per object.
+func envDetailsBlock(e EnvDiff) string {
+	mark, _ := changeMark(e.Change)
+	var body strings.Builder
+	for _, o := range e.Objects {
+		fmt.Fprintf(&body, "%s %s (%s)\n", mark, o.Ref(), o.Where())
+	}
+	fence := strings.Repeat("`", max(3, longestRun(body.String(), '`')+1))
+	return fmt.Sprintf("<details><summary>%s (%s): %s</summary>\n\n%sdiff\n%s%s\n\n</details>\n",
+		html.EscapeString(e.Name), e.Change, plural(len(e.Objects), "object"), fence, body.String(), fence)
+}
+
+// fileDetailsBlock is the collapsed block of a kustomization file.
+func fileDetailsBlock(env string, f FileDiff) string {
+	mark, _ := changeMark(f.Change)
+	var body strings.Builder
+	switch f.Change {
+	case ChangeAdded:
+		fmt.Fprintf(&body, "+ %s added\n", f.File)
+	case ChangeRemoved:
+		fmt.Fprintf(&body, "- %s removed\n", f.File)
+	}
+	writeFields(&body, f.Fields)
+	fence := strings.Repeat("`", max(3, longestRun(body.String(), '`')+1))
+	var b strings.Builder
+	fmt.Fprintf(&b, "<details><summary>%s %s <code>%s</code> (kustomize file)", html.EscapeString(env), mark, html.EscapeString(f.Where()))
+	if len(f.Risks) > 0 {
+		icon := ""
+		if hasHigh(f.Risks) {
+			icon = "⚠ "
+		}
+		fmt.Fprintf(&b, " %s%s", icon, html.EscapeString(riskClasses(f.Risks)))
+	}
+	fmt.Fprintf(&b, "</summary>\n\n%sdiff\n%s%s\n\n</details>\n", fence, body.String(), fence)
+	return b.String()
+}
+
+// riskClasses lists the classes of rs, once each, in order.
+func riskClasses(rs []Risk) string {
+	var classes []string
+	seen := map[string]bool{}
+	for _, x := range rs {
+		if !seen[x.Class] {
+			seen[x.Class] = true
+			classes = append(classes, x.Class)
+		}
+	}
+	return strings.Join(classes, ", ")
+}
+
+// writeFields writes field changes as diff lines.
+func writeFields(body *strings.Builder, fields []FieldChange) {
+	for _, f := range fields {
+		switch {
+		case f.Redacted:
+			fmt.Fprintf(body, "! %s: changed\n", f.Path)
+		case f.Change == FieldAdded:
+			fmt.Fprintf(body, "+ %s: %s\n", f.Path, clip(f.New))
+		case f.Change == FieldRemoved:
+			fmt.Fprintf(body, "- %s: %s\n", f.Path, clip(f.Old))
+		case f.Change == FieldOrder:
+			fmt.Fprintf(body, "! %s: order %s → %s\n", f.Path, clip(f.Old), clip(f.New))
+		default:
+			fmt.Fprintf(body, "- %s: %s\n+ %s: %s\n", f.Path, clip(f.Old), f.Path, clip(f.New))
+		}
+	}
 }
 
 // hasHigh reports whether rs holds a high risk.

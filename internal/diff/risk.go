@@ -5,7 +5,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/Masterminds/semver/v3"
 	"github.com/gonvenience/ytbx"
 	yaml "go.yaml.in/yaml/v3"
 
@@ -58,6 +57,9 @@ func envRisks(a, b *config.Environment) []Risk {
 		if len(less) > 0 {
 			rs = append(rs, Risk{Class: ClassNodePool, Level: LevelHigh, Message: fmt.Sprintf(
 				"node pool %s capacity reduced: %s: pods may be evicted or stay Pending", role, strings.Join(less, ", "))})
+		}
+		if r, ok := poolMarksRisk(role, p, q); ok {
+			rs = append(rs, r)
 		}
 	}
 	if a.LoadBalancer != b.LoadBalancer && a.LoadBalancer != "" && b.LoadBalancer != "" {
@@ -112,11 +114,73 @@ func addedRisks(o *object, external bool) []Risk {
 	return sortRisks(rs)
 }
 
-// changedRisks classifies the changes between a and b. objectExposure
-// enables the internal-load-balancer annotation rule (off when the
-// environment-level rule already fired).
-func changedRisks(a, b *object, cs []change, external, objectExposure bool) []Risk {
+// poolMarksRisk flags a node pool whose derived labels or taints changed
+// (config.NodePool.Labels and Taints: the gpu pool's gpuType is in both).
+func poolMarksRisk(role config.Role, p, q config.NodePool) (Risk, bool) {
+	var what []string
+	lp, lq := p.Labels(role), q.Labels(role)
+	for _, k := range sortedSet(keySet(lp, lq)) {
+		if lp[k] != lq[k] {
+			what = append(what, fmt.Sprintf("label %s %s → %s", k, orUnset(lp[k]), orUnset(lq[k])))
+		}
+	}
+	tp, tq := taintStrings(p.Taints(role)), taintStrings(q.Taints(role))
+	if strings.Join(tp, ",") != strings.Join(tq, ",") {
+		what = append(what, fmt.Sprintf("taints %s → %s", orNone(tp), orNone(tq)))
+	}
+	if len(what) == 0 {
+		return Risk{}, false
+	}
+	return Risk{Class: ClassNodePool, Level: LevelHigh, Message: fmt.Sprintf(
+		"node pool %s: %s: nodes keep the labels and taints they were created with until the pool is recreated or relabelled, so pods that select or tolerate the new ones stay Pending",
+		role, strings.Join(what, "; "))}, true
+}
+
+// taintStrings writes taints as key=value:effect.
+func taintStrings(ts []config.Taint) []string {
+	out := make([]string, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, t.Key+"="+t.Value+":"+t.Effect)
+	}
+	return out
+}
+
+// orNone joins vs with ", ", or says "none".
+func orNone(vs []string) string {
+	if len(vs) == 0 {
+		return "none"
+	}
+	return strings.Join(vs, ", ")
+}
+
+// keySet is the union of the keys of maps.
+func keySet(ms ...map[string]string) map[string]bool {
+	out := map[string]bool{}
+	for _, m := range ms {
+		for k := range m {
+			out[k] = true
+		}
+	}
+	return out
+}
+
+// riskContext is what the rules on a changed object may read beside the
+// pair: both trees of its environment and the new resolved environment.
+type riskContext struct {
+	old, cur *tree
+	// env is the new resolved environment; nil when Side.Envs lacks it.
+	env *config.Environment
+	// external is the new environment's loadBalancer == "external".
+	external bool
+	// objectExposure enables the internal-load-balancer annotation rule
+	// (off when the environment-level rule already fired).
+	objectExposure bool
+}
+
+// changedRisks classifies the changes cs between a and b.
+func changedRisks(rc *riskContext, a, b *object, cs []change) []Risk {
 	var rs []Risk
+	external, objectExposure := rc.external, rc.objectExposure
 
 	// prune
 	if b.kind == "Kustomization" && strings.HasPrefix(b.apiVersion, fluxKustomizationPrefix) {
@@ -132,16 +196,12 @@ func changedRisks(a, b *object, cs []change, external, objectExposure bool) []Ri
 		}
 	}
 
-	// chart-major
-	if field, p, q := chartVersions(a, b); p != q {
-		if vp, err := semver.NewVersion(p); err == nil {
-			if vq, err := semver.NewVersion(q); err == nil && vp.Major() != vq.Major() {
-				rs = append(rs, Risk{Class: ClassChartMajor, Level: LevelHigh, Message: fmt.Sprintf(
-					"%s %s → %s changes the chart's major version: read its upgrade notes (breaking values, data migrations)",
-					field, p, q)})
-			}
-		}
-	}
+	// chart-major, source-major, crds
+	rs = append(rs, versionRisks(rc, a, b)...)
+
+	// storage, node-pool (placement)
+	rs = append(rs, storageRisks(a, b)...)
+	rs = append(rs, placementRisks(rc, b, cs)...)
 
 	// exposure (object rule)
 	if objectExposure && b.kind == "HelmRelease" {
@@ -205,20 +265,6 @@ func changedRisks(a, b *object, cs []change, external, objectExposure bool) []Ri
 func newHostRisk(h string) Risk {
 	return Risk{Class: ClassExposure, Level: LevelMedium, Message: fmt.Sprintf(
 		"new public host %s: the environment's load balancer is external, so it is reachable from the internet", h)}
-}
-
-// chartVersions returns the chart version field of a HelmRelease
-// (spec.chart.spec.version) or an OCIRepository (spec.ref.tag) and its old
-// and new values; both empty for other kinds.
-func chartVersions(a, b *object) (field, old, cur string) {
-	switch {
-	case b.kind == "HelmRelease" && strings.HasPrefix(b.apiVersion, "helm.toolkit.fluxcd.io/"):
-		keys := []string{"spec", "chart", "spec", "version"}
-		return "spec.chart.spec.version", scalar(a.root, keys...), scalar(b.root, keys...)
-	case b.kind == "OCIRepository" && strings.HasPrefix(b.apiVersion, "source.toolkit.fluxcd.io/"):
-		return "spec.ref.tag", scalar(a.root, "spec", "ref", "tag"), scalar(b.root, "spec", "ref", "tag")
-	}
-	return "", "", ""
 }
 
 // internalLBAnnotations are the Service annotations that make a cloud load

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"sort"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -33,8 +35,12 @@ const displayLimit = 200
 // with "+" for added and "-" for removed objects, and a last line with the
 // counts. Field lines read "path: old → new", "path: + new", "path: - old",
 // "path: order old → new", or "path: changed" when the value is hidden.
-// ANSI colours are written only when color is true. It returns the first
-// error of w.
+// Changed kustomization files come after the environment's risks, as
+// "~ platform/kustomization.yaml (kustomize file)" with their fields and
+// risks. An added or removed environment's objects are folded into one
+// line that counts them by kind; only those with risks of their own are
+// listed (the JSON and Markdown forms list every one). ANSI colours are
+// written only when color is true. It returns the first error of w.
 func (r *Report) WriteText(w io.Writer, color bool) error {
 	bw := bufio.NewWriter(w)
 	paint := func(code, s string) string {
@@ -64,7 +70,24 @@ func (r *Report) WriteText(w io.Writer, color bool) error {
 		for _, x := range e.Risks {
 			risk("", x)
 		}
+		folded := e.Change != ChangeChanged
+		if folded && len(e.Objects) > 0 {
+			fmt.Fprintf(bw, "  %s: %s (-o json lists each object)\n", e.Change, kindCounts(e.Objects))
+		}
+		for _, f := range e.Files {
+			mark, code := changeMark(f.Change)
+			fmt.Fprintf(bw, "%s %s (kustomize file)\n", paint(code, mark), f.Where())
+			for _, fc := range f.Fields {
+				fmt.Fprintf(bw, "  %s\n", fieldText(fc, paint))
+			}
+			for _, x := range f.Risks {
+				risk("  ", x)
+			}
+		}
 		for _, o := range e.Objects {
+			if folded && len(o.Risks) == 0 {
+				continue
+			}
 			mark, code := changeMark(o.Change)
 			fmt.Fprintf(bw, "%s %s (%s)\n", paint(code, mark), o.Ref(), o.Where())
 			for _, f := range o.Fields {
@@ -75,7 +98,11 @@ func (r *Report) WriteText(w io.Writer, color bool) error {
 			}
 		}
 	}
-	fmt.Fprintf(bw, "\n%s, %s; risks: %d high, %d medium\n", plural(envs, "environment"), plural(objects, "object"), high, medium)
+	what := plural(objects, "object")
+	if n := r.FileCount(); n > 0 {
+		what += ", " + plural(n, "kustomization file")
+	}
+	fmt.Fprintf(bw, "\n%s, %s; risks: %d high, %d medium\n", plural(envs, "environment"), what, high, medium)
 	return bw.Flush()
 }
 
@@ -122,4 +149,23 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return thousands(n) + " " + noun + "s"
+}
+
+// kindCounts counts objects by kind: "1 GitRepository, 11 HelmRelease,
+// 13 Namespace", kinds in name order.
+func kindCounts(objs []ObjectDiff) string {
+	n := map[string]int{}
+	for _, o := range objs {
+		n[o.Kind]++
+	}
+	kinds := make([]string, 0, len(n))
+	for k := range n {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	parts := make([]string, len(kinds))
+	for i, k := range kinds {
+		parts[i] = thousands(n[k]) + " " + k
+	}
+	return strings.Join(parts, ", ")
 }

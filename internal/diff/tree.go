@@ -47,7 +47,15 @@ func (o *object) ref() string { return o.diff("").Ref() }
 // tree is one parsed side.
 type tree struct {
 	objects map[objKey]*object
-	envs    map[string]bool // environments with at least one object
+	// kfiles are kustomize's configuration files (kustomization.yaml) by
+	// path: not objects of the cluster (see the package comment).
+	kfiles map[string]*object
+	// files are the paths of every file read, for kustomization.yaml
+	// resources entries.
+	files map[string]bool
+	// envs are the environments with at least one object or kustomize file
+	// outside clusters/<env>/flux-system/ (flux bootstrap's, not katonic's).
+	envs map[string]bool
 	// kustomizations are the Flux Kustomizations per environment, for owner.
 	kustomizations map[string][]*object
 }
@@ -55,6 +63,17 @@ type tree struct {
 // kustomizeAPIPrefix is the group of kustomize's own configuration files
 // (kustomization.yaml), which carry no metadata.name.
 const kustomizeAPIPrefix = "kustomize.config.k8s.io/"
+
+// isKustomizeConfig reports whether o is kustomize's own configuration
+// (a kustomization.yaml), not an object of the cluster.
+func isKustomizeConfig(o *object) bool { return strings.HasPrefix(o.apiVersion, kustomizeAPIPrefix) }
+
+// bootstrapFile reports whether p (a cleaned output path) is under
+// clusters/<env>/flux-system/, which `flux bootstrap` writes.
+func bootstrapFile(p string) bool {
+	parts := strings.Split(p, "/")
+	return len(parts) > 3 && parts[0] == "clusters" && parts[2] == "flux-system"
+}
 
 // fluxKustomizationPrefix is the API group of Flux Kustomizations.
 const fluxKustomizationPrefix = "kustomize.toolkit.fluxcd.io/"
@@ -96,7 +115,8 @@ func serviceOf(layer, stem string) string {
 
 // newTree returns an empty tree.
 func newTree() *tree {
-	return &tree{objects: map[objKey]*object{}, envs: map[string]bool{}, kustomizations: map[string][]*object{}}
+	return &tree{objects: map[objKey]*object{}, kfiles: map[string]*object{}, files: map[string]bool{},
+		envs: map[string]bool{}, kustomizations: map[string][]*object{}}
 }
 
 // sideFile is one file of a Side that Compare reads.
@@ -149,7 +169,7 @@ func parseFile(f sideFile, b []byte, side string) ([]*object, error) {
 			return nil, errorf("%s tree: %s: document %d is not a Kubernetes object (no apiVersion or kind)", side, p, i+1)
 		}
 		if o.name == "" {
-			if o.kind != "Kustomization" || !strings.HasPrefix(o.apiVersion, kustomizeAPIPrefix) {
+			if !isKustomizeConfig(o) {
 				return nil, errorf("%s tree: %s: document %d (%s %s) has no metadata.name", side, p, i+1, o.apiVersion, o.kind)
 			}
 			o.name = p
@@ -159,13 +179,23 @@ func parseFile(f sideFile, b []byte, side string) ([]*object, error) {
 	return out, nil
 }
 
-// add puts o in t; an object already there under its key is an error.
+// add puts o in t, a kustomize configuration file under its path; an
+// object already there under its key is an error.
 func (t *tree) add(o *object, side string) error {
+	if !bootstrapFile(o.file) {
+		t.envs[o.env] = true
+	}
+	if isKustomizeConfig(o) {
+		if prev, dup := t.kfiles[o.file]; dup {
+			return errorf("%s tree: %s holds two kustomize configurations (%s %s and %s %s)", side, o.file, prev.apiVersion, prev.kind, o.apiVersion, o.kind)
+		}
+		t.kfiles[o.file] = o
+		return nil
+	}
 	if prev, dup := t.objects[o.objKey]; dup {
 		return errorf("%s tree: %s %s in environment %s is defined twice: %s and %s", side, o.apiVersion, o.ref(), o.env, prev.file, o.file)
 	}
 	t.objects[o.objKey] = o
-	t.envs[o.env] = true
 	if o.kind == "Kustomization" && strings.HasPrefix(o.apiVersion, fluxKustomizationPrefix) {
 		t.kustomizations[o.env] = append(t.kustomizations[o.env], o)
 	}
