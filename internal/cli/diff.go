@@ -47,12 +47,34 @@ environments this katonic rendered before with the same inputs come from the
 render cache, as with render (--no-cache renders everything).
 With --from DIR --to DIR it compares two rendered output directories.
 
-Risks, flagged in every format: an object or namespace deleted (high), a
-Flux Kustomization's prune changed (high), a chart's major version changed
-(high), a node pool removed or shrunk (high, --base only), an internal load
-balancer made external or back (high) or a new public host (medium), a DNS
-host changed (high), TLS removed (high), a Secret reference changed (medium;
-values are never shown).
+Risks, flagged in every format (high unless said):
+  environment   an environment removed: one risk, for Flux loses the path
+                clusters/ENV/ and what its Kustomizations applied; one
+                added (medium)
+  deleted       an object or namespace deleted, or a kustomization.yaml
+                resources entry dropped while its file stays
+  prune         a Flux Kustomization's prune changed
+  chart-major   a chart's major version changed (versions, tags, semver
+                ranges that admit a new major)
+  source-major  the same for a GitRepository (Kubeflow Pipelines) or an
+                OCIRepository of manifests
+  crds          a chart that ships CRDs changes version and they move from
+                crds/ to templates, or stay un-upgraded (spec.upgrade.crds
+                Skip or Create); medium when Helm or Flux replaces them
+  storage       a volume shrunk, a storage class changed, persistence off,
+                a StorageClass's immutable fields; a volume grown (medium)
+  node-pool     a node pool removed, shrunk, or its labels or taints changed
+                (--base only); pods placed on a pool they cannot run on;
+                other placement changes (medium)
+  exposure      an internal load balancer made external or back; a new
+                public host (medium)
+  dns           a DNS host changed
+  tls           TLS removed
+  secret-ref    a Secret reference changed (medium; values are never shown)
+
+An added or removed environment's objects are counted by kind in text
+(-o json lists each). kustomization.yaml files are not objects: only their
+changes that the objects do not show are listed, as kustomize files.
 
 Formats (-o): text (colour on a terminal unless NO_COLOR is set), markdown
 (for a pull-request comment: an environments × services matrix first, details
