@@ -970,3 +970,29 @@ func TestOneLine(t *testing.T) {
 		}
 	}
 }
+
+func TestMajors(t *testing.T) {
+	tests := []struct {
+		v    version
+		want []uint64
+		ok   bool
+	}{
+		{version{value: "1.8.5"}, []uint64{1}, true},
+		{version{value: "v2.3.0"}, []uint64{2}, true},
+		{version{value: "main"}, nil, false},
+		{version{value: "~1.8", isRange: true}, []uint64{1}, true},
+		{version{value: "^0.3", isRange: true}, []uint64{0}, true},
+		{version{value: ">=1.0.0 <4.0.0", isRange: true}, []uint64{1, 2, 3}, true},
+		{version{value: ">1.8.5 <2", isRange: true}, []uint64{1}, true},
+		{version{value: ">=2.3.0", isRange: true}, []uint64{2, 3}, true},
+		{version{value: "16.x", isRange: true}, []uint64{16}, true},
+		{version{value: ">=20240901", isRange: true}, []uint64{20240901, 20240902}, true},
+		{version{value: "not a range", isRange: true}, nil, false},
+	}
+	for _, tc := range tests {
+		got, ok := tc.v.majors()
+		if ok != tc.ok || !reflect.DeepEqual(sortedMajors(got), append([]uint64{}, tc.want...)) && tc.ok {
+			t.Errorf("majors(%q) = %v, %v; want %v, %v", tc.v.value, sortedMajors(got), ok, tc.want, tc.ok)
+		}
+	}
+}

@@ -52,6 +52,10 @@ func versionOf(o *object) (v version, ok bool) {
 	return v, false
 }
 
+// maxMajorScan is the highest major below which majors tries every major
+// of a range; above it, only the majors written in the range and the next.
+const maxMajorScan = 1000
+
 // literal matches the version literals of a SemVer constraint.
 var literal = regexp.MustCompile(`v?(\d+)(?:\.(\d+|[xX*]))?(?:\.(\d+|[xX*]))?`)
 
@@ -60,7 +64,8 @@ var literal = regexp.MustCompile(`v?(\d+)(?:\.(\d+|[xX*]))?(?:\.(\d+|[xX*]))?`)
 // constraint syntax, which Flux uses) admits major m when it admits one of
 // m.0.0, a version written in it, or the next patch of one (the points
 // where an interval of versions starts), for m from 0 to one above the
-// highest major written in it, so an open range admits the next major.
+// highest major written in it, so an open range admits the next major
+// (above maxMajorScan, for the majors written and the next ones only).
 func (v version) majors() (map[uint64]bool, bool) {
 	if !v.isRange {
 		sv, err := semver.NewVersion(v.value)
@@ -85,8 +90,18 @@ func (v version) majors() (map[uint64]bool, bool) {
 		cands = append(cands, semver.New(maj, min, pat, "", ""), semver.New(maj, min, pat+1, "", ""))
 	}
 	out := map[uint64]bool{}
-	for m := uint64(0); m <= top+1; m++ {
-		cands = append(cands, semver.New(m, 0, 0, "", ""))
+	if top <= maxMajorScan {
+		for m := uint64(0); m <= top+1; m++ {
+			cands = append(cands, semver.New(m, 0, 0, "", ""))
+		}
+	} else {
+		// Date-like majors (20240901): the majors written, the next ones
+		// and 0, not every number below.
+		cands = append(cands, semver.New(0, 0, 0, "", ""))
+		for _, m := range literal.FindAllStringSubmatch(v.value, -1) {
+			n, _ := strconv.ParseUint(m[1], 10, 64)
+			cands = append(cands, semver.New(n, 0, 0, "", ""), semver.New(n+1, 0, 0, "", ""))
+		}
 	}
 	for _, cv := range cands {
 		if c.Check(cv) {
