@@ -996,3 +996,29 @@ func TestMajors(t *testing.T) {
 		}
 	}
 }
+
+// An environment whose katonic files are gone is removed even when flux
+// bootstrap's clusters/<env>/flux-system/ stays (katonic never owns it).
+func TestEnvironmentRemovedBootstrapped(t *testing.T) {
+	from, to := base(t), base(t)
+	const sync = "clusters/globex-cloud/flux-system/gotk-sync.yaml"
+	doc := []byte("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: flux-system\n  namespace: flux-system\nspec:\n  path: ./out/clusters/globex-cloud\n  prune: true\n")
+	from.Files[sync] = doc
+	removeEnv(to, "globex-cloud")
+	to.Files[sync] = doc
+	rep, err := Compare(from, to, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Envs) != 1 || rep.Envs[0].Change != ChangeRemoved {
+		t.Fatalf("environments = %+v, want globex-cloud removed", rep.Envs)
+	}
+	if got := risks(rep); !reflect.DeepEqual(got, []string{"globex-cloud - environment high"}) {
+		t.Errorf("risks = %q", got)
+	}
+	for _, o := range rep.Envs[0].Objects {
+		if o.Name == "flux-system" {
+			t.Errorf("flux bootstrap's Kustomization, unchanged, is listed: %+v", o)
+		}
+	}
+}
