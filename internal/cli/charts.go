@@ -136,6 +136,9 @@ func runChartsPull(ctx context.Context, stdout, stderr io.Writer, o pullOptions,
 		if unreachable(failures) {
 			total += `; the chart repositories could not be reached: on a machine without access to them, set charts.mirror in the environment to a mirror it can reach (README, "Charts")`
 		}
+		// A chart not fetched is not locked, and verify fails on it.
+		total += "; katonic verify fails on the charts not fetched until they are locked (or run it with --layers " +
+			strings.Join([]string{verify.LayerBuild, verify.LayerSchema, verify.LayerRefs, verify.LayerPolicy}, ",") + ")"
 		return exitf(ExitFetch, "charts pull: %s", total)
 	}
 	fmt.Fprintf(stderr, "charts pull: %s\n", total)

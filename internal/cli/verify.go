@@ -59,12 +59,27 @@ in layers, without a cluster and without the network:
 It checks out/ as it is on disk, or with --render a fresh render held in
 memory. The configuration is validated first (as 'katonic vet'). Findings go
 to stdout, one per line with file:line:column, or as JSON with -o json.
-Charts missing from charts.lock or the cache are warnings: they fail only
-with --strict. verify exits 5 when it finds an error.`,
+
+The charts and fit layers read every chart from charts.lock and the chart
+cache, both filled by 'katonic charts pull'. A chart that either lacks was
+never checked, so it is an error naming the environment and the chart, never
+a pass: run 'katonic charts pull', or leave both layers out with
+--layers build,schema,refs,policy.
+
+Exit codes:
+  0  no error (warnings are printed; with --strict there were none)
+  1  the configuration has errors, as 'katonic vet' reports them, or
+     charts.lock is malformed
+  2  usage: a bad flag or layer, an unknown environment, not a katonic
+     repository
+  5  verify found an error in a layer (a chart not locked or not in the
+     chart cache, and a policy violated, included), or a warning with
+     --strict`,
 		Example: `  # Verify every environment's out/ tree, all layers
   katonic verify
 
-  # What CI runs: the layers that need no chart cache
+  # Without the charts (no access to the chart repositories): the layers
+  # that need no chart cache
   katonic verify --layers build,schema,refs,policy
 
   # Verify a fresh render of one environment, as JSON

@@ -63,7 +63,8 @@ func (v *envVerifier) charts() {
 	}
 }
 
-// notChecked records a chart that no layer could template.
+// notChecked records a chart that no layer could template because
+// charts.lock or the chart cache lacks it.
 func (v *envVerifier) notChecked(ref charts.Ref) {
 	name := ref.Chart + " " + ref.Version
 	if !slices.Contains(v.rep.NotChecked, name) {
@@ -72,13 +73,40 @@ func (v *envVerifier) notChecked(ref charts.Ref) {
 	}
 }
 
+// fixUnchecked says what a user does about charts verify could not read:
+// run charts pull to do what (say "fetch and lock it"), or say that the
+// chart layers are not wanted.
+func fixUnchecked(what string) string {
+	return "run 'katonic charts pull' to " + what + ", or leave the charts and fit layers out (--layers " +
+		strings.Join([]string{LayerBuild, LayerSchema, LayerRefs, LayerPolicy}, ",") + ")"
+}
+
 // template templates every HelmRelease through its locked chart, once for
 // the charts and fit layers, into v.templated; what cannot be templated is
-// a finding of the charts layer.
+// a finding of the charts layer. A chart that charts.lock or the chart
+// cache lacks is an error, not a pass: nothing checked it.
 func (v *envVerifier) template() {
-	if v.opts.Lock == nil || len(v.opts.Lock.Charts) == 0 {
-		v.add(LayerCharts, diag.Warning, nil, "", "verify.charts.unlocked", srcCharts,
-			"%s: %s lists no chart, so no chart is checked; run 'katonic charts pull'", v.env.Env.Name, charts.LockFile)
+	lock := v.opts.Lock
+	if lock == nil {
+		lock = &charts.Lock{}
+	}
+	if len(lock.Charts) == 0 {
+		// Nothing was ever pulled: one finding for the environment, naming
+		// every chart it installs, rather than one per HelmRelease.
+		for _, o := range v.objects {
+			if !o.is(helmGroup, "HelmRelease") {
+				continue
+			}
+			if ref, ok := v.chartRef(o); ok {
+				v.notChecked(ref)
+			}
+		}
+		if len(v.rep.NotChecked) > 0 {
+			v.add(LayerCharts, diag.Error, nil, "", "verify.charts.unlocked", srcCharts,
+				"%s: %s locks no chart, so none of the environment's %d %s (%s) is checked; %s",
+				v.env.Env.Name, charts.LockFile, len(v.rep.NotChecked), pluralize(len(v.rep.NotChecked), "chart", "charts"),
+				strings.Join(v.rep.NotChecked, ", "), fixUnchecked("fetch and lock them"))
+		}
 		return
 	}
 	rels := map[string]render.Release{}
@@ -93,15 +121,11 @@ func (v *envVerifier) template() {
 		if !ok {
 			continue // the refs layer reports what does not resolve
 		}
-		var entry charts.Entry
-		if v.opts.Lock != nil {
-			entry, ok = v.opts.Lock.Lookup(ref)
-		} else {
-			ok = false
-		}
+		entry, ok := lock.Lookup(ref)
 		if !ok {
-			v.add(LayerCharts, diag.Warning, o, "", "verify.charts.unlocked", srcCharts,
-				"chart %s is not in %s, so it is not checked; run 'katonic charts pull'", ref, charts.LockFile)
+			v.add(LayerCharts, diag.Error, o, "", "verify.charts.unlocked", srcCharts,
+				"%s: chart %s is not in %s, so neither the charts nor the fit layer checks it; %s",
+				v.env.Env.Name, ref, charts.LockFile, fixUnchecked("fetch and lock it"))
 			v.notChecked(ref)
 			continue
 		}
@@ -109,8 +133,9 @@ func (v *envVerifier) template() {
 		var de *charts.DigestError
 		switch {
 		case errors.Is(err, charts.ErrNotCached):
-			v.add(LayerCharts, diag.Warning, o, "", "verify.charts.uncached", srcCharts,
-				"chart %s (%s) is not in the chart cache, so it is not checked; run 'katonic charts pull'", ref, entry.Digest)
+			v.add(LayerCharts, diag.Error, o, "", "verify.charts.uncached", srcCharts,
+				"%s: chart %s is locked (%s) but not in the chart cache, so neither the charts nor the fit layer checks it; %s",
+				v.env.Env.Name, ref, entry.Digest, fixUnchecked("fetch it"))
 			v.notChecked(ref)
 			continue
 		case errors.As(err, &de):

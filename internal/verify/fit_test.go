@@ -3,6 +3,7 @@ package verify
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/katonic/katonic/internal/charts"
@@ -36,7 +37,7 @@ func realChartOptions(tb testing.TB, dir string) (*compile.Result, Options) {
 		for _, r := range ChartRefs(e.Releases) {
 			data, err := os.ReadFile(filepath.Join(refCharts, r.Chart+"-"+r.Version+".tgz"))
 			if err != nil {
-				continue // not in the mirror (Katonic's own charts, MLflow, Superset): a warning
+				continue // not in the mirror (Katonic's own charts, MLflow, Superset): never locked
 			}
 			d, err := cache.Put(data)
 			if err != nil {
@@ -63,32 +64,50 @@ func BenchmarkChartsFit(b *testing.B) {
 }
 
 // TestExamplesFitRealCharts runs the charts and fit layers over the
-// examples with the real charts: they must install, so any error fails the
-// test, and the only warnings allowed are the charts the mirror lacks.
-// Every pool's totals are logged (go test -v).
+// examples with the real charts: they must install, so the only findings
+// allowed are the errors for the charts the mirror lacks (never locked, so
+// never checked), exactly those and each once. Every pool's totals are
+// logged (go test -v).
 func TestExamplesFitRealCharts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("templates every real chart")
 	}
-	_, opts := realChartOptions(t, t.TempDir())
+	res, opts := realChartOptions(t, t.TempDir())
 	rep, err := Run(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range rep.Envs {
+	for i, e := range rep.Envs {
+		var missing []string
+		for _, r := range ChartRefs(res.Envs[i].Releases) {
+			if _, ok := opts.Lock.Lookup(r); !ok {
+				missing = append(missing, r.Chart+" "+r.Version)
+			}
+		}
+		slices.Sort(missing)
+		if len(missing) == 0 || !slices.Equal(e.NotChecked, missing) {
+			t.Errorf("%s: not checked %v, want the charts the mirror lacks, %v", e.Name, e.NotChecked, missing)
+		}
 		if e.Charts == 0 || len(e.Pools) == 0 {
 			t.Errorf("%s: %d charts templated, %d pools", e.Name, e.Charts, len(e.Pools))
 		}
 		for _, p := range e.Pools {
 			t.Logf("%s: %s", e.Name, p.Summary())
 		}
+		unlocked := 0
 		for _, f := range e.Findings {
 			if f.Rule == "" || f.Source == "" {
 				t.Errorf("finding without rule or source: %s", f.Format(""))
 			}
-			if f.Severity == diag.Error || f.Rule != "verify.charts.unlocked" {
+			if f.Severity != diag.Error || f.Rule != "verify.charts.unlocked" {
 				t.Errorf("%s: %s", f.Layer, f.Format(""))
+				continue
 			}
+			unlocked++
+		}
+		// One per HelmRelease: no chart the mirror lacks is installed twice.
+		if unlocked != len(missing) {
+			t.Errorf("%s: %d verify.charts.unlocked errors, want %d (%v)", e.Name, unlocked, len(missing), missing)
 		}
 	}
 }

@@ -132,7 +132,8 @@ type EnvReport struct {
 	// NotChecked names the charts ("katonic-api 5.0.9") of HelmReleases
 	// that could not be templated because charts.lock or the chart cache
 	// lacks them (a private chart, or one the mirror does not hold), sorted
-	// and unique: they passed no chart or fit rule. Each also has a warning.
+	// and unique: they passed no chart or fit rule. Each is also an error
+	// (verify.charts.unlocked or verify.charts.uncached).
 	NotChecked []string `json:"notChecked,omitempty"`
 	// Pools are the fit layer's totals per node pool (fit.PoolTotal):
 	// allocatable per node, requested, and allocatable at minNodes and
@@ -262,22 +263,12 @@ func (v *envVerifier) run() EnvReport {
 	}
 	if v.has(LayerCharts) || v.has(LayerFit) {
 		// Templating's findings belong to the charts layer; without it,
-		// the fit layer says only how many releases it could not read.
+		// the fit layer names the releases it could not read.
 		n := len(v.rep.Findings)
 		v.template()
 		if !v.has(LayerCharts) {
 			v.rep.Findings = v.rep.Findings[:n]
-			missed := -len(v.templated)
-			for _, o := range v.objects {
-				if o.is(helmGroup, "HelmRelease") {
-					missed++
-				}
-			}
-			if missed > 0 {
-				v.add(LayerFit, diag.Warning, nil, "", "fit.untemplated", srcCharts,
-					"%s: %d %s not templated, so the fit layer does not check their pods; run with --layers charts to see why",
-					v.env.Env.Name, missed, pluralize(missed, "HelmRelease was", "HelmReleases were"))
-			}
+			v.untemplated()
 		}
 	}
 	if v.has(LayerCharts) {
@@ -307,6 +298,35 @@ func (v *envVerifier) run() EnvReport {
 		return a.Message < b.Message
 	})
 	return v.rep
+}
+
+// untemplated is the fit layer's error, when the charts layer is not run,
+// for the HelmReleases that could not be templated: their pods are not
+// checked, so fit does not pass them. The charts layer says why each one
+// failed.
+func (v *envVerifier) untemplated() {
+	done := map[*object]bool{}
+	for _, t := range v.templated {
+		done[t.o] = true
+	}
+	var missed []string
+	for _, o := range v.objects {
+		if !o.is(helmGroup, "HelmRelease") || done[o] {
+			continue
+		}
+		if ref, ok := v.chartRef(o); ok {
+			missed = append(missed, o.name+" (chart "+ref.Chart+" "+ref.Version+")")
+		} else {
+			missed = append(missed, o.name)
+		}
+	}
+	if len(missed) == 0 {
+		return
+	}
+	v.add(LayerFit, diag.Error, nil, "", "fit.untemplated", srcCharts,
+		"%s: %d %s not templated, so the fit layer does not check their pods: %s; run with --layers %s,%s to see why (a chart not in %s or the chart cache needs 'katonic charts pull'), or leave fit out",
+		v.env.Env.Name, len(missed), pluralize(len(missed), "HelmRelease was", "HelmReleases were"), strings.Join(missed, ", "),
+		LayerCharts, LayerFit, charts.LockFile)
 }
 
 func layerIndex(l string) int { return slices.Index(Layers(), l) }

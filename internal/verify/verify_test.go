@@ -3,6 +3,7 @@ package verify
 import (
 	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -167,8 +168,13 @@ func TestUndefinedVariable(t *testing.T) {
 func TestChartsWithoutLock(t *testing.T) {
 	res := examples(t)
 	rep := run(t, res, "globex-cloud", res.Files, LayerCharts)
-	if len(rep.Findings) != 1 || rep.Findings[0].Severity != diag.Warning || rep.Findings[0].Rule != "verify.charts.unlocked" {
-		t.Fatalf("want one warning, got %v", rep.Findings)
+	if len(rep.Findings) != 1 || rep.Findings[0].Severity != diag.Error || rep.Findings[0].Rule != "verify.charts.unlocked" ||
+		!strings.Contains(rep.Findings[0].Message, "globex-cloud: charts.lock locks no chart") ||
+		!strings.Contains(rep.Findings[0].Message, "katonic charts pull") {
+		t.Fatalf("want one error naming the environment and the fix, got %v", rep.Findings)
+	}
+	if len(rep.NotChecked) == 0 || !slices.Contains(rep.NotChecked, "redis 21.1.0") {
+		t.Errorf("not checked: %v", rep.NotChecked)
 	}
 }
 
@@ -195,13 +201,15 @@ func placementEnv() *envVerifier {
 
 // TestFitWithoutCharts: with only the fit layer and no chart locked, the
 // Kustomizations' objects are checked (acme-azure's StorageClasses), the
-// pools are summed, and one warning says the charts were not read.
+// pools are summed, and one error names the HelmReleases whose pods were
+// not checked.
 func TestFitWithoutCharts(t *testing.T) {
 	res := examples(t)
 	rep := run(t, res, "acme-azure", res.Files, LayerFit)
-	if len(rep.Findings) != 1 || rep.Findings[0].Rule != "fit.untemplated" || rep.Findings[0].Severity != diag.Warning ||
-		!strings.Contains(rep.Findings[0].Message, "HelmReleases were not templated") {
-		t.Fatalf("want one fit.untemplated warning, got %v", rep.Findings)
+	if len(rep.Findings) != 1 || rep.Findings[0].Rule != "fit.untemplated" || rep.Findings[0].Severity != diag.Error ||
+		!strings.Contains(rep.Findings[0].Message, "acme-azure: 15 HelmReleases were not templated") ||
+		!strings.Contains(rep.Findings[0].Message, "superset (chart superset 0.14.1)") {
+		t.Fatalf("want one fit.untemplated error, got %v", rep.Findings)
 	}
 	if len(rep.Pools) == 0 || rep.Pools[0].NodeCPU == 0 {
 		t.Errorf("pools = %+v", rep.Pools)
