@@ -1,11 +1,11 @@
 # katonic's everyday commands. The README's two commands are `make render`
 # and `make test`; CI (.ci/run) runs `make test`, `make check`, `make verify`,
-# `make verify-charts` and `make policy`.
+# `make verify-charts`, `make ci-doc` and `make policy`.
 
 GO ?= go
 export GOTOOLCHAIN ?= local
 
-.PHONY: all build render check verify verify-charts policy test bench cue-vet fmt generate e2e e2e-tools
+.PHONY: all build render check verify verify-charts ci-doc policy test bench cue-vet fmt generate e2e e2e-tools
 
 all: test
 
@@ -30,6 +30,12 @@ verify:
 ## folder is absent)
 verify-charts:
 	$(GO) test -count=1 -run 'TestScripts/verify_reference_charts$$' -v ./internal/cli/ | grep -E '^(=== RUN|--- |    --- |ok|FAIL|PASS)|skip|verify_reference_charts'
+
+## ci-doc: every katonic command of docs/ci.md's workflow and shell block,
+## run on the example environments in a git repository with a pull request
+## (TestCIDoc; make test skips it under the race detector)
+ci-doc:
+	$(GO) test -count=1 -run 'TestCIDoc' -v ./internal/cli/ | grep -E '^(=== RUN|--- |    --- |ok|FAIL|PASS)|docs/ci.md|skip'
 
 ## policy: the policies of policy/ over the rendered environments
 policy:
