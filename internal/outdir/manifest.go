@@ -98,6 +98,18 @@ func parseManifestBytes(data []byte) (map[string]string, error) {
 	return entries, nil
 }
 
+// ParseManifest parses the bytes of a manifest read from elsewhere than the
+// output directory (katonic diff reads the one committed at a git
+// revision) into slash path -> lowercase hex SHA-256, by the rules of the
+// package documentation: "#" lines and blank lines ignored, a trailing
+// "\r" dropped, every entry "<64 lowercase hex>  <path>" with a path that
+// passes [CheckPath]. It returns an error naming the line for a malformed
+// entry, an invalid path, a duplicate, or an entry that is also another's
+// directory.
+func ParseManifest(data []byte) (map[string]string, error) {
+	return parseManifest(data)
+}
+
 // readManifest reads and parses the manifest under root. A missing manifest (or
 // root) means no generated files. The manifest must be a regular file, not a
 // symbolic link.
