@@ -72,13 +72,77 @@ type Side struct {
 	Envs map[string]*config.Environment
 }
 
-// Options tune Compare. There are none yet; the zero value is the default.
-type Options struct{}
+// Modes of Report.Mode: what the two sides of a report are.
+const (
+	// ModeCommitted: the old side is the rendered output committed at a
+	// git revision (Report.Base), the new side the working tree rendered by
+	// this katonic; what the cluster gets when the change is merged.
+	ModeCommitted = "committed"
+	// ModeSameKatonic: both sides are rendered by this katonic, the
+	// configuration at a git revision (Report.Base) and the working tree;
+	// what the configuration change alone does.
+	ModeSameKatonic = "same-katonic"
+	// ModeDirectories: two rendered output directories, Report.Base before
+	// and Report.Head after.
+	ModeDirectories = "directories"
+)
+
+// Values of Report.Attribution.
+const (
+	// AttributionDone: Compare was given Options.OldRendered, and every
+	// ObjectDiff has an Origin.
+	AttributionDone = "done"
+	// AttributionUnavailable: the changes could not be attributed (the
+	// old configuration does not render with this katonic); Report.Note
+	// says why. Set by the caller.
+	AttributionUnavailable = "unavailable"
+)
+
+// Values of ObjectDiff.Origin: why an object changed, when the old side is
+// a rendered output that this katonic may render differently (ModeCommitted).
+const (
+	// OriginKatonic: the configuration did not change the object: this
+	// katonic renders the old configuration's object exactly as the new
+	// one's. The old output was rendered by another katonic (or edited).
+	OriginKatonic = "katonic"
+	// OriginConfiguration: this katonic renders the old configuration's
+	// object exactly as the old side has it: the configuration changed it.
+	OriginConfiguration = "configuration"
+	// OriginBoth: neither holds; the configuration changed the object,
+	// and this katonic would also render the old one differently.
+	OriginBoth = "both"
+)
+
+// Options tune Compare; the zero value is the default.
+type Options struct {
+	// OldRendered, when not nil, is the old side's configuration rendered
+	// by this katonic (the "from" side being, say, the output committed at
+	// a revision, rendered by whatever katonic ran then). Compare then sets
+	// every ObjectDiff's Origin (OriginKatonic, OriginConfiguration or
+	// OriginBoth) and the Report's Attribution (see the package comment).
+	OldRendered *Side
+}
 
 // Report is the result of Compare.
 type Report struct {
 	// SchemaVersion is SchemaVersion, for the JSON form.
 	SchemaVersion int `json:"schemaVersion"`
+	// Mode names the sides (ModeCommitted, ModeSameKatonic,
+	// ModeDirectories); "" when the caller did not say. Compare leaves it
+	// and Base, Head and Note to the caller.
+	Mode string `json:"mode,omitempty"`
+	// Base is the old side: the git revision as given (ModeCommitted,
+	// ModeSameKatonic) or the directory (ModeDirectories).
+	Base string `json:"base,omitempty"`
+	// Head is the new side's directory (ModeDirectories); "" for the
+	// working tree rendered by this katonic.
+	Head string `json:"head,omitempty"`
+	// Attribution is AttributionDone when objects carry an Origin,
+	// AttributionUnavailable when they could not, "" when not asked.
+	Attribution string `json:"attribution,omitempty"`
+	// Note is a sentence for people about how the sides were made, such
+	// as why attribution is unavailable; "" when there is nothing to say.
+	Note string `json:"note,omitempty"`
 	// Envs are the environments with changes or risks, sorted by name;
 	// never nil (an empty list when nothing changed).
 	Envs []EnvDiff `json:"environments"`
@@ -140,6 +204,10 @@ type ObjectDiff struct {
 	Fields []FieldChange `json:"fields,omitempty"`
 	// Risks are the object's risks, sorted.
 	Risks []Risk `json:"risks,omitempty"`
+	// Origin is why the object changed (OriginKatonic,
+	// OriginConfiguration, OriginBoth) when Compare was given
+	// Options.OldRendered; "" otherwise.
+	Origin string `json:"origin,omitempty"`
 }
 
 // FieldChange is one field-level change inside an object.
@@ -174,7 +242,9 @@ type Risk struct {
 // apiVersion, kind, namespace, name). It returns an error when a file under
 // clusters/ or environments/ is not valid YAML, holds a document that is not
 // a Kubernetes object, or when one side defines an object twice, or when
-// dyff fails on a pair. opts is reserved; pass the zero value.
+// dyff fails on a pair. With opts.OldRendered, its files are read too,
+// with the same errors (named "old rendered tree"), and each ObjectDiff's
+// Origin is set.
 //
 // Compare works one environment at a time: it parses that environment's
 // files on both sides (a file with the same name and bytes on both sides
@@ -186,10 +256,14 @@ type Risk struct {
 // trees meets first: the old tree's before the new one's, files in name
 // order, then dyff's, environments in name order.
 func Compare(from, to Side, opts Options) (*Report, error) {
-	_ = opts
 	oldFiles, newFiles := byEnv(sideFiles(from)), byEnv(sideFiles(to))
 	names := unionKeys(oldFiles, newFiles)
 	rep := &Report{SchemaVersion: SchemaVersion, Envs: []EnvDiff{}}
+	var reb *rebuilt
+	if opts.OldRendered != nil {
+		reb = &rebuilt{side: *opts.OldRendered, files: byEnv(sideFiles(*opts.OldRendered))}
+		rep.Attribution = AttributionDone
+	}
 	type result struct {
 		ed   EnvDiff
 		keep bool
@@ -215,7 +289,7 @@ func Compare(from, to Side, opts Options) (*Report, error) {
 				r := &results[i]
 				if !failed.Load() {
 					env := names[i]
-					r.ed, r.keep, r.err = compareFiles(env, from, to, oldFiles[env], newFiles[env])
+					r.ed, r.keep, r.err = compareFiles(env, from, to, oldFiles[env], newFiles[env], reb)
 				}
 				close(r.done)
 			}
@@ -243,6 +317,11 @@ func Compare(from, to Side, opts Options) (*Report, error) {
 		if e := checkSide(to, "new"); e != nil {
 			return nil, e
 		}
+		if reb != nil {
+			if e := checkSide(reb.side, oldRenderedName); e != nil {
+				return nil, e
+			}
+		}
 		return nil, err
 	}
 	return rep, nil
@@ -258,12 +337,19 @@ func byEnv(files []sideFile) map[string][]sideFile {
 }
 
 // compareFiles parses the files of environment env on both sides (oldFiles
-// of from, newFiles of to) and compares its objects. keep is false when the
+// of from, newFiles of to) and compares its objects; with reb, it reads
+// that environment's files of the old configuration rendered by this
+// katonic too, and sets each object's Origin. keep is false when the
 // environment has nothing to report: no object on either side, or no
 // change and no risk.
-func compareFiles(env string, from, to Side, oldFiles, newFiles []sideFile) (ed EnvDiff, keep bool, err error) {
+func compareFiles(env string, from, to Side, oldFiles, newFiles []sideFile, reb *rebuilt) (ed EnvDiff, keep bool, err error) {
 	old, cur := newTree(), newTree()
 	same := map[string][]*object{} // files with the same bytes on both sides
+	// every file's objects, for reb; nil without it
+	var oldParsed, newParsed map[string][]*object
+	if reb != nil {
+		oldParsed, newParsed = map[string][]*object{}, map[string][]*object{}
+	}
 	for _, f := range oldFiles {
 		old.files[f.path] = true
 	}
@@ -275,6 +361,9 @@ func compareFiles(env string, from, to Side, oldFiles, newFiles []sideFile) (ed 
 		objs, err := parseFile(f, b, "old")
 		if err != nil {
 			return ed, false, err
+		}
+		if oldParsed != nil {
+			oldParsed[f.name] = objs
 		}
 		if nb, ok := to.Files[f.name]; ok && bytes.Equal(b, nb) {
 			same[f.name] = objs
@@ -292,6 +381,9 @@ func compareFiles(env string, from, to Side, oldFiles, newFiles []sideFile) (ed 
 				return ed, false, err
 			}
 		}
+		if newParsed != nil {
+			newParsed[f.name] = objs
+		}
 		for _, o := range objs {
 			if err := cur.add(o, "new"); err != nil {
 				return ed, false, err
@@ -301,13 +393,20 @@ func compareFiles(env string, from, to Side, oldFiles, newFiles []sideFile) (ed 
 	if !old.envs[env] && !cur.envs[env] {
 		return ed, false, nil
 	}
-	ed, err = compareEnv(env, old, cur, from.Envs[env], to.Envs[env])
+	var rt *tree
+	if reb != nil {
+		if rt, err = reb.tree(env, from, to, oldParsed, newParsed); err != nil {
+			return ed, false, err
+		}
+	}
+	ed, err = compareEnv(env, old, cur, rt, from.Envs[env], to.Envs[env])
 	return ed, err == nil && (len(ed.Objects) > 0 || len(ed.Risks) > 0 || len(ed.Files) > 0), err
 }
 
 // compareEnv compares the objects of one environment: old and cur hold
-// that environment's objects only.
-func compareEnv(env string, old, cur *tree, oldEnv, curEnv *config.Environment) (EnvDiff, error) {
+// that environment's objects only; rt, when not nil, its objects as this
+// katonic renders the old configuration, for each object's Origin.
+func compareEnv(env string, old, cur, rt *tree, oldEnv, curEnv *config.Environment) (EnvDiff, error) {
 	ed := EnvDiff{Name: env, Change: ChangeChanged}
 	switch {
 	case !old.envs[env] && cur.envs[env]:
@@ -367,6 +466,13 @@ func compareEnv(env string, old, cur *tree, oldEnv, curEnv *config.Environment) 
 			}
 			od.Fields = append(od.Fields, fieldChanges(b, changes)...)
 			od.Risks = changedRisks(rc, a, b, changes)
+		}
+		if rt != nil {
+			o, err := origin(a, b, rt.objects[k])
+			if err != nil {
+				return ed, err
+			}
+			od.Origin = o
 		}
 		ed.Objects = append(ed.Objects, od)
 	}
@@ -466,6 +572,23 @@ func (f FileDiff) Where() string {
 		return "clusters/" + rest
 	}
 	return rest
+}
+
+// Origins returns how many objects of r changed because of katonic alone
+// (OriginKatonic) and because of both katonic and the configuration
+// (OriginBoth); both are 0 unless the changes were attributed.
+func (r *Report) Origins() (katonic, both int) {
+	for _, e := range r.Envs {
+		for _, o := range e.Objects {
+			switch o.Origin {
+			case OriginKatonic:
+				katonic++
+			case OriginBoth:
+				both++
+			}
+		}
+	}
+	return katonic, both
 }
 
 // unionKeys returns the keys of a and b, sorted.

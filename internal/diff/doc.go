@@ -195,12 +195,58 @@
 // Risks of one object or environment are unique by class and message and
 // sorted: high first, then by class and message.
 //
+// # Sides and attribution
+//
+// Compare does not know where its sides come from; the caller says so in
+// Report.Mode, Base, Head and Note, which the outputs print as a header.
+// `katonic diff` sets:
+//   - ModeCommitted (--base REV, the default): the old side is the rendered
+//     output committed at REV (the files its .katonic-generated lists, with
+//     the bytes committed, whoever wrote them), the new side the working
+//     tree rendered by this katonic: what the cluster gets. A change of
+//     katonic itself shows here, though no configuration changed.
+//   - ModeSameKatonic (--base REV --same-katonic, or a REV without a
+//     committed manifest, which Note then says): both sides rendered by
+//     this katonic, the configuration at REV and the working tree.
+//   - ModeDirectories (--from DIR --to DIR).
+//
+// Side.Envs of the old side are always the old configuration resolved by
+// this katonic, so node-pool and exposure rules compare configurations in
+// every mode.
+//
+// Attribution (Options.OldRendered: the old configuration rendered by this
+// katonic, R) tells a change of katonic from a change of the configuration,
+// object by object. For an object reported changed between the old side O
+// and the new side N:
+//   - origin "katonic" when R's object is N's: this katonic renders the old
+//     configuration as the new one, so the configuration did not change
+//     the object; O was rendered by another katonic (or edited, or not
+//     rendered again after a change);
+//   - origin "configuration" when R's object is O's: this katonic renders
+//     the old configuration as committed, so the configuration changed it;
+//   - origin "both" otherwise.
+//
+// "Is" is Compare's own test: both absent, or the same file and no dyff
+// difference. The granularity is the object: an object with both causes is
+// "both" and its field changes are not split (a field path is not a stable
+// enough key across two dyff runs to claim a field is katonic's alone).
+// Environment-level risks have no origin; they compare configurations.
+// Every change counts for the exit code and --fail-on whatever its origin:
+// the cluster gets it all the same. When the old configuration does not
+// render with this katonic, the caller sets Attribution "unavailable" and a
+// Note, and passes no Side.Envs (so node pools are not compared).
+//
 // # JSON (schemaVersion 1)
 //
 // WriteJSON writes the Report as one indented document:
 //
 //	{
 //	  "schemaVersion": 1,
+//	  "mode": "committed",            // "committed" | "same-katonic" | "directories"; omitted when the caller did not say
+//	  "base": "origin/main",          // the revision (committed, same-katonic) or the --from directory; omitted when unset
+//	  "head": "out",                  // the --to directory; omitted for the working tree
+//	  "attribution": "done",          // "done" (objects carry an origin) | "unavailable"; omitted when not attempted
+//	  "note": "...",                  // a sentence about how the sides were made; omitted when none
 //	  "environments": [               // sorted by name; only environments with changes or risks; [] when none
 //	    {
 //	      "name": "acme-azure",
@@ -221,7 +267,8 @@
 //	             "old": "16.7.0", "new": "17.0.0",                         // one-line YAML; omitted when empty
 //	             "redacted": true}                                         // only when the value is hidden
 //	          ],
-//	          "risks": [{"class": "chart-major", "level": "high", "message": "..."}]  // omitted when none
+//	          "risks": [{"class": "chart-major", "level": "high", "message": "..."}], // omitted when none
+//	          "origin": "katonic"           // "katonic" | "configuration" | "both"; only with attribution "done"
 //	        }
 //	      ],
 //	      "files": [                  // kustomization.yaml changes the objects do not show; omitted when none
@@ -242,7 +289,14 @@
 // hold every object of it.
 //
 // schemaVersion changes only when a field is removed or changes meaning;
-// new fields may be added without a change.
+// new fields may be added without a change. mode, base, head, attribution,
+// note and origin were added so, within schemaVersion 1: every field a
+// reader of version 1 knows keeps its meaning (a change between the old
+// and the new side), and what the old side is, which `katonic diff --base`
+// changed from a render of the base configuration to the base's committed
+// output, was never part of the document; mode now names it. A reader that
+// needs the former comparison passes --same-katonic and may check
+// "mode": "same-katonic".
 //
 // # Determinism
 //

@@ -70,7 +70,7 @@ type mdParts struct {
 
 // markdownParts builds every piece of the full comment.
 func (r *Report) markdownParts() *mdParts {
-	m := &mdParts{title: "### katonic diff\n\n"}
+	m := &mdParts{title: "### katonic diff\n\n" + r.sidesMarkdown()}
 	envs, objects, high, medium := r.Counts()
 	if envs == 0 {
 		m.summary = "No changes.\n"
@@ -78,10 +78,26 @@ func (r *Report) markdownParts() *mdParts {
 	}
 	m.summary = fmt.Sprintf("**%s, %s changed** · ", plural(envs, "environment"), plural(objects, "object"))
 	if high > 0 {
-		m.summary += fmt.Sprintf("⚠ %d high-risk, %d medium-risk\n", high, medium)
+		m.summary += fmt.Sprintf("⚠ %d high-risk, %d medium-risk", high, medium)
 	} else {
-		m.summary += fmt.Sprintf("%d high-risk, %d medium-risk\n", high, medium)
+		m.summary += fmt.Sprintf("%d high-risk, %d medium-risk", high, medium)
 	}
+	katonic, both := r.Origins()
+	if r.Attribution == AttributionDone && objects > 0 {
+		if katonic == 0 && both == 0 {
+			m.summary += " · every change comes from the configuration"
+		}
+		if katonic > 0 {
+			m.summary += fmt.Sprintf(" · **%s from katonic itself**, not from the configuration (_katonic_)", comes(katonic))
+		}
+		if both > 0 {
+			m.summary += fmt.Sprintf(" · %s from both (_katonic and configuration_)", comes(both))
+		}
+		if rest := objects - katonic - both; rest > 0 && rest < objects {
+			m.summary += fmt.Sprintf(" · %s from the configuration alone", comes(rest))
+		}
+	}
+	m.summary += "\n"
 
 	// matrix
 	svcSet := map[string]bool{}
@@ -104,19 +120,21 @@ func (r *Report) markdownParts() *mdParts {
 	m.matrixHead = head.String()
 	for _, e := range r.Envs {
 		type cell struct {
-			marks map[string]bool
-			high  bool
+			marks   map[string]bool
+			high    bool
+			katonic bool // every object of the cell changed because of katonic alone
 		}
 		cells := map[string]*cell{}
 		for _, o := range e.Objects {
 			c := cells[o.Service]
 			if c == nil {
-				c = &cell{marks: map[string]bool{}}
+				c = &cell{marks: map[string]bool{}, katonic: true}
 				cells[o.Service] = c
 			}
 			mark, _ := changeMark(o.Change)
 			c.marks[mark] = true
 			c.high = c.high || hasHigh(o.Risks)
+			c.katonic = c.katonic && o.Origin == OriginKatonic
 		}
 		var row strings.Builder
 		row.WriteString("| `" + e.Name + "`")
@@ -139,6 +157,9 @@ func (r *Report) markdownParts() *mdParts {
 						row.WriteString(mk)
 					}
 				}
+				if c.katonic {
+					row.WriteString("k")
+				}
 				if c.high {
 					row.WriteString(" ⚠")
 				}
@@ -148,7 +169,11 @@ func (r *Report) markdownParts() *mdParts {
 		row.WriteString("\n")
 		m.matrixRows = append(m.matrixRows, row.String())
 	}
-	m.legend = "\n\\+ added · \\- removed · ~ changed · ⚠ high risk\n"
+	m.legend = "\n\\+ added · \\- removed · ~ changed · ⚠ high risk"
+	if r.Attribution == AttributionDone {
+		m.legend += " · k every change of the cell comes from katonic itself"
+	}
+	m.legend += "\n"
 
 	// risks, high first, then in report order
 	type item struct {
@@ -157,7 +182,7 @@ func (r *Report) markdownParts() *mdParts {
 		text string
 	}
 	var items []item
-	add := func(e string, ref string, x Risk) {
+	add := func(e string, ref, origin string, x Risk) {
 		icon, level := "", "medium"
 		if x.Level == LevelHigh {
 			icon, level = "⚠ ", "high"
@@ -166,21 +191,22 @@ func (r *Report) markdownParts() *mdParts {
 		if ref != "" {
 			where += " `" + ref + "`"
 		}
+		where += mdOrigin(origin)
 		items = append(items, item{x.Level == LevelHigh, len(items),
 			fmt.Sprintf("- %s**%s** `%s` %s: %s\n", icon, level, x.Class, where, mdText(x.Message))})
 	}
 	for _, e := range r.Envs {
 		for _, x := range e.Risks {
-			add(e.Name, "", x)
+			add(e.Name, "", "", x)
 		}
 		for _, f := range e.Files {
 			for _, x := range f.Risks {
-				add(e.Name, f.Where(), x)
+				add(e.Name, f.Where(), "", x)
 			}
 		}
 		for _, o := range e.Objects {
 			for _, x := range o.Risks {
-				add(e.Name, o.Ref(), x)
+				add(e.Name, o.Ref(), o.Origin, x)
 			}
 		}
 	}
@@ -356,7 +382,7 @@ func detailsBlock(o ObjectDiff) string {
 	writeFields(&body, o.Fields)
 	fence := strings.Repeat("`", max(3, longestRun(body.String(), '`')+1))
 	var b strings.Builder
-	fmt.Fprintf(&b, "<details><summary>%s %s <code>%s</code> (%s)", html.EscapeString(o.Env), mark, html.EscapeString(o.Ref()), html.EscapeString(o.Where()))
+	fmt.Fprintf(&b, "<details><summary>%s %s <code>%s</code> (%s)%s", html.EscapeString(o.Env), mark, html.EscapeString(o.Ref()), html.EscapeString(o.Where()), htmlOrigin(o.Origin))
 	if len(o.Risks) > 0 {
 		icon := ""
 		if hasHigh(o.Risks) {
@@ -435,6 +461,60 @@ func writeFields(body *strings.Builder, fields []FieldChange) {
 			fmt.Fprintf(body, "- %s: %s\n+ %s: %s\n", f.Path, clip(f.Old), f.Path, clip(f.New))
 		}
 	}
+}
+
+// sidesMarkdown is the paragraph under the title that names the sides
+// (and r.Note); "" when r.Mode is not set.
+func (r *Report) sidesMarkdown() string {
+	var s string
+	switch r.Mode {
+	case ModeCommitted:
+		s = "Committed `out/` at " + mdCode(r.Base) + " → the working tree rendered by this katonic: what the cluster gets."
+	case ModeSameKatonic:
+		s = mdCode(r.Base) + " → the working tree, both rendered by this katonic: what the configuration change does."
+	case ModeDirectories:
+		s = mdCode(r.Base) + " → " + mdCode(r.Head) + "."
+	default:
+		return ""
+	}
+	if r.Note != "" {
+		s += "\n\nNote: " + mdText(r.Note) + "."
+	}
+	return s + "\n\n"
+}
+
+// mdOrigin marks an object whose change is not the configuration's alone
+// (see originMark), in Markdown.
+func mdOrigin(origin string) string {
+	switch origin {
+	case OriginKatonic:
+		return " (_katonic_)"
+	case OriginBoth:
+		return " (_katonic and configuration_)"
+	}
+	return ""
+}
+
+// htmlOrigin is mdOrigin in HTML, for the summary of a <details> block,
+// where Markdown is not read.
+func htmlOrigin(origin string) string {
+	switch origin {
+	case OriginKatonic:
+		return " (<i>katonic</i>)"
+	case OriginBoth:
+		return " (<i>katonic and configuration</i>)"
+	}
+	return ""
+}
+
+// mdCode writes s as a Markdown code span, with a fence longer than any
+// run of backticks in it.
+func mdCode(s string) string {
+	fence := strings.Repeat("`", longestRun(s, '`')+1)
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+		return fence + " " + s + " " + fence
+	}
+	return fence + s + fence
 }
 
 // hasHigh reports whether rs holds a high risk.

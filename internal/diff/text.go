@@ -25,17 +25,22 @@ const (
 // forms print; the JSON form keeps values whole.
 const displayLimit = 200
 
-// WriteText writes r for a terminal: one block per environment (a header,
-// then its environment-level risks), then one entry per object,
+// WriteText writes r for a terminal: when r.Mode is set, a line naming the
+// sides ("committed out/ at main → the working tree rendered by this
+// katonic") and r.Note, then a blank line; one block per environment (a
+// header, then its environment-level risks), then one entry per object,
 //
 //	~ HelmRelease/flux-system/postgres (platform/postgres)
 //	  spec.chart.spec.version: 16.7.0 → 17.0.0
 //	  [HIGH chart-major] spec.chart.spec.version 16.7.0 → 17.0.0 changes the chart's major version: ...
 //
-// with "+" for added and "-" for removed objects, and a last line with the
-// counts. Field lines read "path: old → new", "path: + new", "path: - old",
-// "path: order old → new", or "path: changed" when the value is hidden.
-// Changed kustomization files come after the environment's risks, as
+// with "+" for added and "-" for removed objects, and " (katonic)" or
+// " (katonic and configuration)" after the object's place when its Origin
+// is OriginKatonic or OriginBoth; and last lines with the counts and, when
+// the changes were attributed, how many come from katonic. Field lines read
+// "path: old → new", "path: + new", "path: - old", "path: order old → new",
+// or "path: changed" when the value is hidden. Changed kustomization files
+// come after the environment's risks, as
 // "~ platform/kustomization.yaml (kustomize file)" with their fields and
 // risks. An added or removed environment's objects are folded into one
 // line that counts them by kind; only those with risks of their own are
@@ -56,6 +61,13 @@ func (r *Report) WriteText(w io.Writer, color bool) error {
 			label, code = "[HIGH "+x.Class+"]", ansiBoldRed
 		}
 		fmt.Fprintf(bw, "%s%s %s\n", indent, paint(code, label), x.Message)
+	}
+	if h := r.sidesLine(); h != "" {
+		fmt.Fprintln(bw, h)
+		if r.Note != "" {
+			fmt.Fprintln(bw, "note: "+r.Note)
+		}
+		fmt.Fprintln(bw)
 	}
 	envs, objects, high, medium := r.Counts()
 	if envs == 0 {
@@ -89,7 +101,7 @@ func (r *Report) WriteText(w io.Writer, color bool) error {
 				continue
 			}
 			mark, code := changeMark(o.Change)
-			fmt.Fprintf(bw, "%s %s (%s)\n", paint(code, mark), o.Ref(), o.Where())
+			fmt.Fprintf(bw, "%s %s (%s)%s\n", paint(code, mark), o.Ref(), o.Where(), originMark(o.Origin))
 			for _, f := range o.Fields {
 				fmt.Fprintf(bw, "  %s\n", fieldText(f, paint))
 			}
@@ -103,7 +115,77 @@ func (r *Report) WriteText(w io.Writer, color bool) error {
 		what += ", " + plural(n, "kustomization file")
 	}
 	fmt.Fprintf(bw, "\n%s, %s; risks: %d high, %d medium\n", plural(envs, "environment"), what, high, medium)
+	if s := r.originSummary(); s != "" {
+		fmt.Fprintln(bw, s)
+	}
 	return bw.Flush()
+}
+
+// sidesLine names the two sides of r for a header, from r.Mode, r.Base and
+// r.Head; "" when r.Mode is not set.
+func (r *Report) sidesLine() string {
+	switch r.Mode {
+	case ModeCommitted:
+		return fmt.Sprintf("committed out/ at %s → the working tree rendered by this katonic", r.Base)
+	case ModeSameKatonic:
+		return fmt.Sprintf("%s → the working tree, both rendered by this katonic", r.Base)
+	case ModeDirectories:
+		return fmt.Sprintf("%s → %s", r.Base, r.Head)
+	}
+	return ""
+}
+
+// originMark is what follows an object's place when its change is not the
+// configuration's alone.
+func originMark(origin string) string {
+	switch origin {
+	case OriginKatonic:
+		return " (katonic)"
+	case OriginBoth:
+		return " (katonic and configuration)"
+	}
+	return ""
+}
+
+// originSummary is the sentence after the counts that says how many
+// changes come from katonic itself, from the configuration, or from both;
+// "" unless r.Attribution is AttributionDone and there are changes.
+func (r *Report) originSummary() string {
+	katonic, both := r.Origins()
+	_, objects, _, _ := r.Counts()
+	if r.Attribution != AttributionDone || objects == 0 {
+		return ""
+	}
+	if katonic == 0 && both == 0 {
+		return "every change comes from the configuration"
+	}
+	var parts []string
+	if katonic > 0 {
+		parts = append(parts, fmt.Sprintf("%s from katonic itself, not from the configuration (marked (katonic)): this katonic renders the configuration at %s that way already", comes(katonic), r.baseName()))
+	}
+	if both > 0 {
+		parts = append(parts, fmt.Sprintf("%s from both katonic and the configuration (marked (katonic and configuration))", comes(both)))
+	}
+	if rest := objects - katonic - both; rest > 0 {
+		parts = append(parts, fmt.Sprintf("%s from the configuration alone", comes(rest)))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// comes is "1 change comes" or "N changes come".
+func comes(n int) string {
+	if n == 1 {
+		return "1 change comes"
+	}
+	return plural(n, "change") + " come"
+}
+
+// baseName is r.Base, or "the base" when unset.
+func (r *Report) baseName() string {
+	if r.Base == "" {
+		return "the base"
+	}
+	return r.Base
 }
 
 // changeMark is the one-character mark of an object change and its colour.

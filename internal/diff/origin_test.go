@@ -1,0 +1,150 @@
+package diff
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// originScenario returns the three sides of an attributed diff: old is the
+// output committed at a revision, rendered by an older katonic; rendered
+// is that revision's configuration rendered by this katonic; cur the
+// working tree's render. Starting from the examples' render on all three:
+//   - katonic alone: the older katonic gave postgres one retry (changed),
+//     did not render the airbyte Namespace (added) and left a stale
+//     environment "ghost" (removed);
+//   - the configuration alone: Superset's host changed;
+//   - both: the older katonic gave katonic-ui an interval of 10m, and the
+//     configuration changed its timeout.
+func originScenario(t *testing.T) (old, rendered, cur Side) {
+	t.Helper()
+	old, rendered, cur = base(t), base(t), base(t)
+	replace(t, old, acmePostgres, "retries: 3", "retries: 1", 1)
+	dropDoc(t, old, acmeNS, func(d string) bool { return strings.Contains(d+"\n", "  name: airbyte\n") })
+	renameEnv(old, "globex-cloud", "ghost")
+	replace(t, cur, acmeSuperset, "dash-katonic.acme.example", "dash.katonic.acme.example", -1)
+	replace(t, old, acmeUI, "interval: 30m0s", "interval: 10m0s", 1)
+	replace(t, cur, acmeUI, "timeout: 15m0s", "timeout: 20m0s", 1)
+	return old, rendered, cur
+}
+
+func TestOrigin(t *testing.T) {
+	old, rendered, cur := originScenario(t)
+	rep, err := Compare(old, cur, Options{OldRendered: &rendered})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Attribution != AttributionDone {
+		t.Errorf("Attribution = %q, want %q", rep.Attribution, AttributionDone)
+	}
+	want := map[string]string{
+		"acme-azure HelmRelease/flux-system/postgres":   OriginKatonic,
+		"acme-azure Namespace/airbyte":                  OriginKatonic,
+		"acme-azure HelmRelease/flux-system/superset":   OriginConfiguration,
+		"acme-azure HelmRelease/flux-system/katonic-ui": OriginBoth,
+	}
+	ghost := 0
+	for _, e := range rep.Envs {
+		for _, o := range e.Objects {
+			if e.Name == "ghost" {
+				ghost++
+				if o.Origin != OriginKatonic || o.Change != ChangeRemoved {
+					t.Errorf("ghost %s: %s, origin %q; want removed, %q", o.Ref(), o.Change, o.Origin, OriginKatonic)
+				}
+				continue
+			}
+			k := e.Name + " " + o.Ref()
+			w, ok := want[k]
+			if !ok {
+				t.Errorf("unexpected change %s (%s, origin %q)", k, o.Change, o.Origin)
+				continue
+			}
+			delete(want, k)
+			if o.Origin != w {
+				t.Errorf("%s: origin %q, want %q", k, o.Origin, w)
+			}
+		}
+	}
+	for k := range want {
+		t.Errorf("no change reported for %s", k)
+	}
+	if ghost == 0 {
+		t.Error("the stale environment's objects are not reported removed")
+	}
+	katonic, both := rep.Origins()
+	if katonic != 2+ghost || both != 1 {
+		t.Errorf("Origins() = %d, %d; want %d, 1", katonic, both, 2+ghost)
+	}
+
+	rep.Mode, rep.Base = ModeCommitted, "main"
+	text, md, js := outputs(t, rep)
+	for _, s := range []string{
+		"committed out/ at main → the working tree rendered by this katonic\n\n",
+		"~ HelmRelease/flux-system/postgres (platform/postgres) (katonic)\n",
+		"+ Namespace/airbyte (infrastructure/namespaces) (katonic)\n",
+		"~ HelmRelease/flux-system/katonic-ui (platform/katonic-ui) (katonic and configuration)\n",
+		"~ HelmRelease/flux-system/superset (addons/superset)\n",
+		"changes come from katonic itself, not from the configuration (marked (katonic)): this katonic renders the configuration at main that way already; 1 change comes from both katonic and the configuration (marked (katonic and configuration)); 1 change comes from the configuration alone\n",
+	} {
+		if !strings.Contains(text, s) {
+			t.Errorf("text lacks %q:\n%s", s, text)
+		}
+	}
+	for _, s := range []string{
+		"### katonic diff\n\nCommitted `out/` at `main` → the working tree rendered by this katonic: what the cluster gets.\n\n",
+		"not from the configuration (_katonic_) · 1 change comes from both (_katonic and configuration_) · 1 change comes from the configuration alone\n",
+		"| `ghost` (removed) ⚠ | -k |",
+		"<code>HelmRelease/flux-system/postgres</code> (platform/postgres) (<i>katonic</i>)</summary>",
+		"<code>HelmRelease/flux-system/katonic-ui</code> (platform/katonic-ui) (<i>katonic and configuration</i>)</summary>",
+		"· k every change of the cell comes from katonic itself\n",
+	} {
+		if !strings.Contains(md, s) {
+			t.Errorf("markdown lacks %q:\n%s", s, md)
+		}
+	}
+	var back Report
+	if err := json.Unmarshal([]byte(js), &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Mode != ModeCommitted || back.Base != "main" || back.Attribution != AttributionDone {
+		t.Errorf("JSON header: mode %q, base %q, attribution %q", back.Mode, back.Base, back.Attribution)
+	}
+	if k, b := back.Origins(); k != katonic || b != both {
+		t.Errorf("JSON origins %d, %d; want %d, %d", k, b, katonic, both)
+	}
+}
+
+// Without Options.OldRendered nothing is attributed, and the outputs are
+// as they were before attribution existed: no origin, no marks.
+func TestNoOrigin(t *testing.T) {
+	old, _, cur := originScenario(t)
+	rep, err := Compare(old, cur, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Attribution != "" {
+		t.Errorf("Attribution = %q", rep.Attribution)
+	}
+	if k, b := rep.Origins(); k+b != 0 {
+		t.Errorf("Origins() = %d, %d", k, b)
+	}
+	text, md, js := outputs(t, rep)
+	for name, out := range map[string]string{"text": text, "markdown": md, "json": js} {
+		for _, s := range []string{"katonic)", "katonic</i>", "katonic_", `"origin"`, `"attribution"`, `"mode"`, "from the configuration", "committed out/"} {
+			if strings.Contains(out, s) {
+				t.Errorf("%s holds %q without attribution", name, s)
+			}
+		}
+	}
+}
+
+// The old rendered tree is read like the others: a document that is not
+// an object there is an error naming it.
+func TestOriginErrors(t *testing.T) {
+	old, rendered, cur := originScenario(t)
+	rendered.Files[acmeMLflow] = []byte("just: a mapping\n")
+	_, err := Compare(old, cur, Options{OldRendered: &rendered})
+	if err == nil || !strings.Contains(err.Error(), "old rendered tree: "+acmeMLflow) {
+		t.Errorf("error = %v, want one naming the old rendered tree and %s", err, acmeMLflow)
+	}
+}
