@@ -29,21 +29,42 @@ type diffOptions struct {
 	limit    int
 	color    string
 	noCache  bool
+	// sameKatonic compares two renders of this katonic (--same-katonic).
+	sameKatonic bool
 }
 
 func newDiffCmd(stdout, stderr io.Writer) *cobra.Command {
 	var o diffOptions
 	cmd := &cobra.Command{
-		Use:               "diff [ENV...] (--base REV | --from DIR --to DIR)",
+		Use:               "diff [ENV...] (--base REV [--same-katonic] | --from DIR --to DIR)",
 		ValidArgsFunction: completeEnvs,
 		Short:             "Show what a change does to the rendered output, object by object, with its risks",
 		Long: `diff compares two renders object by object, keyed by environment, apiVersion,
 kind, namespace and name, and lists field-level changes with their risks.
 
-With --base REV it renders the configuration at git revision REV (extracted
-with 'git archive' into a temporary directory: your checkout and its .git are
-never touched) and the working tree, each in isolation, with this katonic;
-environments this katonic rendered before with the same inputs come from the
+With --base REV it shows what the cluster gets: the rendered output
+committed at git revision REV (the files its out/.katonic-generated lists,
+read with 'git archive': your checkout and its .git are never touched)
+against the working tree rendered in memory by this katonic. So a change of
+katonic itself (new chart values, say) shows, though no environment file
+changed. To tell such changes apart, the configuration at REV is rendered by
+this katonic too: an object it already renders as the working tree's is
+marked (katonic), its change comes from katonic, not from the configuration;
+(katonic and configuration) marks an object with both causes; the summary
+counts them. Node-pool and load-balancer risks compare the configurations
+at REV and in the working tree.
+If REV has no committed out/.katonic-generated, the configuration at REV
+rendered by this katonic stands in for it, as with --same-katonic (said on
+stderr and in the report). If the configuration at REV does not render with
+this katonic, the committed output is still compared, but changes are not
+attributed and node pools are not compared (said on stderr and in the
+report).
+
+With --base REV --same-katonic both sides are rendered by this katonic: the
+configuration at REV and the working tree, each in isolation. That is what
+the configuration change alone does, whatever katonic rendered REV's out/.
+
+Environments this katonic rendered before with the same inputs come from the
 render cache, as with render (--no-cache renders everything).
 With --from DIR --to DIR it compares two rendered output directories.
 
@@ -78,11 +99,18 @@ changes that the objects do not show are listed, as kustomize files.
 
 Formats (-o): text (colour on a terminal unless NO_COLOR is set), markdown
 (for a pull-request comment: an environments × services matrix first, details
-collapsed, kept under 65,536 characters) and json (schemaVersion 1).
+collapsed, kept under 65,536 characters) and json (schemaVersion 1; "mode"
+names the sides, each object's "origin" its cause).
 
-Exit codes: 0 no changes, 3 changes, 8 changes at or above --fail-on.`,
-		Example: `  # What does my branch change, compared with main?
+Exit codes: 0 no changes, 3 changes (from katonic or the configuration alike),
+8 changes at or above --fail-on, 1 when the working tree does not render
+(or, with --same-katonic, the configuration at REV) or REV's committed
+out/.katonic-generated is malformed, 2 for a REV that is not a commit.`,
+		Example: `  # What does my branch change in the clusters, compared with main?
   katonic diff --base main
+
+  # What does the configuration change alone do (both sides rendered by this katonic)?
+  katonic diff --base main --same-katonic
 
   # The pull-request comment
   katonic diff --base origin/main -o markdown > diff.md
@@ -97,7 +125,7 @@ Exit codes: 0 no changes, 3 changes, 8 changes at or above --fail-on.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.base, "base", "", "git `revision` to compare the working tree with")
+	f.StringVar(&o.base, "base", "", "git `revision` whose committed out/ to compare the working tree's render with")
 	f.StringVar(&o.from, "from", "", "rendered output `directory` before the change")
 	f.StringVar(&o.to, "to", "", "rendered output `directory` after the change")
 	f.StringVarP(&o.format, "output", "o", "text", "output `format`: text, markdown or json")
@@ -106,7 +134,8 @@ Exit codes: 0 no changes, 3 changes, 8 changes at or above --fail-on.`,
 	_ = cmd.RegisterFlagCompletionFunc("fail-on", completeWords("high", "medium", "none"))
 	f.IntVar(&o.limit, "limit", 65536, "markdown: the most `characters` to print (GitHub's comment limit)")
 	f.StringVar(&o.color, "color", "auto", "text: colour `when`: auto, always or never")
-	f.BoolVar(&o.noCache, "no-cache", false, "--base: render both sides, ignoring the render cache ($KATONIC_RENDER_CACHE_DIR or the user cache directory)")
+	f.BoolVar(&o.noCache, "no-cache", false, "--base: render every side, ignoring the render cache ($KATONIC_RENDER_CACHE_DIR or the user cache directory)")
+	f.BoolVar(&o.sameKatonic, "same-katonic", false, "--base: compare the configuration at REV rendered by this katonic, not its committed out/, to isolate what the configuration change does")
 	_ = cmd.RegisterFlagCompletionFunc("color", completeWords("auto", "always", "never"))
 	markPaths(cmd, "from", "to")
 	return cmd
@@ -128,32 +157,43 @@ func runDiff(stdout, stderr io.Writer, o diffOptions, envs []string) error {
 	default:
 		return exitf(ExitUsage, "--fail-on %s: want high, medium or none", o.failOn)
 	}
-	var from, to diff.Side
+	var sides diffSides
 	switch {
 	case o.base != "" && (o.from != "" || o.to != ""):
 		return exitf(ExitUsage, "--base and --from/--to exclude each other")
+	case o.sameKatonic && o.base == "":
+		return exitf(ExitUsage, "--same-katonic goes with --base REV")
 	case o.base != "":
 		var err error
-		if from, to, err = baseSides(stderr, o.base, renderCache(o.noCache)); err != nil {
+		if sides, err = baseSides(stderr, o.base, renderCache(o.noCache), o.sameKatonic); err != nil {
 			return err
 		}
 	case o.from != "" && o.to != "":
 		var err error
-		if from.Files, err = readTree(o.from); err != nil {
+		sides.mode, sides.base, sides.head = diff.ModeDirectories, o.from, o.to
+		if sides.from.Files, err = readTree(o.from); err != nil {
 			return exitf(ExitUsage, "--from: %v", err)
 		}
-		if to.Files, err = readTree(o.to); err != nil {
+		if sides.to.Files, err = readTree(o.to); err != nil {
 			return exitf(ExitUsage, "--to: %v", err)
 		}
 	default:
 		return exitf(ExitUsage, "give --base REV, or --from DIR and --to DIR")
 	}
 	if len(envs) > 0 {
-		from, to = onlyEnvs(from, envs), onlyEnvs(to, envs)
+		sides.from, sides.to = onlyEnvs(sides.from, envs), onlyEnvs(sides.to, envs)
+		if sides.rendered != nil {
+			r := onlyEnvs(*sides.rendered, envs)
+			sides.rendered = &r
+		}
 	}
-	rep, err := diff.Compare(from, to, diff.Options{})
+	rep, err := diff.Compare(sides.from, sides.to, diff.Options{OldRendered: sides.rendered})
 	if err != nil {
 		return exitf(ExitInvalid, "%v", err)
+	}
+	rep.Mode, rep.Base, rep.Head, rep.Note = sides.mode, sides.base, sides.head, sides.note
+	if sides.unattributed {
+		rep.Attribution = diff.AttributionUnavailable
 	}
 	switch o.format {
 	case "json":
@@ -170,8 +210,8 @@ func runDiff(stdout, stderr io.Writer, o diffOptions, envs []string) error {
 	if o.format != "text" {
 		// The text report ends with this summary; the others are for
 		// machines and comments, so people get it on stderr.
-		fmt.Fprintf(stderr, "%d %s changed in %d %s: %d high-risk, %d medium-risk\n",
-			nObjs, plural(nObjs, "object"), nEnvs, plural(nEnvs, "environment"), high, medium)
+		fmt.Fprintf(stderr, "%d %s changed in %d %s: %d high-risk, %d medium-risk%s\n",
+			nObjs, plural(nObjs, "object"), nEnvs, plural(nEnvs, "environment"), high, medium, katonicCount(rep))
 	}
 	if nObjs == 0 && nEnvs == 0 {
 		return nil
@@ -182,29 +222,79 @@ func runDiff(stdout, stderr io.Writer, o diffOptions, envs []string) error {
 	return &exitError{code: ExitOutOfDate}
 }
 
-// baseSides renders the configuration at git revision rev and the working
-// tree, each in isolation, and returns them as the two sides of a diff.
-// With a cache (nil: none), either side comes from it when `katonic render`
+// diffSides are the two sides of a diff, what they are, and, in the
+// default mode of --base, the base's configuration rendered by this
+// katonic, to attribute each change.
+type diffSides struct {
+	from, to diff.Side
+	// rendered is the configuration at the base revision rendered by this
+	// katonic, when the old side is the committed out/ and it renders.
+	rendered *diff.Side
+	// mode, base, head and note are the report's (diff.Report).
+	mode, base, head, note string
+	// unattributed is set when the changes cannot be attributed: the
+	// configuration at the base does not render with this katonic.
+	unattributed bool
+}
+
+// baseSides returns the sides of `katonic diff --base rev`. The new side is
+// always the working tree rendered by this katonic. The old side is, by
+// default, the rendered output committed at rev (the files its
+// out/.katonic-generated lists, with the bytes committed: what the cluster
+// runs), with the configuration at rev rendered by this katonic beside it,
+// for the environments' node pools and load balancers and to attribute
+// each change; with sameKatonic, or when rev has no committed manifest (said
+// on stderr and in the report's note), it is that render itself. When the
+// configuration at rev does not render with this katonic, the default mode
+// still compares the committed output and says, on stderr and in the note,
+// that changes are not attributed; with sameKatonic that is an error.
+//
+// With a cache (nil: none), a render comes from it when `katonic render`
 // or an earlier diff rendered the same inputs with this katonic, and an
 // environment whose inputs are the same at rev as in the working tree is
 // rendered once: the work tree goes first, and the base takes those
 // environments from the entries it stored.
-func baseSides(stderr io.Writer, rev string, cache *rendercache.Cache) (diff.Side, diff.Side, error) {
+func baseSides(stderr io.Writer, rev string, cache *rendercache.Cache, sameKatonic bool) (diffSides, error) {
+	ds := diffSides{mode: diff.ModeCommitted, base: rev}
+	if sameKatonic {
+		ds.mode = diff.ModeSameKatonic
+	}
 	work, err := compile.Compile(compile.Options{Render: true, Cache: cache})
 	if err := report(stderr, work, err); err != nil {
-		return diff.Side{}, diff.Side{}, err
+		return ds, err
 	}
 	// Only the files and the resolved environments are kept: the rest of
 	// the result (the CUE values) is garbage before the base is compiled.
-	to, repo := side(work), work.Dir
+	ds.to = side(work)
+	repo := work.Dir
 	dir, err := os.MkdirTemp("", "katonic-diff-")
 	if err != nil {
-		return diff.Side{}, diff.Side{}, exitf(ExitOutput, "%v", err)
+		return ds, exitf(ExitOutput, "%v", err)
 	}
 	defer os.RemoveAll(dir)
-	sub, err := gitExport(repo, rev, dir)
+	sub, out, err := gitExport(repo, rev, dir, !sameKatonic)
 	if err != nil {
-		return diff.Side{}, diff.Side{}, exitf(ExitUsage, "--base %s: %v", rev, err)
+		return ds, exitf(ExitUsage, "--base %s: %v", rev, err)
+	}
+	var committed diff.Side
+	if !sameKatonic {
+		manifest, ok := out[outdir.ManifestName]
+		if !ok {
+			ds.mode = diff.ModeSameKatonic
+			ds.note = fmt.Sprintf("%s has no committed out/%s, so the configuration at %s rendered by this katonic stands for it, as with --same-katonic", rev, outdir.ManifestName, rev)
+			fmt.Fprintf(stderr, "katonic: %s\n", ds.note)
+		} else {
+			entries, err := outdir.ParseManifest(manifest)
+			if err != nil {
+				return ds, exitf(ExitInvalid, "--base %s: out/%v", rev, err)
+			}
+			committed.Files = map[string][]byte{}
+			for p := range entries {
+				if b, ok := out[p]; ok {
+					committed.Files[p] = b
+				}
+			}
+		}
 	}
 	base, err := compile.Compile(compile.Options{Dir: sub, Render: true, Cache: cache})
 	if err != nil {
@@ -212,9 +302,34 @@ func baseSides(stderr io.Writer, rev string, cache *rendercache.Cache) (diff.Sid
 		if base != nil {
 			base.Diags.Print(&buf, sub)
 		}
-		return diff.Side{}, diff.Side{}, exitf(ExitInvalid, "the configuration at %s does not render: %v\n%s", rev, err, strings.TrimSpace(buf.String()))
+		msg := strings.TrimSpace(buf.String())
+		if ds.mode == diff.ModeSameKatonic {
+			return ds, exitf(ExitInvalid, "the configuration at %s does not render: %v\n%s", rev, err, msg)
+		}
+		// The committed output is still what the cluster gets: compare it,
+		// and say what cannot be known without the base's render.
+		ds.from, ds.unattributed = committed, true
+		ds.note = fmt.Sprintf("the configuration at %s does not render with this katonic, so changes are not attributed to katonic or the configuration, and node pools and load balancers are not compared", rev)
+		fmt.Fprintf(stderr, "katonic: %s: %v\n%s\n", ds.note, err, msg)
+		return ds, nil
 	}
-	return side(base), to, nil
+	rendered := side(base)
+	if ds.mode == diff.ModeSameKatonic {
+		ds.from = rendered
+		return ds, nil
+	}
+	committed.Envs = rendered.Envs
+	ds.from, ds.rendered = committed, &rendered
+	return ds, nil
+}
+
+// katonicCount is ", N from katonic itself" for the stderr summary when
+// some changes of rep come from katonic alone, else "".
+func katonicCount(rep *diff.Report) string {
+	if k, _ := rep.Origins(); k > 0 {
+		return fmt.Sprintf(", %d from katonic itself", k)
+	}
+	return ""
 }
 
 func side(res *compile.Result) diff.Side {
@@ -229,10 +344,13 @@ func side(res *compile.Result) diff.Side {
 // the repository changes) and returns the directory that corresponds to the
 // katonic repository root repo, which may be a subdirectory of the git
 // repository: then only that subdirectory's tree is archived. The rendered
-// output committed under out/ is left out (the base is rendered again), but
-// for clusters/<env>/flux-system/, which compile reads to know whether
-// `flux bootstrap` has run.
-func gitExport(repo, rev, dir string) (string, error) {
+// output committed under out/ is not written there (the base is rendered
+// again), but for clusters/<env>/flux-system/, which compile reads to know
+// whether `flux bootstrap` has run. With withOut, the files committed under
+// out/ are returned too, keyed by slash path relative to out/ (the
+// manifest among them, as outdir.ManifestName); without, out is nil and
+// out/environments/ is not even read.
+func gitExport(repo, rev, dir string, withOut bool) (string, map[string][]byte, error) {
 	git := func(args ...string) ([]byte, error) {
 		cmd := exec.Command("git", args...)
 		cmd.Dir = repo
@@ -249,32 +367,47 @@ func gitExport(repo, rev, dir string) (string, error) {
 	}
 	top, err := git("rev-parse", "--show-toplevel")
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	prefix, err := git("rev-parse", "--show-prefix")
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if _, err := git("rev-parse", "--verify", "--quiet", rev+"^{commit}"); err != nil {
-		return "", fmt.Errorf("not a commit in %s", repo)
+		return "", nil, fmt.Errorf("not a commit in %s", repo)
 	}
 	// rev:sub is the tree of the subdirectory, its paths relative to it;
 	// git runs at the top, so the pathspecs are relative to that tree too.
-	// out/environments/ is most of a rendered fleet: git leaves it out of
-	// the stream; untar's filter has the last word on the rest of out/.
+	// out/environments/ is most of a rendered fleet: unless it is asked
+	// for, git leaves it out of the stream; untar's filter has the last
+	// word on the rest of out/.
 	tree := rev + ":" + strings.TrimSuffix(strings.TrimSpace(string(prefix)), "/")
-	cmd := exec.Command("git", "archive", "--format=tar", tree, "--", ".", ":(exclude)out/environments")
+	args := []string{"archive", "--format=tar", tree, "--", "."}
+	if !withOut {
+		args = append(args, ":(exclude)out/environments")
+	}
+	cmd := exec.Command("git", args...)
 	cmd.Dir = strings.TrimSpace(string(top))
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
 	tr, err := cmd.StdoutPipe()
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return "", err
+		return "", nil, err
 	}
-	err = untar(tr, dir, func(name string) bool { return !renderedOutput(name) })
+	var out map[string][]byte
+	var other func(name string, b []byte)
+	if withOut {
+		out = map[string][]byte{}
+		other = func(name string, b []byte) {
+			if rel, ok := strings.CutPrefix(name, "out/"); ok {
+				out[rel] = b
+			}
+		}
+	}
+	err = untar(tr, dir, func(name string) bool { return !renderedOutput(name) }, other)
 	if err != nil {
 		_, _ = io.Copy(io.Discard, tr) // let git finish before Wait
 	}
@@ -285,9 +418,9 @@ func gitExport(repo, rev, dir string) (string, error) {
 		}
 	}
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	return dir, nil
+	return dir, out, nil
 }
 
 // renderedOutput reports whether the archive path name, relative to the
@@ -304,8 +437,9 @@ func renderedOutput(name string) bool {
 
 // untar extracts the regular files and directories of a tar stream for
 // which keep is true under dir, refusing paths that leave it; links are
-// skipped.
-func untar(r io.Reader, dir string, keep func(name string) bool) error {
+// skipped. The regular files keep refuses go to other with their content,
+// when other is not nil.
+func untar(r io.Reader, dir string, keep func(name string) bool, other func(name string, b []byte)) error {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return err
@@ -328,6 +462,13 @@ func untar(r io.Reader, dir string, keep func(name string) bool) error {
 			return fmt.Errorf("archive path %q leaves the directory", h.Name)
 		}
 		if !keep(h.Name) {
+			if other != nil && h.Typeflag == tar.TypeReg {
+				b, err := io.ReadAll(tr)
+				if err != nil {
+					return err
+				}
+				other(h.Name, b)
+			}
 			continue
 		}
 		switch h.Typeflag {
