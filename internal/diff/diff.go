@@ -143,6 +143,10 @@ type Report struct {
 	// Note is a sentence for people about how the sides were made, such
 	// as why attribution is unavailable; "" when there is nothing to say.
 	Note string `json:"note,omitempty"`
+	// Shard is "K/N" when the report covers only shard K of N of the
+	// environments (katonic diff --shard; Merge joins the shards); "" for
+	// all of them.
+	Shard string `json:"shard,omitempty"`
 	// Envs are the environments with changes or risks, sorted by name;
 	// never nil (an empty list when nothing changed).
 	Envs []EnvDiff `json:"environments"`

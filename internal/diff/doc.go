@@ -247,6 +247,7 @@
 //	  "head": "out",                  // the --to directory; omitted for the working tree
 //	  "attribution": "done",          // "done" (objects carry an origin) | "unavailable"; omitted when not attempted
 //	  "note": "...",                  // a sentence about how the sides were made; omitted when none
+//	  "shard": "2/4",                 // the shard of the environments the report covers; omitted for all of them
 //	  "environments": [               // sorted by name; only environments with changes or risks; [] when none
 //	    {
 //	      "name": "acme-azure",
@@ -290,13 +291,27 @@
 //
 // schemaVersion changes only when a field is removed or changes meaning;
 // new fields may be added without a change. mode, base, head, attribution,
-// note and origin were added so, within schemaVersion 1: every field a
+// note, shard and origin were added so, within schemaVersion 1: every field a
 // reader of version 1 knows keeps its meaning (a change between the old
 // and the new side), and what the old side is, which `katonic diff --base`
 // changed from a render of the base configuration to the base's committed
 // output, was never part of the document; mode now names it. A reader that
 // needs the former comparison passes --same-katonic and may check
 // "mode": "same-katonic".
+//
+// # Shards
+//
+// A fleet too large for one CI job is diffed in N jobs, each over one
+// shard of the environments (`katonic diff --shard K/N`, the split of
+// `katonic render --shard`: FNV-1a of the name, so an environment removed
+// since the base falls in one shard too), each writing its report as JSON
+// with Report.Shard "K/N". ReadJSON reads them back (refusing another
+// schemaVersion) and Merge joins them into the report one diff of the
+// whole fleet writes: environments are compared one at a time, so the
+// union of the shards' environments, in name order, is that report. Merge
+// refuses what cannot be the shards of one diff: a report of no shard,
+// another N, a shard twice or missing, other sides (mode, base, head), an
+// environment in two reports.
 //
 // # Determinism
 //

@@ -477,6 +477,9 @@ func (r *Report) sidesMarkdown() string {
 	default:
 		return ""
 	}
+	if r.Shard != "" {
+		s += " Shard " + r.Shard + " of the environments."
+	}
 	if r.Note != "" {
 		s += "\n\nNote: " + mdText(r.Note) + "."
 	}

@@ -27,7 +27,7 @@ const displayLimit = 200
 
 // WriteText writes r for a terminal: when r.Mode is set, a line naming the
 // sides ("committed out/ at main → the working tree rendered by this
-// katonic") and r.Note, then a blank line; one block per environment (a
+// katonic", and r.Shard) and r.Note, then a blank line; one block per environment (a
 // header, then its environment-level risks), then one entry per object,
 //
 //	~ HelmRelease/flux-system/postgres (platform/postgres)
@@ -124,15 +124,21 @@ func (r *Report) WriteText(w io.Writer, color bool) error {
 // sidesLine names the two sides of r for a header, from r.Mode, r.Base and
 // r.Head; "" when r.Mode is not set.
 func (r *Report) sidesLine() string {
+	var s string
 	switch r.Mode {
 	case ModeCommitted:
-		return fmt.Sprintf("committed out/ at %s → the working tree rendered by this katonic", r.Base)
+		s = fmt.Sprintf("committed out/ at %s → the working tree rendered by this katonic", r.Base)
 	case ModeSameKatonic:
-		return fmt.Sprintf("%s → the working tree, both rendered by this katonic", r.Base)
+		s = fmt.Sprintf("%s → the working tree, both rendered by this katonic", r.Base)
 	case ModeDirectories:
-		return fmt.Sprintf("%s → %s", r.Base, r.Head)
+		s = fmt.Sprintf("%s → %s", r.Base, r.Head)
+	default:
+		return ""
 	}
-	return ""
+	if r.Shard != "" {
+		s += " (shard " + r.Shard + " of the environments)"
+	}
+	return s
 }
 
 // originMark is what follows an object's place when its change is not the
