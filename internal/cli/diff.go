@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -31,14 +32,22 @@ type diffOptions struct {
 	noCache  bool
 	// sameKatonic compares two renders of this katonic (--same-katonic).
 	sameKatonic bool
+	// shard is --shard K/N; merge reads the arguments as shard reports.
+	shard string
+	merge bool
 }
 
 func newDiffCmd(stdout, stderr io.Writer) *cobra.Command {
 	var o diffOptions
 	cmd := &cobra.Command{
-		Use:               "diff [ENV...] (--base REV [--same-katonic] | --from DIR --to DIR)",
-		ValidArgsFunction: completeEnvs,
-		Short:             "Show what a change does to the rendered output, object by object, with its risks",
+		Use: "diff [ENV...] (--base REV [--same-katonic] | --from DIR --to DIR) [--shard K/N]",
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+			if o.merge {
+				return []string{"json"}, cobra.ShellCompDirectiveFilterFileExt // report files
+			}
+			return completeEnvs(cmd, args, toComplete)
+		},
+		Short: "Show what a change does to the rendered output, object by object, with its risks",
 		Long: `diff compares two renders object by object, keyed by environment, apiVersion,
 kind, namespace and name, and lists field-level changes with their risks.
 
@@ -67,6 +76,14 @@ the configuration change alone does, whatever katonic rendered REV's out/.
 Environments this katonic rendered before with the same inputs come from the
 render cache, as with render (--no-cache renders everything).
 With --from DIR --to DIR it compares two rendered output directories.
+
+For a fleet that outgrows one CI runner, --shard K/N compares only shard K
+of N of the environments (the split of render --shard: a stable hash of the
+name; an environment removed since REV falls in one shard too). Write each
+shard's report with -o json; --merge then reads the N reports (the
+arguments, not environment names) and writes them as one, in any format, as
+one diff of the whole fleet would have. It refuses reports of different
+diffs (base, mode), a shard given twice and a missing shard.
 
 Risks, flagged in every format (high unless said):
   environment   an environment removed: one risk, for Flux loses the path
@@ -119,7 +136,11 @@ out/.katonic-generated is malformed, 2 for a REV that is not a commit.`,
   katonic diff --base origin/main --fail-on high
 
   # Compare two rendered trees
-  katonic diff --from /tmp/old/out --to out`,
+  katonic diff --from /tmp/old/out --to out
+
+  # One CI job per shard, then one comment
+  katonic diff --base origin/main --shard 2/4 -o json > diff-2.json
+  katonic diff --merge diff-*.json -o markdown > diff.md`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runDiff(stdout, stderr, o, args)
 		},
@@ -136,8 +157,11 @@ out/.katonic-generated is malformed, 2 for a REV that is not a commit.`,
 	f.StringVar(&o.color, "color", "auto", "text: colour `when`: auto, always or never")
 	f.BoolVar(&o.noCache, "no-cache", false, "--base: render every side, ignoring the render cache ($KATONIC_RENDER_CACHE_DIR or the user cache directory)")
 	f.BoolVar(&o.sameKatonic, "same-katonic", false, "--base: compare the configuration at REV rendered by this katonic, not its committed out/, to isolate what the configuration change does")
+	f.StringVar(&o.shard, "shard", "", "compare only shard `K/N` of the environments (as render --shard); merge the shards' -o json reports with --merge")
+	f.BoolVar(&o.merge, "merge", false, "the arguments are the -o json reports of the shards of one diff: write them as one report")
 	_ = cmd.RegisterFlagCompletionFunc("color", completeWords("auto", "always", "never"))
 	markPaths(cmd, "from", "to")
+	cmd.Annotations = map[string]string{pathArgsWith: "merge"}
 	return cmd
 }
 
@@ -157,6 +181,23 @@ func runDiff(stdout, stderr io.Writer, o diffOptions, envs []string) error {
 	default:
 		return exitf(ExitUsage, "--fail-on %s: want high, medium or none", o.failOn)
 	}
+	var shard compile.Shard
+	if o.shard != "" {
+		var err error
+		if shard, err = compile.ParseShard(o.shard); err != nil {
+			return exitf(ExitUsage, "--shard: %v", err)
+		}
+	}
+	if o.merge {
+		if o.base != "" || o.from != "" || o.to != "" || o.sameKatonic || o.shard != "" || o.noCache {
+			return exitf(ExitUsage, "--merge reads reports: it takes no --base, --from, --to, --same-katonic, --shard or --no-cache")
+		}
+		rep, err := mergeReports(envs)
+		if err != nil {
+			return err
+		}
+		return writeReport(stdout, stderr, o, rep)
+	}
 	var sides diffSides
 	switch {
 	case o.base != "" && (o.from != "" || o.to != ""):
@@ -165,7 +206,7 @@ func runDiff(stdout, stderr io.Writer, o diffOptions, envs []string) error {
 		return exitf(ExitUsage, "--same-katonic goes with --base REV")
 	case o.base != "":
 		var err error
-		if sides, err = baseSides(stderr, o.base, renderCache(o.noCache), o.sameKatonic); err != nil {
+		if sides, err = baseSides(stderr, o.base, renderCache(o.noCache), o.sameKatonic, shard); err != nil {
 			return err
 		}
 	case o.from != "" && o.to != "":
@@ -177,6 +218,7 @@ func runDiff(stdout, stderr io.Writer, o diffOptions, envs []string) error {
 		if sides.to.Files, err = readTree(o.to); err != nil {
 			return exitf(ExitUsage, "--to: %v", err)
 		}
+		sides.from, sides.to = keepEnvs(sides.from, shard.Has), keepEnvs(sides.to, shard.Has)
 	default:
 		return exitf(ExitUsage, "give --base REV, or --from DIR and --to DIR")
 	}
@@ -192,9 +234,19 @@ func runDiff(stdout, stderr io.Writer, o diffOptions, envs []string) error {
 		return exitf(ExitInvalid, "%v", err)
 	}
 	rep.Mode, rep.Base, rep.Head, rep.Note = sides.mode, sides.base, sides.head, sides.note
+	rep.Shard = shard.String()
 	if sides.unattributed {
 		rep.Attribution = diff.AttributionUnavailable
 	}
+	return writeReport(stdout, stderr, o, rep)
+}
+
+// writeReport writes rep in the format of o, its summary on stderr for the
+// formats that do not end with it, and returns the exit status: nil
+// without changes, ExitRisk for a change at or above o.failOn, else
+// ExitOutOfDate.
+func writeReport(stdout, stderr io.Writer, o diffOptions, rep *diff.Report) error {
+	var err error
 	switch o.format {
 	case "json":
 		err = rep.WriteJSON(stdout)
@@ -254,12 +306,12 @@ type diffSides struct {
 // environment whose inputs are the same at rev as in the working tree is
 // rendered once: the work tree goes first, and the base takes those
 // environments from the entries it stored.
-func baseSides(stderr io.Writer, rev string, cache *rendercache.Cache, sameKatonic bool) (diffSides, error) {
+func baseSides(stderr io.Writer, rev string, cache *rendercache.Cache, sameKatonic bool, shard compile.Shard) (diffSides, error) {
 	ds := diffSides{mode: diff.ModeCommitted, base: rev}
 	if sameKatonic {
 		ds.mode = diff.ModeSameKatonic
 	}
-	work, err := compile.Compile(compile.Options{Render: true, Cache: cache})
+	work, err := compile.Compile(compile.Options{Render: true, Cache: cache, Shard: shard})
 	if err := report(stderr, work, err); err != nil {
 		return ds, err
 	}
@@ -290,13 +342,15 @@ func baseSides(stderr io.Writer, rev string, cache *rendercache.Cache, sameKaton
 			}
 			committed.Files = map[string][]byte{}
 			for p := range entries {
-				if b, ok := out[p]; ok {
+				b, ok := out[p]
+				env, _ := envOf(p)
+				if ok && shard.Has(env) {
 					committed.Files[p] = b
 				}
 			}
 		}
 	}
-	base, err := compile.Compile(compile.Options{Dir: sub, Render: true, Cache: cache})
+	base, err := compile.Compile(compile.Options{Dir: sub, Render: true, Cache: cache, Shard: shard})
 	if err != nil {
 		var buf bytes.Buffer
 		if base != nil {
@@ -526,20 +580,55 @@ func readTree(dir string) (map[string][]byte, error) {
 
 // onlyEnvs keeps the files and environments of the named environments.
 func onlyEnvs(s diff.Side, names []string) diff.Side {
-	out := diff.Side{Files: map[string][]byte{}, Envs: map[string]*config.Environment{}}
+	return keepEnvs(s, func(env string) bool { return slices.Contains(names, env) })
+}
+
+// keepEnvs keeps the files (clusters/<env>/..., environments/<env>/...) and
+// resolved environments of the environments for which keep is true; other
+// files of the side, which belong to no environment, are dropped.
+func keepEnvs(s diff.Side, keep func(env string) bool) diff.Side {
+	out := diff.Side{Files: map[string][]byte{}}
 	for p, b := range s.Files {
-		for _, n := range names {
-			if strings.HasPrefix(p, "clusters/"+n+"/") || strings.HasPrefix(p, "environments/"+n+"/") {
-				out.Files[p] = b
+		if env, ok := envOf(p); ok && keep(env) {
+			out.Files[p] = b
+		}
+	}
+	if s.Envs != nil {
+		out.Envs = map[string]*config.Environment{}
+		for n, e := range s.Envs {
+			if keep(n) {
+				out.Envs[n] = e
 			}
 		}
 	}
-	for _, n := range names {
-		if e, ok := s.Envs[n]; ok {
-			out.Envs[n] = e
-		}
-	}
 	return out
+}
+
+// mergeReports reads the JSON reports of the shards of one diff, in the
+// files named, and merges them (diff.Merge). A file that cannot be read is
+// a usage error, as is a set of reports that are not the shards of one
+// diff.
+func mergeReports(files []string) (*diff.Report, error) {
+	if len(files) == 0 {
+		return nil, exitf(ExitUsage, "--merge: give the JSON reports of the shards (katonic diff --shard K/N -o json)")
+	}
+	var reps []*diff.Report
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, exitf(ExitUsage, "--merge: %v", err)
+		}
+		r, err := diff.ReadJSON(bytes.NewReader(b))
+		if err != nil {
+			return nil, exitf(ExitUsage, "--merge: %s: %v", f, err)
+		}
+		reps = append(reps, r)
+	}
+	rep, err := diff.Merge(reps)
+	if err != nil {
+		return nil, exitf(ExitUsage, "--merge: %v", err)
+	}
+	return rep, nil
 }
 
 // useColor decides whether text output is coloured: per --color always or

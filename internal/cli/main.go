@@ -194,6 +194,11 @@ paths given on the command line stay relative to where it was run.`,
 // the directory katonic runs in, not to the repository root.
 const pathFlag = "katonic-path"
 
+// pathArgsWith is the annotation of a command whose arguments are paths
+// when the flag it names is set (diff --merge: the arguments are report
+// files, not environment names).
+const pathArgsWith = "katonic-path-args-with"
+
 // markPaths annotates the flags of cmd named names as paths.
 func markPaths(cmd *cobra.Command, names ...string) {
 	for _, n := range names {
@@ -207,7 +212,8 @@ func markPaths(cmd *cobra.Command, names ...string) {
 // directory (the nearest directory that holds cue.mod/, as CUE finds its
 // module) and changes to it, so that katonic works from any subdirectory
 // as git does. The path flags the user set (markPaths) and the path
-// arguments of a command annotated pathFlag are made absolute first, so
+// arguments of a command annotated pathFlag (or pathArgsWith, its flag
+// set) are made absolute first, so
 // they keep meaning what they meant where katonic was run. Outside any
 // repository nothing changes, and the command reports the missing
 // repository as before.
@@ -244,7 +250,7 @@ func toRepositoryRoot(cmd *cobra.Command, args []string) error {
 	if ferr != nil {
 		return ferr
 	}
-	if cmd.Annotations[pathFlag] != "" {
+	if cmd.Annotations[pathFlag] != "" || (cmd.Annotations[pathArgsWith] != "" && cmd.Flags().Changed(cmd.Annotations[pathArgsWith])) {
 		for i, a := range args {
 			if a != "-" && !filepath.IsAbs(a) {
 				args[i] = filepath.Join(cwd, a)
