@@ -300,6 +300,8 @@ type diffSides struct {
 // configuration at rev does not render with this katonic, the default mode
 // still compares the committed output and says, on stderr and in the note,
 // that changes are not attributed; with sameKatonic that is an error.
+// Every side holds only the environments of shard (all with the zero
+// Shard), the committed output's files included.
 //
 // With a cache (nil: none), a render comes from it when `katonic render`
 // or an earlier diff rendered the same inputs with this katonic, and an
