@@ -60,8 +60,10 @@ changed. To tell such changes apart, the configuration at REV is rendered by
 this katonic too: an object it already renders as the working tree's is
 marked (katonic), its change comes from katonic, not from the configuration;
 (katonic and configuration) marks an object with both causes; the summary
-counts them. Node-pool and load-balancer risks compare the configurations
-at REV and in the working tree.
+counts them. kustomize files are marked alike, and so is an environment
+added or removed (a stale one left in REV's out/ is katonic's). Node-pool
+and load-balancer risks compare the configurations at REV and in the
+working tree.
 If REV has no committed out/.katonic-generated, the configuration at REV
 rendered by this katonic stands in for it, as with --same-katonic (said on
 stderr and in the report). If the configuration at REV does not render with
@@ -262,8 +264,12 @@ func writeReport(stdout, stderr io.Writer, o diffOptions, rep *diff.Report) erro
 	if o.format != "text" {
 		// The text report ends with this summary; the others are for
 		// machines and comments, so people get it on stderr.
-		fmt.Fprintf(stderr, "%d %s changed in %d %s: %d high-risk, %d medium-risk%s\n",
-			nObjs, plural(nObjs, "object"), nEnvs, plural(nEnvs, "environment"), high, medium, katonicCount(rep))
+		what := fmt.Sprintf("%d %s", nObjs, plural(nObjs, "object"))
+		if n := rep.FileCount(); n > 0 {
+			what += fmt.Sprintf(" and %d %s", n, plural(n, "kustomization file"))
+		}
+		fmt.Fprintf(stderr, "%s changed in %d %s: %d high-risk, %d medium-risk%s\n",
+			what, nEnvs, plural(nEnvs, "environment"), high, medium, katonicCount(rep))
 	}
 	if nObjs == 0 && nEnvs == 0 {
 		return nil

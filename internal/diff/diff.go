@@ -89,8 +89,9 @@ const (
 
 // Values of Report.Attribution.
 const (
-	// AttributionDone: Compare was given Options.OldRendered, and every
-	// ObjectDiff has an Origin.
+	// AttributionDone: Compare was given Options.OldRendered: every
+	// ObjectDiff and FileDiff has an Origin, and so has every added or
+	// removed EnvDiff.
 	AttributionDone = "done"
 	// AttributionUnavailable: the changes could not be attributed (the
 	// old configuration does not render with this katonic); Report.Note
@@ -98,8 +99,10 @@ const (
 	AttributionUnavailable = "unavailable"
 )
 
-// Values of ObjectDiff.Origin: why an object changed, when the old side is
-// a rendered output that this katonic may render differently (ModeCommitted).
+// Values of ObjectDiff.Origin, FileDiff.Origin and EnvDiff.Origin: why an
+// object, a kustomization file or a whole environment changed, when the
+// old side is a rendered output that this katonic may render differently
+// (ModeCommitted).
 const (
 	// OriginKatonic: the configuration did not change the object: this
 	// katonic renders the old configuration's object exactly as the new
@@ -118,8 +121,9 @@ type Options struct {
 	// OldRendered, when not nil, is the old side's configuration rendered
 	// by this katonic (the "from" side being, say, the output committed at
 	// a revision, rendered by whatever katonic ran then). Compare then sets
-	// every ObjectDiff's Origin (OriginKatonic, OriginConfiguration or
-	// OriginBoth) and the Report's Attribution (see the package comment).
+	// every ObjectDiff's and FileDiff's Origin (OriginKatonic,
+	// OriginConfiguration or OriginBoth), an added or removed EnvDiff's,
+	// and the Report's Attribution (see the package comment).
 	OldRendered *Side
 }
 
@@ -137,7 +141,7 @@ type Report struct {
 	// Head is the new side's directory (ModeDirectories); "" for the
 	// working tree rendered by this katonic.
 	Head string `json:"head,omitempty"`
-	// Attribution is AttributionDone when objects carry an Origin,
+	// Attribution is AttributionDone when changes carry an Origin,
 	// AttributionUnavailable when they could not, "" when not asked.
 	Attribution string `json:"attribution,omitempty"`
 	// Note is a sentence for people about how the sides were made, such
@@ -158,6 +162,12 @@ type EnvDiff struct {
 	Name string `json:"name"`
 	// Change is "added" (no object before), "removed" (no object after) or "changed".
 	Change string `json:"change"`
+	// Origin is why an added or removed environment is (OriginKatonic:
+	// this katonic renders the old configuration with the environment as
+	// the new side has it, present or not; OriginConfiguration otherwise)
+	// when Compare was given Options.OldRendered; "" for a changed one,
+	// whose objects and files carry their own.
+	Origin string `json:"origin,omitempty"`
 	// Risks are the environment-level risks (environment, node-pool,
 	// exposure), sorted.
 	Risks []Risk `json:"risks,omitempty"`
@@ -184,6 +194,10 @@ type FileDiff struct {
 	Fields []FieldChange `json:"fields,omitempty"`
 	// Risks are the file's risks, sorted.
 	Risks []Risk `json:"risks,omitempty"`
+	// Origin is why the file changed (OriginKatonic, OriginConfiguration,
+	// OriginBoth: the object's rules, applied to the whole file) when
+	// Compare was given Options.OldRendered; "" otherwise.
+	Origin string `json:"origin,omitempty"`
 }
 
 // ObjectDiff is one added, removed or changed object.
@@ -247,8 +261,8 @@ type Risk struct {
 // clusters/ or environments/ is not valid YAML, holds a document that is not
 // a Kubernetes object, or when one side defines an object twice, or when
 // dyff fails on a pair. With opts.OldRendered, its files are read too,
-// with the same errors (named "old rendered tree"), and each ObjectDiff's
-// Origin is set.
+// with the same errors (named "old rendered tree"), and the Origin of each
+// ObjectDiff, FileDiff and added or removed EnvDiff is set.
 //
 // Compare works one environment at a time: it parses that environment's
 // files on both sides (a file with the same name and bytes on both sides
@@ -343,7 +357,7 @@ func byEnv(files []sideFile) map[string][]sideFile {
 // compareFiles parses the files of environment env on both sides (oldFiles
 // of from, newFiles of to) and compares its objects; with reb, it reads
 // that environment's files of the old configuration rendered by this
-// katonic too, and sets each object's Origin. keep is false when the
+// katonic too, and sets each change's Origin. keep is false when the
 // environment has nothing to report: no object on either side, or no
 // change and no risk.
 func compareFiles(env string, from, to Side, oldFiles, newFiles []sideFile, reb *rebuilt) (ed EnvDiff, keep bool, err error) {
@@ -409,7 +423,9 @@ func compareFiles(env string, from, to Side, oldFiles, newFiles []sideFile, reb 
 
 // compareEnv compares the objects of one environment: old and cur hold
 // that environment's objects only; rt, when not nil, its objects as this
-// katonic renders the old configuration, for each object's Origin.
+// katonic renders the old configuration, for the Origin of the
+// environment (added or removed), of each object and of each kustomization
+// file.
 func compareEnv(env string, old, cur, rt *tree, oldEnv, curEnv *config.Environment) (EnvDiff, error) {
 	ed := EnvDiff{Name: env, Change: ChangeChanged}
 	switch {
@@ -421,6 +437,12 @@ func compareEnv(env string, old, cur, rt *tree, oldEnv, curEnv *config.Environme
 		ed.Risks = []Risk{envRemovedRisk(env, old)}
 	default:
 		ed.Risks = envRisks(oldEnv, curEnv)
+	}
+	if rt != nil && ed.Change != ChangeChanged {
+		ed.Origin = OriginConfiguration
+		if rt.envs[env] == cur.envs[env] {
+			ed.Origin = OriginKatonic
+		}
 	}
 	envExposure := false
 	for _, r := range ed.Risks {
@@ -485,6 +507,14 @@ func compareEnv(env string, old, cur, rt *tree, oldEnv, curEnv *config.Environme
 		files, err := compareKustomizeFiles(old, cur)
 		if err != nil {
 			return ed, err
+		}
+		if rt != nil {
+			for i := range files {
+				p := files[i].File
+				if files[i].Origin, err = origin(old.kfiles[p], cur.kfiles[p], rt.kfiles[p]); err != nil {
+					return ed, err
+				}
+			}
 		}
 		ed.Files = files
 	}
@@ -578,18 +608,25 @@ func (f FileDiff) Where() string {
 	return rest
 }
 
-// Origins returns how many objects of r changed because of katonic alone
-// (OriginKatonic) and because of both katonic and the configuration
+// Origins returns how many changes of r (objects and kustomization files,
+// as Counts and FileCount count them) come from katonic alone
+// (OriginKatonic) and from both katonic and the configuration
 // (OriginBoth); both are 0 unless the changes were attributed.
 func (r *Report) Origins() (katonic, both int) {
+	count := func(origin string) {
+		switch origin {
+		case OriginKatonic:
+			katonic++
+		case OriginBoth:
+			both++
+		}
+	}
 	for _, e := range r.Envs {
 		for _, o := range e.Objects {
-			switch o.Origin {
-			case OriginKatonic:
-				katonic++
-			case OriginBoth:
-				both++
-			}
+			count(o.Origin)
+		}
+		for _, f := range e.Files {
+			count(f.Origin)
 		}
 	}
 	return katonic, both

@@ -216,8 +216,9 @@
 //
 // Attribution (Options.OldRendered: the old configuration rendered by this
 // katonic, R) tells a change of katonic from a change of the configuration,
-// object by object. For an object reported changed between the old side O
-// and the new side N:
+// object by object, and so for each kustomize file (EnvDiff.Files) and each
+// added or removed environment. For an object or a kustomize file reported
+// changed between the old side O and the new side N:
 //   - origin "katonic" when R's object is N's: this katonic renders the old
 //     configuration as the new one, so the configuration did not change
 //     the object; O was rendered by another katonic (or edited, or not
@@ -229,8 +230,18 @@
 // "Is" is Compare's own test: both absent, or the same file and no dyff
 // difference. The granularity is the object: an object with both causes is
 // "both" and its field changes are not split (a field path is not a stable
-// enough key across two dyff runs to claim a field is katonic's alone).
-// Environment-level risks have no origin; they compare configurations.
+// enough key across two dyff runs to claim a field is katonic's alone). A
+// kustomize file is judged whole, though only the changes the objects do
+// not show are listed.
+//
+// An added or removed environment has an origin too: "katonic" when R has
+// the environment as N has it (present, or absent), so the configuration
+// did not add or remove it: a stale environment left in the committed
+// output, or one never rendered there; "configuration" otherwise. Its
+// environment risk carries that origin; its objects carry their own, and
+// the text and Markdown forms mark those whose origin is not the
+// environment's. The other environment-level risks (node-pool, exposure)
+// have no origin; they compare configurations.
 // Every change counts for the exit code and --fail-on whatever its origin:
 // the cluster gets it all the same. When the old configuration does not
 // render with this katonic, the caller sets Attribution "unavailable" and a
@@ -245,13 +256,14 @@
 //	  "mode": "committed",            // "committed" | "same-katonic" | "directories"; omitted when the caller did not say
 //	  "base": "origin/main",          // the revision (committed, same-katonic) or the --from directory; omitted when unset
 //	  "head": "out",                  // the --to directory; omitted for the working tree
-//	  "attribution": "done",          // "done" (objects carry an origin) | "unavailable"; omitted when not attempted
+//	  "attribution": "done",          // "done" (changes carry an origin) | "unavailable"; omitted when not attempted
 //	  "note": "...",                  // a sentence about how the sides were made; omitted when none
 //	  "shard": "2/4",                 // the shard of the environments the report covers; omitted for all of them
 //	  "environments": [               // sorted by name; only environments with changes or risks; [] when none
 //	    {
 //	      "name": "acme-azure",
 //	      "change": "changed",        // "added" | "removed" | "changed"
+//	      "origin": "configuration",  // "katonic" | "configuration"; only for an added or removed environment, with attribution "done"
 //	      "risks": [...],             // environment-level risks (environment, node-pool, exposure); omitted when none
 //	      "objects": [                // sorted by file, apiVersion, kind, namespace, name; omitted when none
 //	        {
@@ -277,7 +289,8 @@
 //	          "file": "environments/acme-azure/platform/kustomization.yaml",
 //	          "change": "changed",          // "added" | "removed" | "changed"
 //	          "fields": [{"path": "resources", "change": "removed", "old": "redis.yaml"}],  // omitted when none
-//	          "risks": [{"class": "deleted", "level": "high", "message": "..."}]            // omitted when none
+//	          "risks": [{"class": "deleted", "level": "high", "message": "..."}],           // omitted when none
+//	          "origin": "katonic"           // "katonic" | "configuration" | "both"; only with attribution "done"
 //	        }
 //	      ]
 //	    }
@@ -290,10 +303,11 @@
 // hold every object of it.
 //
 // schemaVersion changes only when a field is removed or changes meaning;
-// new fields may be added without a change. mode, base, head, attribution,
-// note, shard and origin were added so, within schemaVersion 1: every field a
-// reader of version 1 knows keeps its meaning (a change between the old
-// and the new side), and what the old side is, which `katonic diff --base`
+// new fields may be added without a change. files, and mode, base, head,
+// attribution, note, shard and origin (of objects, kustomize files and
+// added or removed environments), were added so, within schemaVersion 1:
+// every field a reader of version 1 knows keeps its meaning (a change
+// between the old and the new side), and what the old side is, which `katonic diff --base`
 // changed from a render of the base configuration to the base's committed
 // output, was never part of the document; mode now names it. A reader that
 // needs the former comparison passes --same-katonic and may check
@@ -307,8 +321,10 @@
 // since the base falls in one shard too), each writing its report as JSON
 // with Report.Shard "K/N". ReadJSON reads them back (refusing another
 // schemaVersion) and Merge joins them into the report one diff of the
-// whole fleet writes: environments are compared one at a time, so the
-// union of the shards' environments, in name order, is that report. Merge
+// whole fleet writes: environments are compared one at a time, and all an
+// environment's report holds is in its EnvDiff (its risks, origin, objects
+// and kustomize files), so the union of the shards' environments, in name
+// order, is that report. Merge
 // refuses what cannot be the shards of one diff: a report of no shard,
 // another N, a shard twice or missing, other sides (mode, base, head), an
 // environment in two reports.

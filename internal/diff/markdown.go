@@ -22,14 +22,18 @@ const (
 	risksShare  = 70
 )
 
-// WriteMarkdown writes r as a pull-request comment: a title and a summary
-// line; a matrix of environments (rows) × services (columns) whose cells
-// hold "+", "-", "~" (added, removed, changed objects) and "⚠" when one of
-// them has a high risk (kustomization files are not objects and have no
-// column); the list of risks, high first; then one collapsed <details>
-// block per changed kustomization file and per object with a ```diff block
-// of its field changes, and one per added or removed environment listing
-// its objects.
+// WriteMarkdown writes r as a pull-request comment: a title, the sides
+// (when r.Mode is set) and a summary line, which counts the changes by
+// origin when they were attributed; a matrix of environments (rows) ×
+// services (columns) whose cells hold "+", "-", "~" (added, removed,
+// changed objects), "k" when every object of the cell changed because of
+// katonic alone, and "⚠" when one of them has a high risk (kustomization
+// files are not objects and have no column); the list of risks, high
+// first; then one collapsed <details> block per changed kustomization file
+// and per object with a ```diff block of its field changes, and one per
+// added or removed environment listing its objects. A risk and a block
+// whose change is not the configuration's alone are marked (katonic) or
+// (katonic and configuration), as in WriteText.
 //
 // The output never exceeds limit (limit <= 0 means GitHubCommentLimit).
 // Length is counted in bytes of UTF-8: GitHub counts characters (code
@@ -76,14 +80,18 @@ func (r *Report) markdownParts() *mdParts {
 		m.summary = "No changes.\n"
 		return m
 	}
-	m.summary = fmt.Sprintf("**%s, %s changed** · ", plural(envs, "environment"), plural(objects, "object"))
+	what := plural(objects, "object")
+	if n := r.FileCount(); n > 0 {
+		what += ", " + plural(n, "kustomization file")
+	}
+	m.summary = fmt.Sprintf("**%s, %s changed** · ", plural(envs, "environment"), what)
 	if high > 0 {
 		m.summary += fmt.Sprintf("⚠ %d high-risk, %d medium-risk", high, medium)
 	} else {
 		m.summary += fmt.Sprintf("%d high-risk, %d medium-risk", high, medium)
 	}
 	katonic, both := r.Origins()
-	if r.Attribution == AttributionDone && objects > 0 {
+	if changes := objects + r.FileCount(); r.Attribution == AttributionDone && changes > 0 {
 		if katonic == 0 && both == 0 {
 			m.summary += " · every change comes from the configuration"
 		}
@@ -93,7 +101,7 @@ func (r *Report) markdownParts() *mdParts {
 		if both > 0 {
 			m.summary += fmt.Sprintf(" · %s from both (_katonic and configuration_)", comes(both))
 		}
-		if rest := objects - katonic - both; rest > 0 && rest < objects {
+		if rest := changes - katonic - both; rest > 0 && rest < changes {
 			m.summary += fmt.Sprintf(" · %s from the configuration alone", comes(rest))
 		}
 	}
@@ -197,11 +205,11 @@ func (r *Report) markdownParts() *mdParts {
 	}
 	for _, e := range r.Envs {
 		for _, x := range e.Risks {
-			add(e.Name, "", "", x)
+			add(e.Name, "", e.Origin, x)
 		}
 		for _, f := range e.Files {
 			for _, x := range f.Risks {
-				add(e.Name, f.Where(), "", x)
+				add(e.Name, f.Where(), f.Origin, x)
 			}
 		}
 		for _, o := range e.Objects {
@@ -395,16 +403,17 @@ func detailsBlock(o ObjectDiff) string {
 }
 
 // envDetailsBlock is the collapsed block of an added or removed
-// environment: one line per object.
+// environment: one line per object, marked with its origin where it is not
+// the environment's, which the summary marks.
 func envDetailsBlock(e EnvDiff) string {
 	mark, _ := changeMark(e.Change)
 	var body strings.Builder
 	for _, o := range e.Objects {
-		fmt.Fprintf(&body, "%s %s (%s)\n", mark, o.Ref(), o.Where())
+		fmt.Fprintf(&body, "%s %s (%s)%s\n", mark, o.Ref(), o.Where(), originIn(o.Origin, e.Origin))
 	}
 	fence := strings.Repeat("`", max(3, longestRun(body.String(), '`')+1))
-	return fmt.Sprintf("<details><summary>%s (%s): %s</summary>\n\n%sdiff\n%s%s\n\n</details>\n",
-		html.EscapeString(e.Name), e.Change, plural(len(e.Objects), "object"), fence, body.String(), fence)
+	return fmt.Sprintf("<details><summary>%s (%s): %s%s</summary>\n\n%sdiff\n%s%s\n\n</details>\n",
+		html.EscapeString(e.Name), e.Change, plural(len(e.Objects), "object"), htmlOrigin(e.Origin), fence, body.String(), fence)
 }
 
 // fileDetailsBlock is the collapsed block of a kustomization file.
@@ -420,7 +429,7 @@ func fileDetailsBlock(env string, f FileDiff) string {
 	writeFields(&body, f.Fields)
 	fence := strings.Repeat("`", max(3, longestRun(body.String(), '`')+1))
 	var b strings.Builder
-	fmt.Fprintf(&b, "<details><summary>%s %s <code>%s</code> (kustomize file)", html.EscapeString(env), mark, html.EscapeString(f.Where()))
+	fmt.Fprintf(&b, "<details><summary>%s %s <code>%s</code> (kustomize file)%s", html.EscapeString(env), mark, html.EscapeString(f.Where()), htmlOrigin(f.Origin))
 	if len(f.Risks) > 0 {
 		icon := ""
 		if hasHigh(f.Risks) {

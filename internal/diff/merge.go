@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path"
 	"sort"
 	"strings"
 )
@@ -13,7 +14,9 @@ import (
 // does not hold one JSON document, when its schemaVersion is not
 // SchemaVersion (a report of another major version of the schema may mean
 // other things by the same fields), when "environments" is missing, or when
-// an environment has no name or holds an object of another environment.
+// an environment has no name or holds an object or a kustomize file of
+// another environment (a file's environment is the second element of its
+// path, as Compare reads it).
 // Fields this katonic does not know are ignored, as schemaVersion allows.
 func ReadJSON(r io.Reader) (*Report, error) {
 	var raw struct {
@@ -42,6 +45,11 @@ func ReadJSON(r io.Reader) (*Report, error) {
 		for _, o := range e.Objects {
 			if o.Env != e.Name {
 				return nil, fmt.Errorf("environment %s holds %s of environment %q", e.Name, o.Ref(), o.Env)
+			}
+		}
+		for _, f := range e.Files {
+			if env, _, _, ok := classify(path.Clean(f.File)); !ok || env != e.Name {
+				return nil, fmt.Errorf("environment %s holds kustomize file %q, not one of its files", e.Name, f.File)
 			}
 		}
 	}

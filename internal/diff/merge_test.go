@@ -68,6 +68,26 @@ func TestMerge(t *testing.T) {
 	if !reflect.DeepEqual(merged, whole) {
 		t.Errorf("merged shards differ from the whole report:\nmerged %+v\nwhole  %+v", merged, whole)
 	}
+	// What the shards carry beyond objects: a kustomize file with its
+	// origin (acme-azure, shard 1/2) and removed environments with their
+	// environment risk and origin (ghost in 1/2, tesla-onprem in 2/2).
+	envRisks := map[string]string{}
+	for _, e := range merged.Envs {
+		for _, x := range e.Risks {
+			envRisks[e.Name] = x.Class + " " + e.Origin
+		}
+		for _, f := range e.Files {
+			if f.Origin != OriginKatonic {
+				t.Errorf("merged %s: origin %q, want %q", f.File, f.Origin, OriginKatonic)
+			}
+		}
+	}
+	if merged.FileCount() != 1 {
+		t.Errorf("merged report: %d kustomize files, want 1", merged.FileCount())
+	}
+	if want := map[string]string{"ghost": "environment katonic", "tesla-onprem": "environment configuration"}; !reflect.DeepEqual(envRisks, want) {
+		t.Errorf("merged environment risks %v, want %v", envRisks, want)
+	}
 	mt, mm, mj := outputs(t, merged)
 	wt, wm, wj := outputs(t, whole)
 	if mt != wt || mm != wm || mj != wj {
@@ -133,6 +153,8 @@ func TestReadJSONErrors(t *testing.T) {
 		{`{"schemaVersion": 1, "environments": []} {}`, "more than one JSON document"},
 		{`{"schemaVersion": 1, "environments": [{"name": ""}]}`, "an environment without a name"},
 		{`{"schemaVersion": 1, "environments": [{"name": "a", "objects": [{"environment": "b", "kind": "Namespace", "name": "x"}]}]}`, `environment a holds Namespace/x of environment "b"`},
+		{`{"schemaVersion": 1, "environments": [{"name": "a", "files": [{"file": "environments/b/platform/kustomization.yaml", "change": "changed"}]}]}`, `environment a holds kustomize file "environments/b/platform/kustomization.yaml", not one of its files`},
+		{`{"schemaVersion": 1, "environments": [{"name": "a", "files": [{"file": "kustomization.yaml", "change": "added"}]}]}`, `environment a holds kustomize file "kustomization.yaml"`},
 	} {
 		_, err := ReadJSON(strings.NewReader(tc.in))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -2,6 +2,7 @@ package diff
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -11,20 +12,26 @@ import (
 // is that revision's configuration rendered by this katonic; cur the
 // working tree's render. Starting from the examples' render on all three:
 //   - katonic alone: the older katonic gave postgres one retry (changed),
-//     did not render the airbyte Namespace (added) and left a stale
-//     environment "ghost" (removed);
-//   - the configuration alone: Superset's host changed;
+//     did not render the airbyte Namespace (added), left redis.yaml out of
+//     the platform's kustomization.yaml (a kustomize file changed) and left
+//     a stale environment "ghost" (removed, environment and objects);
+//   - the configuration alone: Superset's host changed, and tesla-onprem
+//     is removed;
 //   - both: the older katonic gave katonic-ui an interval of 10m, and the
-//     configuration changed its timeout.
+//     configuration changed its timeout; it gave tesla-onprem's postgres
+//     one retry, and the configuration removed it with its environment.
 func originScenario(t *testing.T) (old, rendered, cur Side) {
 	t.Helper()
 	old, rendered, cur = base(t), base(t), base(t)
 	replace(t, old, acmePostgres, "retries: 3", "retries: 1", 1)
 	dropDoc(t, old, acmeNS, func(d string) bool { return strings.Contains(d+"\n", "  name: airbyte\n") })
+	replace(t, old, acmeKPlat, "- redis.yaml\n", "", 1)
 	renameEnv(old, "globex-cloud", "ghost")
 	replace(t, cur, acmeSuperset, "dash-katonic.acme.example", "dash.katonic.acme.example", -1)
 	replace(t, old, acmeUI, "interval: 30m0s", "interval: 10m0s", 1)
 	replace(t, cur, acmeUI, "timeout: 15m0s", "timeout: 20m0s", 1)
+	replace(t, old, teslaPG, "retries: 3", "retries: 1", 1)
+	removeEnv(cur, "tesla-onprem")
 	return old, rendered, cur
 }
 
@@ -43,13 +50,28 @@ func TestOrigin(t *testing.T) {
 		"acme-azure HelmRelease/flux-system/superset":   OriginConfiguration,
 		"acme-azure HelmRelease/flux-system/katonic-ui": OriginBoth,
 	}
-	ghost := 0
+	envOrigin := map[string]string{"acme-azure": "", "ghost": OriginKatonic, "tesla-onprem": OriginConfiguration}
+	ghost, tesla := 0, 0
 	for _, e := range rep.Envs {
+		if w, ok := envOrigin[e.Name]; !ok || e.Origin != w {
+			t.Errorf("environment %s %s: origin %q, want %q", e.Name, e.Change, e.Origin, w)
+		}
 		for _, o := range e.Objects {
-			if e.Name == "ghost" {
+			switch {
+			case e.Name == "ghost":
 				ghost++
 				if o.Origin != OriginKatonic || o.Change != ChangeRemoved {
 					t.Errorf("ghost %s: %s, origin %q; want removed, %q", o.Ref(), o.Change, o.Origin, OriginKatonic)
+				}
+				continue
+			case e.Name == "tesla-onprem":
+				tesla++
+				w := OriginConfiguration
+				if o.Ref() == "HelmRelease/flux-system/postgres" {
+					w = OriginBoth
+				}
+				if o.Origin != w || o.Change != ChangeRemoved {
+					t.Errorf("tesla-onprem %s: %s, origin %q; want removed, %q", o.Ref(), o.Change, o.Origin, w)
 				}
 				continue
 			}
@@ -68,12 +90,19 @@ func TestOrigin(t *testing.T) {
 	for k := range want {
 		t.Errorf("no change reported for %s", k)
 	}
-	if ghost == 0 {
-		t.Error("the stale environment's objects are not reported removed")
+	if ghost == 0 || tesla == 0 {
+		t.Errorf("the removed environments' objects are not all reported: ghost %d, tesla-onprem %d", ghost, tesla)
+	}
+	var files []FileDiff
+	for _, e := range rep.Envs {
+		files = append(files, e.Files...)
+	}
+	if len(files) != 1 || files[0].File != acmeKPlat || files[0].Origin != OriginKatonic {
+		t.Errorf("kustomize files %+v; want %s, origin %q", files, acmeKPlat, OriginKatonic)
 	}
 	katonic, both := rep.Origins()
-	if katonic != 2+ghost || both != 1 {
-		t.Errorf("Origins() = %d, %d; want %d, 1", katonic, both, 2+ghost)
+	if katonic != 3+ghost || both != 2 {
+		t.Errorf("Origins() = %d, %d; want %d, 2", katonic, both, 3+ghost)
 	}
 
 	rep.Mode, rep.Base = ModeCommitted, "main"
@@ -84,7 +113,12 @@ func TestOrigin(t *testing.T) {
 		"+ Namespace/airbyte (infrastructure/namespaces) (katonic)\n",
 		"~ HelmRelease/flux-system/katonic-ui (platform/katonic-ui) (katonic and configuration)\n",
 		"~ HelmRelease/flux-system/superset (addons/superset)\n",
-		"changes come from katonic itself, not from the configuration (marked (katonic)): this katonic renders the configuration at main that way already; 1 change comes from both katonic and the configuration (marked (katonic and configuration)); 1 change comes from the configuration alone\n",
+		"~ platform/kustomization.yaml (kustomize file) (katonic)\n  resources: + redis.yaml\n",
+		"environment ghost: removed, 55 objects (katonic)\n[HIGH environment] environment removed: ",
+		"  removed: 1 GitRepository, 13 HelmRelease, 4 HelmRepository, 1 IngressClass, 4 Kustomization, 6 Namespace, 18 NetworkPolicy, 8 OCIRepository (-o json lists each object)\n\n",
+		"environment tesla-onprem: removed, ",
+		"(-o json lists each object)\n- HelmRelease/flux-system/postgres (platform/postgres) (katonic and configuration)\n\n",
+		"changes come from katonic itself, not from the configuration (marked (katonic)): this katonic renders the configuration at main that way already; 2 changes come from both katonic and the configuration (marked (katonic and configuration)); ",
 	} {
 		if !strings.Contains(text, s) {
 			t.Errorf("text lacks %q:\n%s", s, text)
@@ -92,11 +126,15 @@ func TestOrigin(t *testing.T) {
 	}
 	for _, s := range []string{
 		"### katonic diff\n\nCommitted `out/` at `main` → the working tree rendered by this katonic: what the cluster gets.\n\n",
-		"not from the configuration (_katonic_) · 1 change comes from both (_katonic and configuration_) · 1 change comes from the configuration alone\n",
+		"not from the configuration (_katonic_) · 2 changes come from both (_katonic and configuration_) · ",
 		"| `ghost` (removed) ⚠ | -k |",
 		"<code>HelmRelease/flux-system/postgres</code> (platform/postgres) (<i>katonic</i>)</summary>",
 		"<code>HelmRelease/flux-system/katonic-ui</code> (platform/katonic-ui) (<i>katonic and configuration</i>)</summary>",
 		"· k every change of the cell comes from katonic itself\n",
+		"- ⚠ **high** `environment` `ghost` (_katonic_): environment removed: ",
+		"<details><summary>ghost (removed): 55 objects (<i>katonic</i>)</summary>",
+		"<details><summary>acme-azure ~ <code>platform/kustomization.yaml</code> (kustomize file) (<i>katonic</i>)</summary>",
+		"- HelmRelease/flux-system/postgres (platform/postgres) (katonic and configuration)\n- HelmRelease/flux-system/redis (platform/redis)\n",
 	} {
 		if !strings.Contains(md, s) {
 			t.Errorf("markdown lacks %q:\n%s", s, md)
@@ -111,6 +149,9 @@ func TestOrigin(t *testing.T) {
 	}
 	if k, b := back.Origins(); k != katonic || b != both {
 		t.Errorf("JSON origins %d, %d; want %d, %d", k, b, katonic, both)
+	}
+	if !reflect.DeepEqual(back.Envs, rep.Envs) {
+		t.Error("the environments read back from JSON differ (origins of environments and files)")
 	}
 }
 

@@ -42,10 +42,12 @@ const displayLimit = 200
 // or "path: changed" when the value is hidden. Changed kustomization files
 // come after the environment's risks, as
 // "~ platform/kustomization.yaml (kustomize file)" with their fields and
-// risks. An added or removed environment's objects are folded into one
-// line that counts them by kind; only those with risks of their own are
-// listed (the JSON and Markdown forms list every one). ANSI colours are
-// written only when color is true. It returns the first error of w.
+// risks, and their origin marked as an object's. An added or removed
+// environment's objects are folded into one line that counts them by kind,
+// its origin marked on its header line; only the objects with risks of
+// their own, or an origin other than the environment's, are listed (the
+// JSON and Markdown forms list every one). ANSI colours are written only
+// when color is true. It returns the first error of w.
 func (r *Report) WriteText(w io.Writer, color bool) error {
 	bw := bufio.NewWriter(w)
 	paint := func(code, s string) string {
@@ -78,7 +80,7 @@ func (r *Report) WriteText(w io.Writer, color bool) error {
 		if i > 0 {
 			fmt.Fprintln(bw)
 		}
-		fmt.Fprintln(bw, paint(ansiBold, fmt.Sprintf("environment %s: %s, %s", e.Name, e.Change, plural(len(e.Objects), "object"))))
+		fmt.Fprintln(bw, paint(ansiBold, fmt.Sprintf("environment %s: %s, %s%s", e.Name, e.Change, plural(len(e.Objects), "object"), originMark(e.Origin))))
 		for _, x := range e.Risks {
 			risk("", x)
 		}
@@ -88,7 +90,7 @@ func (r *Report) WriteText(w io.Writer, color bool) error {
 		}
 		for _, f := range e.Files {
 			mark, code := changeMark(f.Change)
-			fmt.Fprintf(bw, "%s %s (kustomize file)\n", paint(code, mark), f.Where())
+			fmt.Fprintf(bw, "%s %s (kustomize file)%s\n", paint(code, mark), f.Where(), originMark(f.Origin))
 			for _, fc := range f.Fields {
 				fmt.Fprintf(bw, "  %s\n", fieldText(fc, paint))
 			}
@@ -97,11 +99,15 @@ func (r *Report) WriteText(w io.Writer, color bool) error {
 			}
 		}
 		for _, o := range e.Objects {
-			if folded && len(o.Risks) == 0 {
-				continue
-			}
 			mark, code := changeMark(o.Change)
-			fmt.Fprintf(bw, "%s %s (%s)%s\n", paint(code, mark), o.Ref(), o.Where(), originMark(o.Origin))
+			om := originMark(o.Origin)
+			if folded {
+				if len(o.Risks) == 0 && o.Origin == e.Origin {
+					continue
+				}
+				om = originIn(o.Origin, e.Origin)
+			}
+			fmt.Fprintf(bw, "%s %s (%s)%s\n", paint(code, mark), o.Ref(), o.Where(), om)
 			for _, f := range o.Fields {
 				fmt.Fprintf(bw, "  %s\n", fieldText(f, paint))
 			}
@@ -153,13 +159,28 @@ func originMark(origin string) string {
 	return ""
 }
 
+// originIn is what follows the place of an object of an added or removed
+// environment whose origin is envOrigin: nothing when the object's origin
+// is the environment's (its header says it), else the object's own,
+// "configuration" included.
+func originIn(origin, envOrigin string) string {
+	switch {
+	case origin == envOrigin:
+		return ""
+	case origin == OriginConfiguration:
+		return " (configuration)"
+	}
+	return originMark(origin)
+}
+
 // originSummary is the sentence after the counts that says how many
 // changes come from katonic itself, from the configuration, or from both;
 // "" unless r.Attribution is AttributionDone and there are changes.
 func (r *Report) originSummary() string {
 	katonic, both := r.Origins()
 	_, objects, _, _ := r.Counts()
-	if r.Attribution != AttributionDone || objects == 0 {
+	changes := objects + r.FileCount()
+	if r.Attribution != AttributionDone || changes == 0 {
 		return ""
 	}
 	if katonic == 0 && both == 0 {
@@ -172,7 +193,7 @@ func (r *Report) originSummary() string {
 	if both > 0 {
 		parts = append(parts, fmt.Sprintf("%s from both katonic and the configuration (marked (katonic and configuration))", comes(both)))
 	}
-	if rest := objects - katonic - both; rest > 0 {
+	if rest := changes - katonic - both; rest > 0 {
 		parts = append(parts, fmt.Sprintf("%s from the configuration alone", comes(rest)))
 	}
 	return strings.Join(parts, "; ")
