@@ -65,13 +65,12 @@ func Main() int {
 // gcPercent is the garbage collector's target (GOGC) the katonic process
 // runs with unless the environment sets GOGC: the heap may grow to three
 // times the live data between collections, rather than Go's default two.
-// A fleet render allocates much short-lived data (CUE values, YAML trees),
-// and at Go's default the collector took about a quarter of its CPU time;
-// at 200 a render of 1,000 environments takes 26% less CPU time for 40%
-// more peak memory, under 0.7 GiB (docs/performance.md, "Garbage
-// collection"). The --max-eval-memory bound still applies: internal/budget
-// sets it as the runtime's soft memory limit, which makes the collector
-// work harder as the process nears it.
+// A fleet render allocates much short-lived data (CUE values, YAML trees);
+// at 200 a render of 1,000 environments took 10 to 30% less CPU time than
+// at Go's default, for about 40% more peak memory, 0.7 GiB
+// (docs/performance.md, "Garbage collection"). The --max-eval-memory bound
+// still applies: internal/budget sets it as the runtime's soft memory
+// limit, which makes the collector work harder as the process nears it.
 const gcPercent = 200
 
 // Run runs katonic with args (without the program name), writing data to
