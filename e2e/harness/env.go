@@ -18,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/katonic/katonic/internal/catalog"
-	"github.com/katonic/katonic/internal/chartrepo"
 	"github.com/katonic/katonic/internal/compile"
 	"github.com/katonic/katonic/internal/config"
 	"github.com/katonic/katonic/internal/diff"
@@ -511,48 +510,11 @@ func addMirror(file, url string) error {
 // and a stand-in (testrepo.MockCharts) of the same name and version for
 // every chart of the environment's platform version that they lack.
 func mirrorCharts(o Options, dir, platform string) ([]string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
+	standIns, err := testrepo.MirrorCharts(dir, o.RefCharts, o.Work, platform)
+	for i, c := range standIns {
+		standIns[i] = "chart " + c
 	}
-	have := map[string]bool{}
-	ref, _ := filepath.Glob(filepath.Join(o.RefCharts, "*.tgz"))
-	for _, f := range ref {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644); err != nil {
-			return nil, err
-		}
-		have[strings.TrimSuffix(filepath.Base(f), ".tgz")] = true
-	}
-	rel, err := catalog.Lookup(platform)
-	if err != nil {
-		return nil, err
-	}
-	src := filepath.Join(o.Work, "stand-ins")
-	if err := testrepo.MockCharts(src, platform); err != nil {
-		return nil, err
-	}
-	var standIns []string
-	for _, id := range rel.ChartIDs() {
-		c, _ := rel.Chart(id)
-		key := c.Chart + "-" + c.Version
-		if have[key] {
-			continue
-		}
-		have[key] = true
-		data, err := chartrepo.Package(filepath.Join(src, c.Chart))
-		if err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(filepath.Join(dir, key+".tgz"), data, 0o644); err != nil {
-			return nil, err
-		}
-		standIns = append(standIns, "chart "+c.Chart+" "+c.Version)
-	}
-	slices.Sort(standIns)
-	return standIns, nil
+	return standIns, err
 }
 
 // pipelinesStandIn publishes a stand-in of the Kubeflow Pipelines

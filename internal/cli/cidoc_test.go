@@ -486,52 +486,14 @@ func addToEnvironment(t *testing.T, file, field string) {
 // and returns its URL.
 func ciMirror(t *testing.T, dir string) string {
 	t.Helper()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	have := map[string]bool{}
 	refs, _ := filepath.Glob(filepath.Join(refChartsDir, "*.tgz"))
 	if len(refs) == 0 {
 		t.Logf("no %s: every chart is a stand-in", refChartsDir)
 	}
-	for _, f := range refs {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		have[strings.TrimSuffix(filepath.Base(f), ".tgz")] = true
+	standIns, err := testrepo.MirrorCharts(dir, refChartsDir, t.TempDir(), catalog.Versions()...)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var standIns []string
-	for _, v := range catalog.Versions() {
-		rel, err := catalog.Lookup(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		src := filepath.Join(t.TempDir(), v)
-		if err := testrepo.MockCharts(src, v); err != nil {
-			t.Fatal(err)
-		}
-		for _, id := range rel.ChartIDs() {
-			c, _ := rel.Chart(id)
-			key := c.Chart + "-" + c.Version
-			if have[key] {
-				continue
-			}
-			have[key] = true
-			data, err := chartrepo.Package(filepath.Join(src, c.Chart))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(dir, key+".tgz"), data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			standIns = append(standIns, c.Chart+" "+c.Version)
-		}
-	}
-	sort.Strings(standIns)
 	t.Logf("chart mirror: %d real charts from %s; stand-ins for %s", len(refs), refChartsDir, strings.Join(standIns, ", "))
 	idx, err := repo.IndexDirectory(dir, "")
 	if err != nil {

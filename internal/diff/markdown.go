@@ -388,17 +388,25 @@ func detailsBlock(o ObjectDiff) string {
 		fmt.Fprintf(&body, "- %s removed (%s)\n", o.Ref(), o.File)
 	}
 	writeFields(&body, o.Fields)
-	fence := strings.Repeat("`", max(3, longestRun(body.String(), '`')+1))
+	return collapsed(fmt.Sprintf("%s %s <code>%s</code> (%s)%s", html.EscapeString(o.Env), mark, html.EscapeString(o.Ref()), html.EscapeString(o.Where()), htmlOrigin(o.Origin)),
+		o.Risks, body.String())
+}
+
+// collapsed is a collapsed block: summary (HTML), then the classes of
+// risks (⚠ first when one is high), and body in a diff code fence longer
+// than any run of backquotes in it.
+func collapsed(summary string, risks []Risk, body string) string {
+	fence := strings.Repeat("`", max(3, longestRun(body, '`')+1))
 	var b strings.Builder
-	fmt.Fprintf(&b, "<details><summary>%s %s <code>%s</code> (%s)%s", html.EscapeString(o.Env), mark, html.EscapeString(o.Ref()), html.EscapeString(o.Where()), htmlOrigin(o.Origin))
-	if len(o.Risks) > 0 {
+	b.WriteString("<details><summary>" + summary)
+	if len(risks) > 0 {
 		icon := ""
-		if hasHigh(o.Risks) {
+		if hasHigh(risks) {
 			icon = "⚠ "
 		}
-		fmt.Fprintf(&b, " %s%s", icon, html.EscapeString(riskClasses(o.Risks)))
+		fmt.Fprintf(&b, " %s%s", icon, html.EscapeString(riskClasses(risks)))
 	}
-	fmt.Fprintf(&b, "</summary>\n\n%sdiff\n%s%s\n\n</details>\n", fence, body.String(), fence)
+	fmt.Fprintf(&b, "</summary>\n\n%sdiff\n%s%s\n\n</details>\n", fence, body, fence)
 	return b.String()
 }
 
@@ -427,18 +435,8 @@ func fileDetailsBlock(env string, f FileDiff) string {
 		fmt.Fprintf(&body, "- %s removed\n", f.File)
 	}
 	writeFields(&body, f.Fields)
-	fence := strings.Repeat("`", max(3, longestRun(body.String(), '`')+1))
-	var b strings.Builder
-	fmt.Fprintf(&b, "<details><summary>%s %s <code>%s</code> (kustomize file)%s", html.EscapeString(env), mark, html.EscapeString(f.Where()), htmlOrigin(f.Origin))
-	if len(f.Risks) > 0 {
-		icon := ""
-		if hasHigh(f.Risks) {
-			icon = "⚠ "
-		}
-		fmt.Fprintf(&b, " %s%s", icon, html.EscapeString(riskClasses(f.Risks)))
-	}
-	fmt.Fprintf(&b, "</summary>\n\n%sdiff\n%s%s\n\n</details>\n", fence, body.String(), fence)
-	return b.String()
+	return collapsed(fmt.Sprintf("%s %s <code>%s</code> (kustomize file)%s", html.EscapeString(env), mark, html.EscapeString(f.Where()), htmlOrigin(f.Origin)),
+		f.Risks, body.String())
 }
 
 // riskClasses lists the classes of rs, once each, in order.

@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/katonic/katonic/internal/catalog"
+	"github.com/katonic/katonic/internal/chartrepo"
 	"github.com/katonic/katonic/internal/render"
 )
 
@@ -114,3 +116,57 @@ spec:
   {{- end }}
 {{- end }}
 `
+
+// MirrorCharts fills dir with a chart repository's packages for the
+// platform versions given: every packaged chart (<name>-<version>.tgz) of
+// refDir, the real upstream charts (../shared/reference/charts in tests; a
+// missing refDir gives none), and a stand-in made by MockCharts, packaged
+// under work, for every chart of those versions' catalogs that refDir
+// lacks. It returns the stand-ins as "<chart> <version>", sorted, and
+// writes no index: the caller indexes dir as `helm repo index` does.
+func MirrorCharts(dir, refDir, work string, versions ...string) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	refs, _ := filepath.Glob(filepath.Join(refDir, "*.tgz"))
+	for _, f := range refs {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644); err != nil {
+			return nil, err
+		}
+		have[strings.TrimSuffix(filepath.Base(f), ".tgz")] = true
+	}
+	var standIns []string
+	for _, v := range versions {
+		rel, err := catalog.Lookup(v)
+		if err != nil {
+			return nil, err
+		}
+		src := filepath.Join(work, "stand-ins", v)
+		if err := MockCharts(src, v); err != nil {
+			return nil, err
+		}
+		for _, id := range rel.ChartIDs() {
+			c, _ := rel.Chart(id)
+			key := c.Chart + "-" + c.Version
+			if have[key] {
+				continue
+			}
+			have[key] = true
+			data, err := chartrepo.Package(filepath.Join(src, c.Chart))
+			if err != nil {
+				return nil, err
+			}
+			if err := os.WriteFile(filepath.Join(dir, key+".tgz"), data, 0o644); err != nil {
+				return nil, err
+			}
+			standIns = append(standIns, c.Chart+" "+c.Version)
+		}
+	}
+	sort.Strings(standIns)
+	return standIns, nil
+}
