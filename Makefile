@@ -9,8 +9,12 @@ export GOTOOLCHAIN ?= local
 
 all: test
 
+## build: bin/katonic, with its version stamped from git (the nearest tag,
+## commits since, the commit, -dirty for local changes: v1.2.3-4-gabc1234);
+## VERSION=... sets another. `katonic version` prints it.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 build:
-	$(GO) build -o bin/katonic ./cmd/katonic
+	$(GO) build -ldflags "-X github.com/katonic/katonic/internal/cli.Version=$(VERSION)" -o bin/katonic ./cmd/katonic
 
 ## render: validate the environments and render them into out/
 render:
