@@ -70,7 +70,9 @@ func (t *target) writeInPlace(pl *plan, reason string) (err error) {
 
 	var ops []op
 	for _, c := range pl.changes {
-		if c.Kind == Removed && !pl.gone[c.Path] {
+		// A stale file already gone by hand is removed too: its removal
+		// prunes the directories it leaves empty.
+		if c.Kind == Removed && !pl.blocked[c.Path] {
 			ops = append(ops, op{kind: "del", path: c.Path})
 		}
 	}

@@ -354,6 +354,7 @@ type plan struct {
 	desired    map[string][]byte
 	hashes     map[string]string // desired path -> sha256 hex
 	gone       map[string]bool   // stale entries already absent from disk
+	blocked    map[string]bool   // those of them under a parent that is a file
 	stale      map[string]bool   // manifest entries in scope no longer desired
 	write      map[string]bool   // added or changed paths
 	manifest   []byte            // formatManifest(next), set by Write
@@ -372,6 +373,7 @@ func makePlan(t *target, desired map[string][]byte, scope Scope, c *statCache) (
 		desired: desired,
 		hashes:  make(map[string]string, len(desired)),
 		gone:    make(map[string]bool),
+		blocked: make(map[string]bool),
 		write:   make(map[string]bool),
 	}
 	hashes := make([]string, len(paths))
@@ -412,6 +414,7 @@ func makePlan(t *target, desired map[string][]byte, scope Scope, c *statCache) (
 			return nil, err
 		case leaf == nil || blocker != "":
 			pl.gone[p] = true
+			pl.blocked[p] = blocker != ""
 		case leaf.IsDir():
 			return nil, &PathError{Path: p, Rule: "is listed in " + ManifestName + " as a generated file but is a directory on disk; refusing to remove it"}
 		case !leaf.Mode().IsRegular():
@@ -552,12 +555,18 @@ func inspect(root, p string) (leaf fs.FileInfo, blocker string, err error) {
 
 // emptiedByRemoval reports whether the directory abs (slash path rel) holds only
 // stale generated files and directories that are themselves emptied that way,
-// with no empty directory anywhere: then removing the stale files and pruning
-// the directories they leave empty removes it.
+// and empty directories only where a stale file was (its directory, left
+// empty when the file went by hand): then removing the stale files and
+// pruning the directories they leave empty removes it.
 func emptiedByRemoval(abs, rel string, stale map[string]bool) bool {
 	entries, err := os.ReadDir(abs)
-	if err != nil || len(entries) == 0 {
+	if err != nil {
 		return false
+	}
+	if len(entries) == 0 {
+		// Empty: katonic's own if it made it for a stale generated file
+		// (one removed by hand, say), which the removal prunes.
+		return staleUnder(stale, rel)
 	}
 	for _, e := range entries {
 		childRel := rel + "/" + e.Name()
@@ -572,6 +581,18 @@ func emptiedByRemoval(abs, rel string, stale map[string]bool) bool {
 		}
 	}
 	return true
+}
+
+// staleUnder reports whether a stale generated file lies under the
+// directory rel: the directory is then katonic's, and goes when it is left
+// empty.
+func staleUnder(stale map[string]bool, rel string) bool {
+	for p := range stale {
+		if strings.HasPrefix(p, rel+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 func isEmptyDir(r *os.Root, dir string) (bool, error) {

@@ -122,6 +122,9 @@ func (b *builder) carryDir(rel string) error {
 		return &carryError{fmt.Sprintf("directory %s cannot be read: %v", quotePath(rel), bareErr(err))}
 	}
 	if len(ents) == 0 && rel != b.top {
+		if staleUnder(b.pl.stale, rel) {
+			return nil // katonic's, emptied of its stale files by hand: pruned, as removing them prunes it
+		}
 		return b.mkdirs(rel) // an empty directory stays
 	}
 	slices.SortFunc(ents, func(x, y fs.DirEntry) int { return strings.Compare(x.Name(), y.Name()) })
