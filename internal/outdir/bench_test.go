@@ -66,19 +66,19 @@ func BenchmarkUpToDate(b *testing.B) {
 	}
 	waitSettled()
 	warm := Options{StatCache: cache}
-	if ok, err := UpToDate(root, want, warm); !ok || err != nil { // makes the cache
+	if ok, err := upToDate(root, want, warm); !ok || err != nil { // makes the cache
 		b.Fatal(ok, err)
 	}
 	b.Run("warm-stat-cache", func(b *testing.B) {
 		for b.Loop() {
-			if ok, err := UpToDate(root, want, warm); !ok || err != nil {
+			if ok, err := upToDate(root, want, warm); !ok || err != nil {
 				b.Fatal(ok, err)
 			}
 		}
 	})
 	b.Run("no-stat-cache", func(b *testing.B) {
 		for b.Loop() {
-			if ok, err := UpToDate(root, want, Options{}); !ok || err != nil {
+			if ok, err := upToDate(root, want, Options{}); !ok || err != nil {
 				b.Fatal(ok, err)
 			}
 		}

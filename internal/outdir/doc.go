@@ -44,7 +44,7 @@
 // # Stat cache
 //
 // Checking that nothing changed means knowing the content of every
-// generated file. With [Options.StatCache], [Plan], [Write] and [UpToDate]
+// generated file. With [Options.StatCache], [Plan], [Write] and [Check]
 // keep, in a file outside the output directory (it is committed to git, the
 // cache must not be), each generated file's size, mtime, ctime (both in
 // nanoseconds), device and inode, and the SHA-256 of its content, as the

@@ -151,7 +151,7 @@ func fuzzEdit(t *testing.T, root string, tree map[string][]byte, cached Options,
 	for p, b := range tree {
 		want[p] = hashHex(b)
 	}
-	if ok, err := UpToDate(root, want, cached); !ok || err != nil {
+	if ok, err := upToDate(root, want, cached); !ok || err != nil {
 		t.Fatalf("UpToDate after Write: %v, %v", ok, err)
 	}
 	paths := slices.Sorted(maps.Keys(tree))
@@ -189,7 +189,7 @@ func fuzzEdit(t *testing.T, root string, tree map[string][]byte, cached Options,
 	if len(plain) == 0 {
 		t.Fatalf("edit %d of %s: not seen", edit, p)
 	}
-	if ok, err := UpToDate(root, want, cached); ok || err != nil {
+	if ok, err := upToDate(root, want, cached); ok || err != nil {
 		t.Fatalf("edit %d of %s: UpToDate %v, %v", edit, p, ok, err)
 	}
 }

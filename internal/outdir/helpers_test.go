@@ -82,3 +82,9 @@ func siblingNames(t testing.TB, dir string) []string {
 	slices.Sort(out)
 	return out
 }
+
+// upToDate is Check's answer reduced to yes or no.
+func upToDate(root string, want map[string]string, opts Options) (bool, error) {
+	d, err := Check(root, want, opts)
+	return err == nil && d.UpToDate(), err
+}

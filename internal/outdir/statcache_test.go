@@ -141,14 +141,14 @@ func TestStatCacheAgreesWithoutIt(t *testing.T) {
 					delete(want, "environments/e2/release.yaml")
 				}
 				cached := Options{Scope: scope, StatCache: rc.cache}
-				if ok, err := UpToDate(rc.root, hashesOf(want), cached); !ok || err != nil {
+				if ok, err := upToDate(rc.root, hashesOf(want), cached); !ok || err != nil {
 					t.Fatalf("UpToDate before the edit: %v, %v", ok, err)
 				}
 				if n := reads.Load(); n != int64(len(want)) {
 					t.Fatalf("the first check read %d files, want %d", n, len(want))
 				}
 				reads.Store(0)
-				if ok, err := UpToDate(rc.root, hashesOf(want), cached); !ok || err != nil {
+				if ok, err := upToDate(rc.root, hashesOf(want), cached); !ok || err != nil {
 					t.Fatalf("UpToDate with the cache: %v, %v", ok, err)
 				}
 				if changes, err := PlanWith(rc.root, bytesMap(want), cached); len(changes) != 0 || err != nil {
@@ -166,7 +166,7 @@ func TestStatCacheAgreesWithoutIt(t *testing.T) {
 				if !slices.Equal(gotChanges, wantChanges) || fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
 					t.Fatalf("Plan with the cache: %q, %v; without: %q, %v", changeStrings(gotChanges), gotErr, changeStrings(wantChanges), wantErr)
 				}
-				ok, err := UpToDate(rc.root, hashesOf(want), cached)
+				ok, err := upToDate(rc.root, hashesOf(want), cached)
 				if err != nil || ok != (wantErr == nil && len(wantChanges) == 0) {
 					t.Fatalf("UpToDate with the cache after the edit: %v, %v; Plan without it: %q, %v", ok, err, changeStrings(wantChanges), wantErr)
 				}
@@ -185,7 +185,7 @@ func TestStatCacheAgreesWithoutIt(t *testing.T) {
 					t.Fatalf("Write with the cache left\n%q\nwithout it\n%q", got, want)
 				}
 				if wantErr == nil {
-					if ok, err := UpToDate(rc.root, hashesOf(want), cached); !ok || err != nil {
+					if ok, err := upToDate(rc.root, hashesOf(want), cached); !ok || err != nil {
 						t.Fatalf("UpToDate after Write: %v, %v", ok, err)
 					}
 				}
@@ -224,7 +224,7 @@ func TestStatCacheRacy(t *testing.T) {
 		must(t, os.RemoveAll(cache))
 		for i, want := range step.reads {
 			reads.Store(0)
-			if ok, err := UpToDate(root, hashesOf(tree), Options{StatCache: cache}); !ok || err != nil {
+			if ok, err := upToDate(root, hashesOf(tree), Options{StatCache: cache}); !ok || err != nil {
 				t.Fatal(ok, err)
 			}
 			if n := reads.Load(); n != want {
@@ -289,16 +289,16 @@ func TestStatCacheFile(t *testing.T) {
 			t.Cleanup(func() { testRefTime = nil })
 			reads := countReads(t)
 			opts := Options{StatCache: cache}
-			if ok, err := UpToDate(root, hashesOf(tree), opts); !ok || err != nil {
+			if ok, err := upToDate(root, hashesOf(tree), opts); !ok || err != nil {
 				t.Fatal(ok, err)
 			}
 			reads.Store(0)
-			if ok, err := UpToDate(root, hashesOf(tree), opts); !ok || err != nil || reads.Load() != 0 {
+			if ok, err := upToDate(root, hashesOf(tree), opts); !ok || err != nil || reads.Load() != 0 {
 				t.Fatalf("warm: %v, %v, %d reads", ok, err, reads.Load())
 			}
 			root = tt.spoil(t, root, cache)
 			reads.Store(0)
-			if ok, err := UpToDate(root, hashesOf(tree), opts); !ok || err != nil {
+			if ok, err := upToDate(root, hashesOf(tree), opts); !ok || err != nil {
 				t.Fatalf("after spoiling the cache: %v, %v", ok, err)
 			}
 			if n := reads.Load(); n != 2 {
@@ -309,7 +309,7 @@ func TestStatCacheFile(t *testing.T) {
 			}
 			if fi, err := os.Stat(cache); err == nil && !fi.IsDir() {
 				reads.Store(0)
-				if ok, err := UpToDate(root, hashesOf(tree), opts); !ok || err != nil || reads.Load() != 0 {
+				if ok, err := upToDate(root, hashesOf(tree), opts); !ok || err != nil || reads.Load() != 0 {
 					t.Errorf("the rewritten cache: %v, %v, %d reads", ok, err, reads.Load())
 				}
 			}
@@ -383,7 +383,7 @@ func TestUpToDate(t *testing.T) {
 			if tt.want == nil {
 				want = map[string]string{"a": "ABC"}
 			}
-			ok, err := UpToDate(root, want, Options{Scope: tt.scope})
+			ok, err := upToDate(root, want, Options{Scope: tt.scope})
 			if ok != tt.ok || (err == nil) != (tt.err == "") || err != nil && !strings.Contains(err.Error(), tt.err) {
 				t.Fatalf("UpToDate: %v, %v; want %v, %q", ok, err, tt.ok, tt.err)
 			}
@@ -529,7 +529,7 @@ func TestCheck(t *testing.T) {
 			if tt.name == "parent is a link" {
 				return // Write refuses the link; what it says is TestUpToDate's and the kill tests' concern
 			}
-			if ok, err := UpToDate(root, hashesOf(tt.want), Options{}); !ok || err != nil {
+			if ok, err := upToDate(root, hashesOf(tt.want), Options{}); !ok || err != nil {
 				t.Errorf("after a Write scoped to %q: UpToDate %v, %v", scope, ok, err)
 			}
 		})

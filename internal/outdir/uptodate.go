@@ -27,14 +27,6 @@ type Drift struct {
 // UpToDate reports whether a Write of the render would write nothing.
 func (d Drift) UpToDate() bool { return !d.Whole && len(d.Paths) == 0 }
 
-// UpToDate reports whether root already holds exactly the files a render
-// would write, given only their hashes: it is [Check]'s answer reduced to
-// [Drift.UpToDate], with Check's arguments and errors.
-func UpToDate(root string, want map[string]string, opts Options) (bool, error) {
-	d, err := Check(root, want, opts)
-	return err == nil && d.UpToDate(), err
-}
-
 // Check compares root with a render given only its hashes: want maps each
 // desired slash path (relative to root) to the lowercase hex SHA-256 of its
 // content, as [Write]'s desired map would hold the contents. It is for a
