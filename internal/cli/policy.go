@@ -15,6 +15,7 @@ import (
 	"github.com/katonic/katonic/internal/compile"
 	"github.com/katonic/katonic/internal/diag"
 	"github.com/katonic/katonic/internal/policy"
+	"github.com/katonic/katonic/internal/render"
 	"github.com/katonic/katonic/internal/rendercache"
 	"github.com/katonic/katonic/internal/verify"
 )
@@ -67,17 +68,18 @@ func runPolicy(stdout, stderr io.Writer, o policyOptions, envs []string) error {
 	default:
 		return exitf(ExitUsage, "-o %s: want text, json or sarif", o.format)
 	}
+	early := startPolicies("out")
 	bar := newProgress(stderr, "rendering")
-	res, err := compile.Compile(compile.Options{Envs: envs, Render: true, Progress: bar})
+	res, err := compile.Compile(compile.Options{Envs: envs, Render: true, Progress: bar, Rendered: early.rendered})
 	bar.Finish()
 	if err := report(stderr, res, err); err != nil {
 		return err
 	}
-	set, err := loadPolicies(stderr, res.Dir)
+	set, err := early.loaded(stderr)
 	if err != nil {
 		return err
 	}
-	results, err := evaluatePolicies(stderr, set, res, "out", renderCache(false))
+	results, err := evaluatePolicies(stderr, set, res, "out", renderCache(false), early)
 	if err != nil {
 		return err
 	}
@@ -106,14 +108,87 @@ func loadPolicies(stderr io.Writer, dir string) (*policy.Set, error) {
 	return set, nil
 }
 
+// earlyPolicies evaluates the policy set of the repository in the working
+// directory over each environment as compile renders it
+// (compile.Options.Rendered), from the render's objects, so that the
+// rendered YAML is not parsed again (policy.Set.EvaluateObjects). The
+// results wait for evaluatePolicies, which uses them in place of
+// evaluating those environments, caches them, and reports in the usual
+// order: the render's diagnostics first, then the policy set's.
+type earlyPolicies struct {
+	out   string // the output directory as given, the prefix of objects' files
+	set   *policy.Set
+	diags diag.List
+	err   error
+
+	mu      sync.Mutex
+	results map[string]*policy.EnvResult
+	errs    map[string]error
+}
+
+// startPolicies loads the policy set of the working directory's
+// repository (the one compile.Compile renders) for a render into out.
+func startPolicies(out string) *earlyPolicies {
+	p := &earlyPolicies{out: out, results: map[string]*policy.EnvResult{}, errs: map[string]error{}}
+	dir, err := filepath.Abs(".")
+	if err != nil {
+		p.err = err
+		return p
+	}
+	p.set, p.diags, p.err = policy.Load(dir)
+	return p
+}
+
+// rendered is the compile.Options.Rendered hook: it evaluates the set
+// over one environment just rendered, when the set loaded.
+func (p *earlyPolicies) rendered(e compile.EnvResult, r *render.Result) {
+	if p.err != nil || p.set == nil || len(p.set.Policies()) == 0 && len(e.Env.Waivers) == 0 {
+		return
+	}
+	res, err := p.set.EvaluateObjects(e, r.Files, r.Objects, p.out)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil {
+		p.errs[e.Env.Name] = err
+		return
+	}
+	p.results[e.Env.Name] = res
+}
+
+// loaded prints the policy set's diagnostics and returns the set, or an
+// ExitInvalid error when it does not load (as loadPolicies).
+func (p *earlyPolicies) loaded(stderr io.Writer) (*policy.Set, error) {
+	cwd, _ := os.Getwd()
+	p.diags.Print(stderr, cwd)
+	if p.err != nil {
+		return nil, exitf(ExitInvalid, "policy/: %v", p.err)
+	}
+	return p.set, nil
+}
+
+// take returns the result evaluated for env during the render, if any.
+func (p *earlyPolicies) take(env string) (*policy.EnvResult, error, bool) {
+	if p == nil {
+		return nil, nil, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err, ok := p.errs[env]; ok {
+		return nil, err, true
+	}
+	r, ok := p.results[env]
+	return r, nil, ok
+}
+
 // evaluatePolicies evaluates set over every environment of res (a render
 // in memory); a waiver of an unknown policy is a configuration error. With
 // a cache, an environment whose configuration, rendered files and policies
 // are unchanged reuses its last result, and a fleet where none changed
 // reads one entry. An environment of a cached compile is named by its key
 // (compile.EnvResult.Key), so its files are read only when it must be
-// evaluated.
-func evaluatePolicies(stderr io.Writer, set *policy.Set, res *compile.Result, out string, cache *rendercache.Cache) ([]*policy.EnvResult, error) {
+// evaluated. An environment that early (may be nil) evaluated during the
+// render is not evaluated again.
+func evaluatePolicies(stderr io.Writer, set *policy.Set, res *compile.Result, out string, cache *rendercache.Cache, early *earlyPolicies) ([]*policy.EnvResult, error) {
 	cwd, _ := os.Getwd()
 	var errs diag.List
 	var policyKey string
@@ -205,7 +280,10 @@ func evaluatePolicies(stderr io.Writer, set *policy.Set, res *compile.Result, ou
 	fails := make([]error, len(res.Envs))
 	one := func(i int) {
 		e := res.Envs[i]
-		r, err := set.Evaluate(e, res.Files, out)
+		r, err, ok := early.take(e.Env.Name)
+		if !ok {
+			r, err = set.Evaluate(e, res.Files, out)
+		}
 		if err != nil {
 			fails[i] = exitf(ExitInvalid, "policy: environment %s: %v", e.Env.Name, err)
 			return

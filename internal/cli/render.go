@@ -89,18 +89,21 @@ func runRender(stdout, stderr io.Writer, o renderOptions, envs []string) error {
 		}
 	}
 	cache := renderCache(o.noCache)
+	// The policies are evaluated as each environment is rendered, from
+	// the objects the render built.
+	early := startPolicies(o.out)
 	bar := newProgress(stderr, "rendering")
-	res, err := compile.Compile(compile.Options{Envs: envs, OutDir: o.out, Strict: o.strict, Render: true, Shard: shard, Cache: cache, Lazy: true, Progress: bar})
+	res, err := compile.Compile(compile.Options{Envs: envs, OutDir: o.out, Strict: o.strict, Render: true, Shard: shard, Cache: cache, Lazy: true, Progress: bar, Rendered: early.rendered})
 	bar.Finish()
 	if err := report(stderr, res, err); err != nil {
 		return err
 	}
 	// Policies gate the render: nothing is written while one fails.
-	set, err := loadPolicies(stderr, res.Dir)
+	set, err := early.loaded(stderr)
 	if err != nil {
 		return err
 	}
-	results, err := evaluatePolicies(stderr, set, res, o.out, cache)
+	results, err := evaluatePolicies(stderr, set, res, o.out, cache, early)
 	if err != nil {
 		return err
 	}

@@ -73,6 +73,14 @@ type Options struct {
 	// environment rendered or taken from the cache (Done), from several
 	// goroutines at once. The CLI draws a progress bar with it.
 	Progress Progress
+	// Rendered, when not nil, is called once for each environment that is
+	// rendered rather than taken from the cache, from the render's
+	// goroutines (several at once), as soon as it is rendered: with the
+	// environment (Env, Key, Files, Secrets, Releases) and its render,
+	// whose Objects a caller can read there instead of parsing the files'
+	// YAML (katonic render evaluates the policies so). The render must not
+	// be modified; its Objects are not kept in the Result.
+	Rendered func(e EnvResult, r *render.Result)
 }
 
 // Progress follows the render of a fleet, one environment at a time.
@@ -407,6 +415,17 @@ func Compile(opts Options) (*Result, error) {
 			defer wg.Done()
 			for i := range jobs {
 				results[i], hashes[i], hits[i], errs[i] = renderOne(valid[i], ck.env[valid[i].Name], cachedValid[valid[i].Name], caching, out, prefix, opts, sopsFiles)
+				if r := results[i]; opts.Rendered != nil && errs[i] == nil && !hits[i] {
+					files := make([]string, 0, len(r.Files))
+					for p := range r.Files {
+						files = append(files, p)
+					}
+					sort.Strings(files)
+					opts.Rendered(EnvResult{Env: valid[i], Key: ck.env[valid[i].Name], Files: files, Secrets: r.Secrets, Releases: r.Releases}, r)
+				}
+				if results[i] != nil {
+					results[i].Objects = nil // a fleet's objects are not all kept in memory
+				}
 				if opts.Progress != nil {
 					opts.Progress.Done()
 				}

@@ -251,7 +251,7 @@ func TestBuiltinUsage(t *testing.T) {
 		t.Errorf("input.objects is indexed")
 	}
 	env := envOf(t, res, "acme-azure")
-	docs, _, _, err := parseFiles(env, res.Files, "out")
+	docs, _, _, err := parseFiles(env, res.Files, nil, "out")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +286,7 @@ func TestInputMatchesSchema(t *testing.T) {
 	for _, e := range res.Envs {
 		env := envOf(t, res, e.Env.Name)
 		files := withDocs(t, env, res.Files, oddDocs...)
-		docs, _, _, err := parseFiles(env, files, "out")
+		docs, _, _, err := parseFiles(env, files, nil, "out")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -349,7 +349,7 @@ func TestObjectLines(t *testing.T) {
 	for _, e := range res.Envs {
 		env := envOf(t, res, e.Env.Name)
 		files := withDocs(t, env, res.Files, oddDocs...)
-		_, objs, _, err := parseFiles(env, files, "out")
+		_, objs, _, err := parseFiles(env, files, nil, "out")
 		if err != nil {
 			t.Fatal(err)
 		}

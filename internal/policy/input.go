@@ -98,16 +98,29 @@ type leafIn struct {
 	Type  string `json:"type"`
 }
 
-// objectPos locates an object's fields in its file.
+// objectPos locates an object's fields in its file. An object of the
+// render's objects (EvaluateObjects) has no lines until one is asked for:
+// then its file is parsed, once per evaluation.
 type objectPos struct {
 	file  string
 	start int        // line of the document's first key
-	root  *yaml.Node // the document's mapping
+	root  *yaml.Node // the document's mapping, with lines
+	src   *lazyFile  // when root is not parsed yet
+	index int        // the document's index in src
 }
 
 // line returns the line of p in the object, or of its nearest parent that
 // is there, or of the object.
 func (o *objectPos) line(p string) int {
+	if o.root == nil && o.src != nil {
+		if root := o.src.document(o.index); root != nil {
+			o.root, o.start = root, root.Line
+		}
+		o.src = nil
+	}
+	if o.root == nil {
+		return o.start
+	}
 	segs := fieldpath.Split(p)
 	for n := len(segs); n > 0; n-- {
 		if l, ok := nodeLine(o.root, segs[:n]); ok {
@@ -115,6 +128,39 @@ func (o *objectPos) line(p string) int {
 		}
 	}
 	return o.start
+}
+
+// lazyFile is a rendered file whose YAML is parsed on first use.
+type lazyFile struct {
+	data   []byte
+	parsed bool
+	roots  []*yaml.Node // by document index; nil for a document that is not a mapping
+}
+
+// document returns the mapping of document i, or nil.
+func (f *lazyFile) document(i int) *yaml.Node {
+	if !f.parsed {
+		f.parsed = true
+		dec := yaml.NewDecoder(bytes.NewReader(f.data))
+		for {
+			var doc yaml.Node
+			if err := dec.Decode(&doc); err != nil {
+				break
+			}
+			root := &doc
+			if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+				root = root.Content[0]
+			}
+			if root.Kind != yaml.MappingNode {
+				root = nil
+			}
+			f.roots = append(f.roots, root)
+		}
+	}
+	if i < len(f.roots) {
+		return f.roots[i]
+	}
+	return nil
 }
 
 // nodeLine returns the line of the key (or list element) at segs under n.
@@ -161,15 +207,32 @@ type document struct {
 }
 
 // parseFiles reads every YAML document of env.Files (from files), in
-// file order. It returns the documents, their positions by id and
-// diagnostics for files that are not YAML; the error is for a file
+// file order. A file with objects (render.Result.Objects) is not parsed:
+// its documents are made from them, and their lines are found when asked
+// for (objectPos.line). It returns the documents, their positions by id
+// and diagnostics for files that are not YAML; the error is for a file
 // missing from files.
-func parseFiles(env compile.EnvResult, files map[string][]byte, outPrefix string) ([]*document, map[string]*objectPos, diag.List, error) {
+func parseFiles(env compile.EnvResult, files map[string][]byte, objects map[string][]map[string]any, outPrefix string) ([]*document, map[string]*objectPos, diag.List, error) {
 	objs := map[string]*objectPos{}
 	var docs []*document
 	var diags diag.List
 	names := append([]string(nil), env.Files...)
 	sort.Strings(names)
+	add := func(root *yaml.Node, shown string, i int, pos *objectPos) {
+		d := &document{file: shown, root: root}
+		d.kind, _ = scalarString(mapValue(root, "kind"))
+		d.apiVersion, _ = scalarString(mapValue(root, "apiVersion"))
+		if md := deref(mapValue(root, "metadata")); md != nil && md.Kind == yaml.MappingNode {
+			d.name, _ = scalarString(mapValue(md, "name"))
+			d.namespace, _ = scalarString(mapValue(md, "namespace"))
+		}
+		d.id = objectID(d.kind, d.namespace, d.name, shown)
+		if _, dup := objs[d.id]; dup {
+			d.id = fmt.Sprintf("%s#%d", d.id, i)
+		}
+		objs[d.id] = pos
+		docs = append(docs, d)
+	}
 	for _, name := range names {
 		b, ok := files[name]
 		if !ok {
@@ -181,6 +244,13 @@ func parseFiles(env compile.EnvResult, files map[string][]byte, outPrefix string
 		shown := name
 		if outPrefix != "" && outPrefix != "." {
 			shown = path.Join(outPrefix, name)
+		}
+		if ms, ok := objects[name]; ok {
+			src := &lazyFile{data: b}
+			for i, m := range ms {
+				add(nodeOf(m), shown, i, &objectPos{file: shown, src: src, index: i})
+			}
+			continue
 		}
 		dec := yaml.NewDecoder(bytes.NewReader(b))
 		for i := 0; ; i++ {
@@ -202,22 +272,45 @@ func parseFiles(env compile.EnvResult, files map[string][]byte, outPrefix string
 			if root.Kind != yaml.MappingNode {
 				continue // an empty document or a bare value
 			}
-			d := &document{file: shown, root: root}
-			d.kind, _ = scalarString(mapValue(root, "kind"))
-			d.apiVersion, _ = scalarString(mapValue(root, "apiVersion"))
-			if md := deref(mapValue(root, "metadata")); md != nil && md.Kind == yaml.MappingNode {
-				d.name, _ = scalarString(mapValue(md, "name"))
-				d.namespace, _ = scalarString(mapValue(md, "namespace"))
-			}
-			d.id = objectID(d.kind, d.namespace, d.name, shown)
-			if _, dup := objs[d.id]; dup {
-				d.id = fmt.Sprintf("%s#%d", d.id, i)
-			}
-			objs[d.id] = &objectPos{file: shown, start: root.Line, root: root}
-			docs = append(docs, d)
+			add(root, shown, i, &objectPos{file: shown, start: root.Line, root: root})
 		}
 	}
 	return docs, objs, diags, nil
+}
+
+// nodeOf makes the YAML node tree of a plain value as katonic encodes it
+// (render.Result.Objects), with the tags and scalar text that parsing its
+// YAML gives, and no lines. Integers are int64 and other numbers float64,
+// written as yaml.v2 writes them (strconv 'g' format).
+func nodeOf(v any) *yaml.Node {
+	switch x := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: make([]*yaml.Node, 0, 2*len(keys))}
+		for _, k := range keys {
+			n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: k}, nodeOf(x[k]))
+		}
+		return n
+	case []any:
+		n := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Content: make([]*yaml.Node, len(x))}
+		for i, e := range x {
+			n.Content[i] = nodeOf(e)
+		}
+		return n
+	case string:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: x}
+	case int64:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.FormatInt(x, 10)}
+	case float64:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!float", Value: strconv.FormatFloat(x, 'g', -1, 64)}
+	case bool:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: strconv.FormatBool(x)}
+	}
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"}
 }
 
 // deref follows aliases.
@@ -297,8 +390,8 @@ func newInput(env compile.EnvResult) *input {
 // for files that are not YAML; the error is for a file missing from
 // files. Evaluate builds only the part of it that the policies read
 // (materialize).
-func buildInput(env compile.EnvResult, files map[string][]byte, outPrefix string) (*input, map[string]*objectPos, diag.List, error) {
-	docs, objs, diags, err := parseFiles(env, files, outPrefix)
+func buildInput(env compile.EnvResult, files map[string][]byte, objects map[string][]map[string]any, outPrefix string) (*input, map[string]*objectPos, diag.List, error) {
+	docs, objs, diags, err := parseFiles(env, files, objects, outPrefix)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -467,7 +560,10 @@ func (l *leafRow) field(name string) string {
 }
 
 // walkLeaves calls f for every scalar leaf of d that is not null, depth
-// first in document order. The row is valid during the call only.
+// first, a mapping's keys in byte order (policy/policy.cue: "leaves depth
+// first in key order"), whatever order the YAML lists them in, so that
+// documents made from the render's objects (nodeOf) and parsed from its
+// YAML give the same rows. The row is valid during the call only.
 func walkLeaves(d *document, f func(*leafRow)) {
 	var l leafRow
 	var walk func(n *yaml.Node, segs []string, key string)
@@ -475,7 +571,7 @@ func walkLeaves(d *document, f func(*leafRow)) {
 		n = deref(n)
 		switch n.Kind {
 		case yaml.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
+			for _, i := range keyOrder(n) {
 				k := n.Content[i].Value
 				walk(n.Content[i+1], append(segs, k), k)
 			}
@@ -491,6 +587,23 @@ func walkLeaves(d *document, f func(*leafRow)) {
 		}
 	}
 	walk(d.root, make([]string, 0, 16), "")
+}
+
+// keyOrder returns the indexes in m.Content of m's keys, in byte order of
+// the keys (stable for a repeated key).
+func keyOrder(m *yaml.Node) []int {
+	idx := make([]int, 0, len(m.Content)/2)
+	sorted := true
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if i > 0 && m.Content[i].Value < m.Content[i-2].Value {
+			sorted = false
+		}
+		idx = append(idx, i)
+	}
+	if !sorted {
+		sort.SliceStable(idx, func(a, b int) bool { return m.Content[idx[a]].Value < m.Content[idx[b]].Value })
+	}
+	return idx
 }
 
 func (d *document) field(name string) string {

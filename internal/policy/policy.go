@@ -492,7 +492,17 @@ type Violation struct {
 // Evaluate is safe for concurrent use, and concurrent calls run in
 // parallel: evaluating N environments on N goroutines uses N cores.
 func (s *Set) Evaluate(env compile.EnvResult, files map[string][]byte, outPrefix string) (*EnvResult, error) {
-	return s.evaluate(env, files, outPrefix, nil)
+	return s.evaluate(env, files, nil, outPrefix, nil)
+}
+
+// EvaluateObjects is Evaluate over an environment just rendered, whose
+// objects (render.Result.Objects: each encoded file's documents as plain
+// values) are at hand: those files' YAML is not parsed, except a file
+// holding a violation, for its line. Files without objects (the SOPS
+// Secrets copied from secrets/) are parsed. The result is the same as
+// Evaluate's over the same render.
+func (s *Set) EvaluateObjects(env compile.EnvResult, files map[string][]byte, objects map[string][]map[string]any, outPrefix string) (*EnvResult, error) {
+	return s.evaluate(env, files, objects, outPrefix, nil)
 }
 
 // CheckWaivers returns an error, at the waiver in the environment's file,
@@ -535,14 +545,14 @@ func (s *Set) checkWaivers(env *config.Environment, envFile *envSyntax) diag.Lis
 
 // evaluate is Evaluate; tests change the input with mutate before it is
 // evaluated.
-func (s *Set) evaluate(env compile.EnvResult, files map[string][]byte, outPrefix string, mutate func(*input)) (*EnvResult, error) {
+func (s *Set) evaluate(env compile.EnvResult, files map[string][]byte, objects map[string][]map[string]any, outPrefix string, mutate func(*input)) (*EnvResult, error) {
 	if env.Env == nil {
 		return nil, fmt.Errorf("policy: nil environment")
 	}
 	exit := budget.Enter(Dir + "/ over " + env.Env.File)
 	defer exit()
 	res := &EnvResult{Env: env.Env.Name}
-	docs, objs, errs, err := parseFiles(env, files, outPrefix)
+	docs, objs, errs, err := parseFiles(env, files, objects, outPrefix)
 	if err != nil {
 		return nil, err
 	}

@@ -154,7 +154,7 @@ func (m mutation) run(t *testing.T, res *compile.Result, set *Set, envName strin
 	if m.env != nil {
 		m.env(&env)
 	}
-	r, err := set.evaluate(env, files, "out", m.input)
+	r, err := set.evaluate(env, files, nil, "out", m.input)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -954,7 +954,7 @@ func TestPaths(t *testing.T) {
 func TestInput(t *testing.T) {
 	res, _ := examples(t)
 	env := envOf(t, res, "acme-azure")
-	in, objs, errs, err := buildInput(env, res.Files, "out")
+	in, objs, errs, err := buildInput(env, res.Files, nil, "out")
 	if err != nil || len(errs) > 0 {
 		t.Fatal(err, errs)
 	}

@@ -102,6 +102,14 @@ type Result struct {
 	// it installs and on which node pools its pods must land. katonic verify
 	// checks the chart's rendered pods against it.
 	Releases []Release
+	// Objects holds, for each file of Files that katonic encoded (every
+	// YAML file but the SOPS-encrypted Secrets of Options.Secrets), the
+	// objects it encodes in document order, as the plain values its YAML
+	// decodes to: map[string]any, []any, string, int64, float64, bool and
+	// nil. They are what encoding built before writing the YAML, so a
+	// reader (the policies) need not parse the YAML again. They are not
+	// kept in the render cache, and must not be modified.
+	Objects map[string][]map[string]any
 }
 
 // Release is one rendered HelmRelease (all in namespace flux-system).
@@ -180,6 +188,7 @@ type renderer struct {
 	opts    Options
 	rel     *catalog.Release
 	files   map[string][]byte
+	objects map[string][]map[string]any
 	secrets map[string]*SecretRef
 	rels    []Release
 }
@@ -209,11 +218,11 @@ func Environment(env *config.Environment, opts Options) (*Result, error) {
 	if err := check(env); err != nil {
 		return nil, fmt.Errorf("render: environment %s: %w", env.Name, err)
 	}
-	r := &renderer{env: env, opts: opts, rel: rel, files: map[string][]byte{}, secrets: map[string]*SecretRef{}}
+	r := &renderer{env: env, opts: opts, rel: rel, files: map[string][]byte{}, objects: map[string][]map[string]any{}, secrets: map[string]*SecretRef{}}
 	if err := r.render(); err != nil {
 		return nil, fmt.Errorf("render: environment %s: %w", env.Name, err)
 	}
-	return &Result{Files: r.files, Secrets: r.sortedSecrets(), Releases: r.rels}, nil
+	return &Result{Files: r.files, Secrets: r.sortedSecrets(), Releases: r.rels, Objects: r.objects}, nil
 }
 
 // check rejects environments the renderer cannot express.
@@ -471,8 +480,9 @@ func kustomizeFile(resources []string) map[string]any {
 func (r *renderer) write(name string, objs ...any) error {
 	var b bytes.Buffer
 	b.WriteString(Header(r.env.File))
+	docs := make([]map[string]any, 0, len(objs))
 	for i, o := range objs {
-		y, err := encode(o)
+		y, m, err := encode(o)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
@@ -480,27 +490,30 @@ func (r *renderer) write(name string, objs ...any) error {
 			b.WriteString("---\n")
 		}
 		b.Write(y)
+		docs = append(docs, m)
 	}
 	if _, dup := r.files[name]; dup {
 		return fmt.Errorf("%s: rendered twice", name)
 	}
 	r.files[name] = b.Bytes()
+	r.objects[name] = docs
 	return nil
 }
 
 // encode serializes one object deterministically: JSON through the API
 // type's own tags, into a generic map without status and
-// metadata.creationTimestamp, then YAML with sorted keys.
-func encode(o any) ([]byte, error) {
+// metadata.creationTimestamp, then YAML with sorted keys. It returns the
+// YAML and that map, whose numbers are int64 or float64 (see numbers).
+func encode(o any) ([]byte, map[string]any, error) {
 	j, err := json.Marshal(o)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(j))
 	dec.UseNumber()
 	var m map[string]any
 	if err := dec.Decode(&m); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	delete(m, "status")
 	if spec, ok := m["spec"].(map[string]any); ok && len(spec) == 0 {
@@ -515,7 +528,9 @@ func encode(o any) ([]byte, error) {
 	// The YAML is what sigs.k8s.io/yaml.Marshal writes (yaml.v2, keys
 	// sorted), without its JSON text round trip: numbers become int64 or
 	// float64 as yaml.v2 would parse them from JSON.
-	return yamlv2.Marshal(numbers(m))
+	numbers(m)
+	y, err := yamlv2.Marshal(m)
+	return y, m, err
 }
 
 // numbers replaces every json.Number in v by an int64, or a float64 when it
