@@ -27,6 +27,12 @@
 //     structs lose their fields when unified after being shared.
 //   - The evaluators fill input: _ in place of policy/input.cue's input:
 //     #Input: katonic's input matches #Input by construction.
+//   - EvaluateObjects takes the objects the render built
+//     (render.Result.Objects) instead of parsing the rendered YAML again;
+//     a file is parsed only when a violation in it needs its line. Its
+//     input is the same as Evaluate's: the documents made from the objects
+//     have the tags and scalar text the YAML parses to, and leaves follow
+//     keys in byte order whatever order a file lists them in.
 //   - CUE values are not safe for concurrent use: a Set keeps a pool of
 //     evaluators, each a cue.Context with its own copy of the policy
 //     package, so that concurrent Evaluate calls run in parallel, one
