@@ -264,18 +264,29 @@ func Compile(opts Options) (*Result, error) {
 	if caching {
 		last = lastValid(opts.Cache, ck)
 	}
+	// A render builds the environments it must validate itself, after the
+	// load, on every core (buildAndValidate); the load builds them only
+	// for the other commands, which keep their CUE values.
+	deferred := map[string]bool{}
+	build := func(name string) bool {
+		if opts.Render {
+			deferred[name] = true
+			return true
+		}
+		return false
+	}
 	lopts := load.Options{Skip: func(name, file string) bool {
 		if len(opts.Envs) > 0 && !slices.Contains(opts.Envs, name) || !opts.Shard.Has(name) {
 			return true
 		}
 		if !caching || ck.env[name] == "" || filepath.Base(file) != name+".cue" {
-			return false
+			return build(name)
 		}
 		ve, ok := last[ck.env[name]]
 		if !ok {
 			ve = &validEntry{}
 			if !opts.Cache.Get(validKey(ck.env[name]), ve) {
-				return false
+				return build(name)
 			}
 		}
 		cachedValid[name] = ve.abs(filepath.Dir(filepath.Dir(file)))
@@ -315,6 +326,13 @@ func Compile(opts Options) (*Result, error) {
 	}
 
 	vopts := validate.Options{PlatformVersions: catalog.Versions()}
+	var todo []int
+	for i, e := range selected {
+		if deferred[e.Name] && e.Syntax != nil && !e.Value.Exists() {
+			todo = append(todo, i)
+		}
+	}
+	pre := buildAndValidate(repo, selected, todo, vopts)
 	var valid []*config.Environment
 	perEnv := map[string]diag.List{}
 	sources := map[string]load.Env{}
@@ -328,12 +346,19 @@ func Compile(opts Options) (*Result, error) {
 		}
 		var env *config.Environment
 		var d diag.List
-		if ve := cachedValid[e.Name]; ve != nil && !e.Value.Exists() {
+		if p := pre[i]; p != nil {
+			// Built and validated by buildAndValidate.
+			diags = append(diags, p.load...)
+			env, d = p.env, p.diags
+		}
+		if ve := cachedValid[e.Name]; pre[i] == nil && ve != nil && !e.Value.Exists() {
 			env, d = ve.Env, ve.Diags
 		} else {
-			exit := budget.Enter(diag.Rel(repo.Dir, e.File))
-			env, d = validate.Environment(repo, e, vopts)
-			exit()
+			if pre[i] == nil {
+				exit := budget.Enter(diag.Rel(repo.Dir, e.File))
+				env, d = validate.Environment(repo, e, vopts)
+				exit()
+			}
 			if opts.Render {
 				selected[i].Value = cue.Value{}
 			}
@@ -533,6 +558,83 @@ func secretsDiags(root string, err error) (diag.List, error) {
 		out = append(out, se.Diagnostic(root))
 	}
 	return out, nil
+}
+
+// validated is one environment built and validated by buildAndValidate:
+// the load's diagnostics for its file (when it does not evaluate), and
+// validation's result.
+type validated struct {
+	load  diag.List
+	env   *config.Environment
+	diags diag.List
+}
+
+// parallelBuilds is the fewest environments to build for which
+// buildAndValidate uses builders of its own, on every core: each loads
+// the schema and profiles into a cue.Context of its own first (a few
+// milliseconds).
+const parallelBuilds = 16
+
+// buildsPerBuilder retires a builder of buildAndValidate after that many
+// environments: a cue.Context keeps every instance built in it for as long
+// as it lives, so one builder for a whole fleet would keep all of them
+// (about 0.2 MB each) until the render ends.
+var buildsPerBuilder = 128
+
+// buildAndValidate builds the environments selected[i] for i in todo
+// (which the load skipped) and validates them, on up to GOMAXPROCS
+// goroutines, each with its own load.Builder (CUE values are not safe for
+// concurrent use; values of different contexts are independent). The
+// result is indexed like selected; nil where not in todo. The values are
+// not kept: a render needs only the config.Environment.
+func buildAndValidate(repo *load.Repository, selected []load.Env, todo []int, vopts validate.Options) []*validated {
+	pre := make([]*validated, len(selected))
+	if len(todo) == 0 {
+		return pre
+	}
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	work := func(b *load.Builder, fresh bool) {
+		defer wg.Done()
+		n := 0
+		for i := range jobs {
+			if fresh && n == buildsPerBuilder {
+				if nb, err := repo.NewBuilder(); err == nil {
+					b, n = nb, 0
+				}
+			}
+			n++
+			e, ld := b.Build(selected[i])
+			exit := budget.Enter(diag.Rel(repo.Dir, e.File))
+			env, d := validate.Environment(repo, e, vopts)
+			exit()
+			pre[i] = &validated{load: ld, env: env, diags: d}
+		}
+	}
+	workers := 0
+	if len(todo) >= parallelBuilds {
+		for range runtime.GOMAXPROCS(0) {
+			b, err := repo.NewBuilder()
+			if err != nil {
+				break
+			}
+			wg.Add(1)
+			go work(b, true)
+			workers++
+		}
+	}
+	if workers == 0 {
+		// A few environments (or schema that no longer loads): the load's
+		// own builder, on one goroutine.
+		wg.Add(1)
+		go work(repo.Builder(), false)
+	}
+	for _, i := range todo {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	return pre
 }
 
 // renderOne renders env, or takes it from opts.Cache under key when

@@ -62,6 +62,8 @@ type Repository struct {
 	VMSizes []string
 	// VMSizeInfo is schema.vmSizes by size: its hardware and provider.
 	VMSizeInfo map[string]VMSize
+
+	builder *builder // the load's own, on its cue.Context
 }
 
 // Env is one environment as loaded, before validation.
@@ -237,43 +239,101 @@ func LoadWith(dir string, opts Options) (*Repository, diag.List, error) {
 			files.standIns[stem] = x.Pos.Filename
 		}
 	}
-	b := &builder{ctx: ctx, dir: envDir, imports: imp, popts: popts,
-		apply: fmt.Sprintf("package %s\n\nimport profiles %q\n\nenvironments: [string]: profiles.#Environment\n", EnvironmentsDir, insts[1].ImportPath)}
-	built := map[string]cue.Value{} // by file
+	b := newBuilder(ctx, dir, imp, popts, insts[1].ImportPath)
+	repo.builder = b
 	for _, decl := range decls {
 		if decl.Syntax == nil || opts.Skip != nil && opts.Skip(decl.Name, decl.File) {
 			// A file that broke isolation, or one the caller skips.
 			repo.Envs = append(repo.Envs, decl)
 			continue
 		}
-		v, ok := built[decl.File]
-		if !ok {
-			exit := budget.Enter(diag.Rel(dir, decl.File))
-			v = b.build(decl.Syntax)
-			exit()
-			built[decl.File] = v
-		}
-		ev := v.LookupPath(cue.MakePath(cue.Str(EnvironmentsDir), cue.Str(decl.Name)))
-		if !ev.Exists() {
-			// The file does not evaluate at all (a reference to nothing,
-			// an import that is not there): CUE says where.
-			if err := v.Err(); err != nil {
-				diags = append(diags, FromCUE(err, dir, decl.File, "cue")...)
-			}
-			decl.Syntax = nil
-			repo.Envs = append(repo.Envs, decl)
-			continue
-		}
-		decl.Value = ev
+		decl, d := b.env(decl)
+		diags = append(diags, d...)
 		repo.Envs = append(repo.Envs, decl)
 	}
 	repo.Envs = standIns(repo.Envs, files)
 	return repo, diags, nil
 }
 
+// Builder builds the environments a load skipped (Options.Skip), each as
+// the CUE instance Load would have built. A Builder is not safe for
+// concurrent use; different Builders are independent (each has its own
+// cue.Context), so that environments can be built and validated on
+// several goroutines, one Builder each.
+type Builder struct {
+	b *builder
+}
+
+// Builder returns the builder on the load's own cue.Context. Values it
+// builds may be used with the repository's other values.
+func (r *Repository) Builder() *Builder {
+	return &Builder{b: r.builder}
+}
+
+// NewBuilder returns a builder with a cue.Context of its own, into which
+// it loads and builds the schema and profiles again (a few milliseconds).
+// The error is for a repository whose schema or profiles no longer load
+// (they changed since Load).
+func (r *Repository) NewBuilder() (*Builder, error) {
+	if r.builder == nil {
+		return nil, fmt.Errorf("%s: the repository was not loaded", r.Dir)
+	}
+	insts := cueload.Instances([]string{"./" + SchemaDir, "./" + ProfilesDir}, &cueload.Config{Dir: r.Dir})
+	for _, inst := range insts {
+		if inst.Err != nil {
+			return nil, inst.Err
+		}
+	}
+	ctx := cuecontext.New()
+	if _, err := ctx.BuildInstances(insts); err != nil {
+		return nil, err
+	}
+	return &Builder{b: newBuilder(ctx, r.Dir, newImports(insts[1]), r.builder.popts, insts[1].ImportPath)}, nil
+}
+
+// Build builds e, an environment the load skipped (with Syntax, without
+// Value), and returns it with its Value. When its file does not evaluate
+// at all (a reference to nothing, say), e comes back without Syntax and
+// Value, with the diagnostics CUE gives, as Load returns such a file.
+func (b *Builder) Build(e Env) (Env, diag.List) {
+	if e.Syntax == nil || e.Value.Exists() {
+		return e, nil
+	}
+	return b.b.env(e)
+}
+
+// newBuilder makes a builder on ctx, in which the schema and the profiles
+// (profiles' import path given) are built, for the repository at dir.
+func newBuilder(ctx *cue.Context, dir string, imp *imports, popts []parser.Option, profiles string) *builder {
+	return &builder{ctx: ctx, root: dir, dir: filepath.Join(dir, EnvironmentsDir), imports: imp, popts: popts,
+		apply: fmt.Sprintf("package %s\n\nimport profiles %q\n\nenvironments: [string]: profiles.#Environment\n", EnvironmentsDir, profiles)}
+}
+
+// env builds decl's file and returns decl with its Value, or without
+// Syntax and with CUE's diagnostics when the file does not evaluate.
+func (b *builder) env(decl Env) (Env, diag.List) {
+	exit := budget.Enter(diag.Rel(b.root, decl.File))
+	v := b.build(decl.Syntax)
+	exit()
+	ev := v.LookupPath(cue.MakePath(cue.Str(EnvironmentsDir), cue.Str(decl.Name)))
+	if !ev.Exists() {
+		// The file does not evaluate at all (a reference to nothing,
+		// an import that is not there): CUE says where.
+		var diags diag.List
+		if err := v.Err(); err != nil {
+			diags = FromCUE(err, b.root, decl.File, "cue")
+		}
+		decl.Syntax = nil
+		return decl, diags
+	}
+	decl.Value = ev
+	return decl, nil
+}
+
 // builder builds environment files as CUE instances of their own.
 type builder struct {
 	ctx     *cue.Context
+	root    string // the repository, absolute
 	dir     string // environments/, absolute
 	imports *imports
 	popts   []parser.Option
