@@ -573,7 +573,7 @@ type validated struct {
 // buildAndValidate uses builders of its own, on every core: each loads
 // the schema and profiles into a cue.Context of its own first (a few
 // milliseconds).
-const parallelBuilds = 16
+var parallelBuilds = 16
 
 // buildsPerBuilder retires a builder of buildAndValidate after that many
 // environments: a cue.Context keeps every instance built in it for as long

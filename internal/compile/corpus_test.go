@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"runtime"
 	"strings"
@@ -548,6 +549,7 @@ func TestCorpus(t *testing.T) {
 				t.Errorf("an invalid configuration rendered %d files", len(res.Files))
 			}
 			checkDiags(t, dir, res.Diags, tc.want)
+			sameDiags(t, dir, res.Diags)
 
 			named := tc.named
 			if named == nil {
@@ -580,6 +582,26 @@ func TestCorpus(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sameDiags: a render builds the environments itself (compile's
+// buildAndValidate, on the load's builder for a few of them), vet lets the
+// load build them, and a render forced onto builders of its own, retired
+// after each environment, builds them on every core: all three must find
+// exactly the diagnostics got.
+func sameDiags(t *testing.T, dir string, got diag.List) {
+	t.Helper()
+	vet, err := compile.Compile(compile.Options{Dir: dir})
+	if !errors.Is(err, compile.ErrInvalid) || !reflect.DeepEqual(vet.Diags, got) {
+		t.Errorf("vet (the load's builds) gave %v and\n%v\nwhere render gave\n%v", err, vet.Diags, got)
+	}
+	t.Run("parallel", func(t *testing.T) {
+		compile.ForceParallelBuilds(t)
+		par, err := compile.Compile(compile.Options{Dir: dir, Render: true})
+		if !errors.Is(err, compile.ErrInvalid) || !reflect.DeepEqual(par.Diags, got) {
+			t.Errorf("a render on builders of its own gave %v and\n%v\nwhere render gave\n%v", err, par.Diags, got)
+		}
+	})
 }
 
 // loadLevel tells whether every diagnostic of want is the load's: about

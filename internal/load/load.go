@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 
 	"cuelang.org/go/cue"
@@ -272,12 +273,15 @@ func (r *Repository) Builder() *Builder {
 
 // NewBuilder returns a builder with a cue.Context of its own, into which
 // it loads and builds the schema and profiles again (a few milliseconds).
-// The error is for a repository whose schema or profiles no longer load
-// (they changed since Load).
+// It is safe for concurrent use (calls take turns: CUE's loader is not
+// documented as safe for concurrent use). The error is for a repository
+// whose schema or profiles no longer load (they changed since Load).
 func (r *Repository) NewBuilder() (*Builder, error) {
 	if r.builder == nil {
 		return nil, fmt.Errorf("%s: the repository was not loaded", r.Dir)
 	}
+	newBuilderMu.Lock()
+	defer newBuilderMu.Unlock()
 	insts := cueload.Instances([]string{"./" + SchemaDir, "./" + ProfilesDir}, &cueload.Config{Dir: r.Dir})
 	for _, inst := range insts {
 		if inst.Err != nil {
@@ -290,6 +294,9 @@ func (r *Repository) NewBuilder() (*Builder, error) {
 	}
 	return &Builder{b: newBuilder(ctx, r.Dir, newImports(insts[1]), r.builder.popts, insts[1].ImportPath)}, nil
 }
+
+// newBuilderMu serialises NewBuilder.
+var newBuilderMu sync.Mutex
 
 // Build builds e, an environment the load skipped (with Syntax, without
 // Value), and returns it with its Value. When its file does not evaluate
