@@ -346,19 +346,19 @@ func Compile(opts Options) (*Result, error) {
 		}
 		var env *config.Environment
 		var d diag.List
-		if p := pre[i]; p != nil {
-			// Built and validated by buildAndValidate.
+		p, ve := pre[i], cachedValid[e.Name]
+		switch {
+		case p != nil: // built and validated by buildAndValidate
 			diags = append(diags, p.load...)
 			env, d = p.env, p.diags
-		}
-		if ve := cachedValid[e.Name]; pre[i] == nil && ve != nil && !e.Value.Exists() {
+		case ve != nil && !e.Value.Exists(): // validation cached
 			env, d = ve.Env, ve.Diags
-		} else {
-			if pre[i] == nil {
-				exit := budget.Enter(diag.Rel(repo.Dir, e.File))
-				env, d = validate.Environment(repo, e, vopts)
-				exit()
-			}
+		default: // built by the load
+			exit := budget.Enter(diag.Rel(repo.Dir, e.File))
+			env, d = validate.Environment(repo, e, vopts)
+			exit()
+		}
+		if p != nil || ve == nil || e.Value.Exists() { // validated now
 			if opts.Render {
 				selected[i].Value = cue.Value{}
 			}
