@@ -1,8 +1,9 @@
 package policy
 
 import (
+	"maps"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -18,11 +19,7 @@ import (
 func appendCUE(b []byte, v any) []byte {
 	switch x := v.(type) {
 	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
+		keys := slices.Sorted(maps.Keys(x))
 		b = append(b, '{')
 		for i, k := range keys {
 			if i > 0 {
