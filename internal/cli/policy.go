@@ -118,6 +118,7 @@ func loadPolicies(stderr io.Writer, dir string) (*policy.Set, error) {
 type earlyPolicies struct {
 	out   string // the output directory as given, the prefix of objects' files
 	set   *policy.Set
+	none  bool // the set has no policy: only waivers are checked
 	diags diag.List
 	err   error
 
@@ -136,13 +137,14 @@ func startPolicies(out string) *earlyPolicies {
 		return p
 	}
 	p.set, p.diags, p.err = policy.Load(dir)
+	p.none = p.set == nil || len(p.set.Policies()) == 0
 	return p
 }
 
 // rendered is the compile.Options.Rendered hook: it evaluates the set
 // over one environment just rendered, when the set loaded.
 func (p *earlyPolicies) rendered(e compile.EnvResult, r *render.Result) {
-	if p.err != nil || p.set == nil || len(p.set.Policies()) == 0 && len(e.Env.Waivers) == 0 {
+	if p.err != nil || p.set == nil || p.none && len(e.Env.Waivers) == 0 {
 		return
 	}
 	res, err := p.set.EvaluateObjects(e, r.Files, r.Objects, p.out)
