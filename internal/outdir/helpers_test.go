@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -87,4 +88,23 @@ func siblingNames(t testing.TB, dir string) []string {
 func upToDate(root string, want map[string]string, opts Options) (bool, error) {
 	d, err := Check(root, want, opts)
 	return err == nil && d.UpToDate(), err
+}
+
+// formatStatCache renders a stat cache file of entries for root id, as
+// statCache.save writes one.
+func formatStatCache(id rootID, entries map[string]statEntry) []byte {
+	b := appendStatHeader(nil, id)
+	for _, p := range slices.Sorted(maps.Keys(entries)) {
+		b = appendStatLine(b, p, entries[p])
+	}
+	return b
+}
+
+// tableEntries returns the entries of a stat cache table as a map.
+func tableEntries(t statTable) map[string]statEntry {
+	m := map[string]statEntry{}
+	for i := range t.rows() {
+		m[t.pathAt(i)] = t.entryAt(i)
+	}
+	return m
 }

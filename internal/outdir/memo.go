@@ -6,12 +6,12 @@ import (
 )
 
 // parsed remembers the last parse of a file's bytes in this process, so
-// that a render reading the same manifest or stat cache twice (Check,
-// then the Write of the drifted environments) parses it once. The file is
+// that a render reading the same manifest twice (Check, then the Write
+// of the drifted environments) parses it once. The file is
 // always read again, and the parse reused only if the bytes are the same,
 // so nothing another process wrote in between is missed. The maps are
 // shared, and read only: the package's own readers never change a parsed
-// manifest or stat cache, and ReadManifest gives its callers a copy.
+// manifest, and ReadManifest gives its callers a copy.
 type parsed[V any] struct {
 	mu      sync.Mutex
 	raw     []byte
@@ -37,7 +37,4 @@ func (m *parsed[V]) put(raw []byte, entries map[string]V) {
 	m.raw, m.entries = raw, entries
 }
 
-var (
-	manifestParses  parsed[string]
-	statCacheParses parsed[statEntry]
-)
+var manifestParses parsed[string]

@@ -31,20 +31,6 @@ func TestParseMemo(t *testing.T) {
 	if _, err := parseManifest(bad); err == nil {
 		t.Fatal("a malformed manifest of the remembered length parsed")
 	}
-
-	id := rootID{path: "/out", dev: 1, ino: 2}
-	entries := map[string]statEntry{"clusters/e/a.yaml": {fileStat{size: 1, mtime: 2, ctime: 3, dev: 4, ino: 5}, h}}
-	raw := formatStatCache(id, entries)
-	for range 2 {
-		gotID, got, err := parseStatCache(raw)
-		if err != nil || gotID != id || len(got) != 1 || got["clusters/e/a.yaml"] != entries["clusters/e/a.yaml"] {
-			t.Fatalf("parseStatCache: %v, %v, %v", gotID, got, err)
-		}
-	}
-	other := formatStatCache(rootID{path: "/elsewhere", dev: 1, ino: 2}, entries)
-	if gotID, _, err := parseStatCache(other); err != nil || gotID.path != "/elsewhere" {
-		t.Fatalf("parseStatCache of another root: %v, %v", gotID, err)
-	}
 }
 
 func TestReadManifestCopy(t *testing.T) {

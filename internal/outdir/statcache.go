@@ -2,7 +2,6 @@ package outdir
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,7 +10,6 @@ import (
 	"github.com/katonic/katonic/internal/filestat"
 	"io"
 	"io/fs"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -68,17 +66,67 @@ type rootID struct {
 // statCache is the stat cache of one call of Plan, Write or UpToDate.
 type statCache struct {
 	file string // where it is saved (Options.StatCache)
-	raw  []byte // the file as it was read, to skip rewriting it unchanged
 	// old holds the entries read from the file, if it was made for this
-	// root; next those this call verified, by reading the file or by
-	// finding its stat unchanged.
-	old, next map[string]statEntry
+	// root (id); hit marks those of its rows whose stat this call found
+	// unchanged, and next the entries this call learned by reading a file.
+	old  statTable
+	hit  []bool
+	next map[string]statEntry
 	// ref: an entry is settled if the file's ctime and mtime are before
 	// ref, a time no later than any timestamp the kernel can give a change
 	// made after this call started (see refTime).
 	ref int64
 	id  rootID // the root the file was made for, if it is this one
 	mu  sync.Mutex
+}
+
+// statTable is a stat cache file's entry lines, sorted by path and found
+// by binary search. The lines are checked when the file is read, but not
+// copied into a map: a fleet's cache holds tens of thousands of lines, a
+// render where nothing changed looks each of them up once, and one that
+// changed an environment copies the others' lines to the new file as they
+// are.
+type statTable struct {
+	data string   // the whole file
+	line []uint32 // offset of each entry line, then len(data)
+	path []uint32 // offset of each entry line's path
+}
+
+// rows returns the number of entries.
+func (t *statTable) rows() int { return len(t.path) }
+
+// pathAt returns the path of row i.
+func (t *statTable) pathAt(i int) string { return t.data[t.path[i] : t.line[i+1]-1] }
+
+// lineAt returns row i's line, newline included.
+func (t *statTable) lineAt(i int) string { return t.data[t.line[i]:t.line[i+1]] }
+
+// find returns the row of path p, if the table holds it.
+func (t *statTable) find(p string) (int, bool) {
+	i, j := 0, t.rows()
+	for i < j {
+		h := int(uint(i+j) >> 1)
+		if t.pathAt(h) < p {
+			i = h + 1
+		} else {
+			j = h
+		}
+	}
+	return i, i < t.rows() && t.pathAt(i) == p
+}
+
+// entryAt returns row i's entry. Its numbers were checked when the table
+// was read.
+func (t *statTable) entryAt(i int) statEntry {
+	line := t.data[t.line[i]:t.path[i]]
+	e := statEntry{sum: line[:64]}
+	line = line[65:]
+	var n [5]uint64
+	for k := range n {
+		n[k], line, _ = cutUint(line)
+	}
+	e.size, e.mtime, e.ctime, e.dev, e.ino = int64(n[0]), int64(n[1]), int64(n[2]), n[3], n[4]
+	return e
 }
 
 // openStatCache reads the stat cache file named by opts for the output
@@ -93,25 +141,47 @@ func openStatCache(opts Options, t *target, lockStamp int64) *statCache {
 	if !filestat.Supported {
 		return nil
 	}
-	c := &statCache{file: opts.StatCache, old: map[string]statEntry{}, next: map[string]statEntry{}, ref: refTime(lockStamp)}
+	c := &statCache{file: opts.StatCache, next: map[string]statEntry{}, ref: refTime(lockStamp)}
 	id, ok := currentRootID(t)
 	if !ok {
 		return c
 	}
-	f, err := os.Open(c.file)
+	data, err := readStatCache(c.file)
 	if err != nil {
 		return c
 	}
-	defer f.Close()
-	raw, err := io.ReadAll(io.LimitReader(f, maxStatCache+1))
-	if err != nil || len(raw) > maxStatCache {
-		return c
-	}
-	c.raw = raw
-	if got, entries, err := parseStatCache(raw); err == nil && got == id {
-		c.old, c.id = entries, id
+	if got, table, err := parseStatCache(data); err == nil && got == id {
+		c.old, c.id = table, id
+		c.hit = make([]bool, table.rows())
 	}
 	return c
+}
+
+// readStatCache reads a stat cache file into a string, in one read of its
+// size: the file is megabytes on a fleet, and growing a buffer for it, or
+// copying it into a string, costs more than the rest of its parse.
+func readStatCache(name string) (string, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	if !fi.Mode().IsRegular() || fi.Size() > maxStatCache {
+		return "", errors.New("not a stat cache")
+	}
+	var b strings.Builder
+	b.Grow(int(fi.Size()) + 1)
+	if _, err := io.Copy(&b, io.LimitReader(f, maxStatCache+1)); err != nil {
+		return "", err
+	}
+	if b.Len() > maxStatCache {
+		return "", errors.New("not a stat cache")
+	}
+	return b.String(), nil
 }
 
 // refTime returns the settling time of this call, in nanoseconds: the
@@ -143,80 +213,61 @@ func currentRootID(t *target) (rootID, bool) {
 	return rootID{path: t.root, dev: dev, ino: ino}, ok
 }
 
-// parseStatCache parses a stat cache file (the root's identity, then the
-// entries).
-func parseStatCache(raw []byte) (rootID, map[string]statEntry, error) {
-	// The root line is parsed every time (it is short); the memo saves the
-	// entries.
-	if entries, ok := statCacheParses.get(raw); ok {
-		id, _, err := parseStatCacheBytes(raw[:headerEnd(raw)])
-		return id, entries, err
-	}
-	id, entries, err := parseStatCacheBytes(raw)
-	if err == nil {
-		statCacheParses.put(raw, entries)
-	}
-	return id, entries, err
-}
-
-// headerEnd returns the length of a stat cache's first two lines (the
-// header and the root), newlines included, or len(raw).
-func headerEnd(raw []byte) int {
-	n := 0
-	for i, c := range raw {
-		if c == '\n' {
-			if n++; n == 2 {
-				return i + 1
-			}
-		}
-	}
-	return len(raw)
-}
-
-// parseStatCacheBytes is parseStatCache without the memo.
-func parseStatCacheBytes(raw []byte) (rootID, map[string]statEntry, error) {
+// parseStatCache parses a stat cache file: the root's identity, then the
+// entry lines, each checked, and sorted by path with no path twice.
+func parseStatCache(data string) (rootID, statTable, error) {
 	bad := errors.New("malformed stat cache")
-	lines := strings.Split(string(raw), "\n")
-	if len(lines) < 3 || lines[0] != statCacheHeader || lines[len(lines)-1] != "" {
-		return rootID{}, nil, bad
+	header, rest, ok := strings.Cut(data, "\n")
+	if !ok || header != statCacheHeader {
+		return rootID{}, statTable{}, bad
+	}
+	rootLine, rest, ok := strings.Cut(rest, "\n")
+	if !ok {
+		return rootID{}, statTable{}, bad
 	}
 	var id rootID
-	f := strings.SplitN(lines[1], " ", 4)
+	f := strings.SplitN(rootLine, " ", 4)
 	if len(f) != 4 || f[0] != "root" {
-		return rootID{}, nil, bad
+		return rootID{}, statTable{}, bad
 	}
 	var err1, err2, err3 error
 	id.dev, err1 = strconv.ParseUint(f[1], 10, 64)
 	id.ino, err2 = strconv.ParseUint(f[2], 10, 64)
 	id.path, err3 = strconv.Unquote(f[3])
 	if err := errors.Join(err1, err2, err3); err != nil {
-		return rootID{}, nil, bad
+		return rootID{}, statTable{}, bad
 	}
-	entries := make(map[string]statEntry, len(lines))
-	for _, line := range lines[2 : len(lines)-1] {
-		// Paths are not checked: only the manifest's paths are looked up.
-		var e statEntry
-		var ok bool
-		if len(line) < 66 || line[64] != ' ' || !isLowerHex(line[:64]) {
-			return rootID{}, nil, bad
+	n := strings.Count(rest, "\n")
+	t := statTable{data: data, line: make([]uint32, 0, n+1), path: make([]uint32, 0, n)}
+	off := len(data) - len(rest)
+	prev := ""
+	for off < len(data) {
+		end := strings.IndexByte(data[off:], '\n')
+		if end < 0 {
+			return rootID{}, statTable{}, bad
 		}
-		e.sum, line = line[:64], line[65:]
-		var n [5]uint64
-		for k := range n {
-			if n[k], line, ok = cutUint(line); !ok {
-				return rootID{}, nil, bad
+		line := data[off : off+end]
+		// Paths are not checked beyond their order: only the manifest's
+		// paths are looked up.
+		if len(line) < 66 || line[64] != ' ' || !isLowerHex(line[:64]) {
+			return rootID{}, statTable{}, bad
+		}
+		rest := line[65:]
+		for range 5 {
+			if _, rest, ok = cutUint(rest); !ok {
+				return rootID{}, statTable{}, bad
 			}
 		}
-		e.size, e.mtime, e.ctime, e.dev, e.ino = int64(n[0]), int64(n[1]), int64(n[2]), n[3], n[4]
-		if line == "" {
-			return rootID{}, nil, bad
+		if rest == "" || len(t.path) > 0 && rest <= prev {
+			return rootID{}, statTable{}, bad
 		}
-		if _, dup := entries[line]; dup {
-			return rootID{}, nil, bad
-		}
-		entries[line] = e
+		t.line = append(t.line, uint32(off))
+		t.path = append(t.path, uint32(off+len(line)-len(rest)))
+		prev = rest
+		off += end + 1
 	}
-	return id, entries, nil
+	t.line = append(t.line, uint32(len(data)))
+	return id, t, nil
 }
 
 // cutUint parses the decimal number that starts s, up to a space, and
@@ -235,44 +286,40 @@ func cutUint(s string) (n uint64, rest string, ok bool) {
 	return n, s[i+1:], true
 }
 
-// formatStatCache renders a stat cache file.
-func formatStatCache(id rootID, entries map[string]statEntry) []byte {
-	// Appended by hand, not with fmt: a fleet's cache holds tens of
-	// thousands of lines, written after every change.
-	b := make([]byte, 0, 64+len(id.path)+len(entries)*160)
-	b = fmt.Appendf(b, "%s\nroot %d %d %s\n", statCacheHeader, id.dev, id.ino, strconv.Quote(id.path))
-	for _, p := range slices.Sorted(maps.Keys(entries)) {
-		e := entries[p]
-		b = append(b, e.sum...)
-		for _, n := range [...]uint64{uint64(e.size), uint64(e.mtime), uint64(e.ctime), e.dev, e.ino} {
-			b = append(b, ' ')
-			b = strconv.AppendUint(b, n, 10)
-		}
+// appendStatLine appends entry e of path p as a stat cache line.
+func appendStatLine(b []byte, p string, e statEntry) []byte {
+	b = append(b, e.sum...)
+	for _, n := range [...]uint64{uint64(e.size), uint64(e.mtime), uint64(e.ctime), e.dev, e.ino} {
 		b = append(b, ' ')
-		b = append(b, p...)
-		b = append(b, '\n')
+		b = strconv.AppendUint(b, n, 10)
 	}
-	return b
+	b = append(b, ' ')
+	b = append(b, p...)
+	return append(b, '\n')
+}
+
+// appendStatHeader appends a stat cache's first two lines, for root id.
+func appendStatHeader(b []byte, id rootID) []byte {
+	return fmt.Appendf(b, "%s\nroot %d %d %s\n", statCacheHeader, id.dev, id.ino, strconv.Quote(id.path))
 }
 
 // lookup returns the SHA-256 of generated file p from the cache, if its
 // entry's stat equals fi (from Lstat) in every field. Such an entry is
-// recorded for the next save.
+// kept for the next save.
 func (c *statCache) lookup(p string, fi fs.FileInfo) (string, bool) {
 	if c == nil {
 		return "", false
 	}
-	e, ok := c.old[p]
+	i, ok := c.old.find(p)
 	if !ok {
 		return "", false
 	}
+	e := c.old.entryAt(i)
 	st, ok := statOf(fi)
 	if !ok || st != e.fileStat {
 		return "", false
 	}
-	c.mu.Lock()
-	c.next[p] = e
-	c.mu.Unlock()
+	c.hit[i] = true // each row is one path, looked up by one goroutine
 	return e.sum, true
 }
 
@@ -296,7 +343,8 @@ func (c *statCache) learn(p string, st fileStat, sum string) {
 // it read, unless moved says the file was re-linked or replaced (its ctime
 // changed, so the entry could not match). The file is replaced atomically
 // (a temporary file in its directory, renamed), and only if its bytes
-// change. Failures are ignored: the cache only saves time.
+// change. The lines kept from the file read are copied as they are.
+// Failures are ignored: the cache only saves time.
 func (c *statCache) save(t *target, manifest map[string]string, scope Scope, moved func(p string) bool) {
 	if c == nil {
 		return
@@ -305,30 +353,53 @@ func (c *statCache) save(t *target, manifest map[string]string, scope Scope, mov
 	if !ok {
 		return
 	}
-	entries := make(map[string]statEntry, len(manifest))
-	same := c.raw != nil && c.id == id
-	for p := range manifest {
-		if e, ok := c.next[p]; ok && (moved == nil || !moved(p)) {
-			entries[p] = e
-		} else if e, ok := c.old[p]; ok && !scope.contains(p) && (moved == nil || !moved(p)) {
-			entries[p] = e
-		} else {
-			continue
+	keep := func(i int) bool {
+		p := c.old.pathAt(i)
+		if _, ok := manifest[p]; !ok || moved != nil && moved(p) {
+			return false
 		}
-		if same && c.old[p] != entries[p] {
-			same = false
+		if _, ok := c.next[p]; ok {
+			return false // learned anew
+		}
+		return c.hit[i] || !scope.contains(p)
+	}
+	rows := c.old.rows()
+	if c.id == id && len(c.next) == 0 {
+		same := true
+		for i := 0; i < rows && same; i++ {
+			same = keep(i)
+		}
+		if same {
+			return // the file already says this
 		}
 	}
-	if same && len(entries) == len(c.old) {
-		return // the file already says this
+	var learned []string
+	for p := range c.next {
+		if _, ok := manifest[p]; ok && (moved == nil || !moved(p)) {
+			learned = append(learned, p)
+		}
 	}
-	data := formatStatCache(id, entries)
-	if bytes.Equal(data, c.raw) {
+	slices.Sort(learned)
+	b := make([]byte, 0, len(c.old.data)+len(learned)*200+len(id.path)+64)
+	b = appendStatHeader(b, id)
+	i := 0
+	for _, p := range learned {
+		for ; i < rows && c.old.pathAt(i) < p; i++ {
+			if keep(i) {
+				b = append(b, c.old.lineAt(i)...)
+			}
+		}
+		b = appendStatLine(b, p, c.next[p])
+	}
+	for ; i < rows; i++ {
+		if keep(i) {
+			b = append(b, c.old.lineAt(i)...)
+		}
+	}
+	if c.id == id && string(b) == c.old.data {
 		return
 	}
-	if writeFileAtomic(c.file, data) == nil {
-		statCacheParses.put(data, entries) // the next open in this process reads these bytes
-	}
+	_ = writeFileAtomic(c.file, b)
 }
 
 // writeFileAtomic replaces the file name (outside the output directory)

@@ -417,13 +417,23 @@ func TestStatCacheFormat(t *testing.T) {
 		"z":                   {fileStat{}, hashHex(nil)},
 	}
 	raw := formatStatCache(id, entries)
-	gotID, got, err := parseStatCache(raw)
-	if err != nil || gotID != id || !maps.Equal(got, entries) {
-		t.Fatalf("read back: %v, %v, %v", gotID, got, err)
+	gotID, got, err := parseStatCache(string(raw))
+	if err != nil || gotID != id || !maps.Equal(tableEntries(got), entries) {
+		t.Fatalf("read back: %v, %v, %v", gotID, tableEntries(got), err)
+	}
+	for p := range entries {
+		if i, ok := got.find(p); !ok || got.pathAt(i) != p {
+			t.Errorf("find(%q) = %d, %v", p, i, ok)
+		}
+	}
+	for _, p := range []string{"", "a", "clusters/e/a b.yaml0", "zz"} {
+		if i, ok := got.find(p); ok {
+			t.Errorf("find(%q) = %d, true", p, i)
+		}
 	}
 	lines := strings.SplitAfter(string(raw), "\n")
 	for i := range len(raw) - 1 {
-		if _, _, err := parseStatCache(raw[:i]); err == nil && i > len(lines[0])+len(lines[1]) {
+		if _, _, err := parseStatCache(string(raw[:i])); err == nil && i > len(lines[0])+len(lines[1]) {
 			// Cut at the end of a line, the rest is a smaller valid cache.
 			if raw[i-1] != '\n' {
 				t.Errorf("cut at %d: accepted", i)
@@ -432,8 +442,17 @@ func TestStatCacheFormat(t *testing.T) {
 	}
 	for _, bad := range []string{" 01 ", " -1 ", " 1x ", " 99999999999999999999 "} {
 		spoilt := strings.Replace(string(raw), " 12 ", bad, 1)
-		if _, _, err := parseStatCache([]byte(spoilt)); err == nil {
+		if _, _, err := parseStatCache(spoilt); err == nil {
 			t.Errorf("size %q accepted", bad)
+		}
+	}
+	// Lines out of order, or a path twice, are not a stat cache katonic
+	// wrote: binary search could not find their paths.
+	swapped := lines[0] + lines[1] + lines[3] + lines[2]
+	twice := lines[0] + lines[1] + lines[2] + lines[2]
+	for name, bad := range map[string]string{"swapped": swapped, "twice": twice} {
+		if _, _, err := parseStatCache(bad); err == nil {
+			t.Errorf("%s lines accepted", name)
 		}
 	}
 }
@@ -533,5 +552,85 @@ func TestCheck(t *testing.T) {
 				t.Errorf("after a Write scoped to %q: UpToDate %v, %v", scope, ok, err)
 			}
 		})
+	}
+}
+
+// TestStatCacheSaveMerges: a save keeps the lines read whose stat this call
+// saw unchanged, or that lie outside the scope, adds the entries it
+// learned in path order (a learned entry replaces the line read), and
+// drops paths no longer in the manifest or whose file moved. When it
+// would write what it read, it writes nothing.
+func TestStatCacheSaveMerges(t *testing.T) {
+	tg := &target{root: t.TempDir()}
+	id, ok := currentRootID(tg)
+	if !ok {
+		t.Skip("this platform has no stat cache")
+	}
+	e := func(n int64) statEntry {
+		return statEntry{fileStat{size: n, mtime: n, ctime: n, dev: 1, ino: uint64(n)}, hashHex([]byte{byte(n)})}
+	}
+	file := filepath.Join(t.TempDir(), "stat")
+	old := map[string]statEntry{"a/1": e(1), "b/1": e(2), "b/2": e(3), "b/3": e(4), "b/4": e(5), "c/1": e(6), "c/2": e(7)}
+	if err := os.WriteFile(file, formatStatCache(id, old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	manifest := map[string]string{}
+	for _, p := range []string{"a/1", "b/1", "b/2", "b/3", "b/25", "b/5", "c/2"} {
+		manifest[p] = "h"
+	}
+	c := openStatCache(Options{StatCache: file}, tg, 0)
+	if c.old.rows() != len(old) {
+		t.Fatalf("read %d rows, want %d", c.old.rows(), len(old))
+	}
+	for _, p := range []string{"b/1", "b/3"} {
+		i, _ := c.old.find(p)
+		c.hit[i] = true
+	}
+	c.next["b/3"], c.next["b/25"], c.next["b/5"], c.next["gone"] = e(8), e(9), e(10), e(11)
+	c.save(tg, manifest, Scope{"b/", "c/"}, func(p string) bool { return p == "c/2" })
+
+	data, err := readStatCache(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, got, err := parseStatCache(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]statEntry{
+		"a/1":  e(1),  // outside the scope: kept as read
+		"b/1":  e(2),  // seen unchanged
+		"b/25": e(9),  // learned, between two lines read
+		"b/3":  e(8),  // learned anew: replaces the line read
+		"b/5":  e(10), // learned, after every line read
+		// b/2 not seen, b/4 and gone not in the manifest, c/1 not in the
+		// manifest, c/2 moved
+	}
+	if g := tableEntries(got); !maps.Equal(g, want) {
+		t.Errorf("saved %v\nwant %v", g, want)
+	}
+
+	// Everything seen unchanged, nothing learned: the file is left alone.
+	before, _ := os.Stat(file)
+	c = openStatCache(Options{StatCache: file}, tg, 0)
+	for i := range c.hit {
+		c.hit[i] = true
+	}
+	if err := os.Chtimes(file, time.Unix(1, 0), time.Unix(1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	c.save(tg, map[string]string{"a/1": "", "b/1": "", "b/25": "", "b/3": "", "b/5": ""}, nil, nil)
+	if after, _ := os.Stat(file); !after.ModTime().Equal(time.Unix(1, 0)) || !os.SameFile(before, after) {
+		t.Errorf("an unchanged stat cache was rewritten")
+	}
+	// One path fewer in the manifest: rewritten without it.
+	c = openStatCache(Options{StatCache: file}, tg, 0)
+	for i := range c.hit {
+		c.hit[i] = true
+	}
+	c.save(tg, map[string]string{"a/1": "", "b/1": "", "b/25": "", "b/3": ""}, nil, nil)
+	data, _ = readStatCache(file)
+	if _, got, err = parseStatCache(data); err != nil || got.rows() != 4 {
+		t.Errorf("after dropping a path: %d rows, %v", got.rows(), err)
 	}
 }
