@@ -45,6 +45,28 @@ func formatManifestSorted(paths []string, entries map[string]string) []byte {
 	return b.Bytes()
 }
 
+// isManifestOf reports whether raw is byte for byte what
+// formatManifestSorted(paths, entries) returns, without building it: a
+// fleet's manifest is megabytes, compared on every render.
+func isManifestOf(raw []byte, paths []string, entries map[string]string) bool {
+	next := func(s string) bool {
+		if len(raw) < len(s) || string(raw[:len(s)]) != s {
+			return false
+		}
+		raw = raw[len(s):]
+		return true
+	}
+	if !next(manifestHeader) || !next("\n") {
+		return false
+	}
+	for _, p := range paths {
+		if !next(entries[p]) || !next("  ") || !next(p) || !next("\n") {
+			return false
+		}
+	}
+	return len(raw) == 0
+}
+
 // parseManifest parses manifest bytes into path -> sha256 hex. Lines starting
 // with "#" and blank lines are ignored; a trailing "\r" is dropped (a CRLF
 // checkout). Every entry must be "<64 lowercase hex>  <path>" with a path that

@@ -1,8 +1,10 @@
 package outdir
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"maps"
 	"os"
@@ -658,4 +660,35 @@ func TestFailedWriteLeavesOldTree(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestIsManifestOf: comparing a manifest with the entries it should list,
+// without formatting them, agrees with formatting and comparing, for the
+// manifest itself, every prefix of it, it with a byte more, and every
+// single byte changed.
+func TestIsManifestOf(t *testing.T) {
+	entries := map[string]string{
+		"clusters/e/a.yaml":         hashHex([]byte("a")),
+		"environments/e/b c.yaml":   hashHex([]byte("b")),
+		"environments/e/sub/d.yaml": hashHex(nil),
+	}
+	paths := slices.Sorted(maps.Keys(entries))
+	want := formatManifestSorted(paths, entries)
+	if !isManifestOf(want, paths, entries) {
+		t.Fatal("the manifest itself does not match")
+	}
+	check := func(name string, raw []byte) {
+		t.Helper()
+		if got, exp := isManifestOf(raw, paths, entries), bytes.Equal(raw, want); got != exp {
+			t.Errorf("%s: isManifestOf = %v, bytes.Equal = %v", name, got, exp)
+		}
+	}
+	for i := range want {
+		check(fmt.Sprintf("cut at %d", i), want[:i])
+		spoilt := bytes.Clone(want)
+		spoilt[i] ^= 0x20
+		check(fmt.Sprintf("byte %d changed", i), spoilt)
+	}
+	check("a byte more", append(bytes.Clone(want), '\n'))
+	check("no entries", formatManifestSorted(nil, nil))
 }

@@ -96,7 +96,7 @@ func Check(root string, want map[string]string, opts Options) (Drift, error) {
 	// A whole render whose manifest is already the one Write would write
 	// needs no parse: the manifest is want.
 	var old map[string]string
-	same := opts.Scope == nil && bytes.Equal(formatManifestSorted(paths, want), raw)
+	same := opts.Scope == nil && isManifestOf(raw, paths, want)
 	if same {
 		old = want
 	} else {
