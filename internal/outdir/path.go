@@ -47,6 +47,40 @@ func quotePath(p string) string {
 // inside that root (FuzzCheckPath checks this). It does not guard against
 // symbolic links on disk; [Plan] and [Write] do.
 func CheckPath(p string) error {
+	if plainPath(p) {
+		return nil
+	}
+	return checkPathRules(p)
+}
+
+// plainPath reports whether p is made only of ASCII letters, digits, "-",
+// "_" and "." in segments separated by single slashes, none of them "." or
+// "..", with a first segment that katonic does not reserve: the paths a
+// render writes, all of which CheckPath accepts. Checking them this way
+// first spares a fleet's tens of thousands of paths the general rules.
+func plainPath(p string) bool {
+	seg := 0 // where the current segment starts
+	for i := 0; i <= len(p); i++ {
+		if i < len(p) && p[i] != '/' {
+			c := p[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+				return false
+			}
+			continue
+		}
+		switch s := p[seg:i]; {
+		case s == "" || s == "." || s == "..":
+			return false
+		case seg == 0 && (s == ManifestName || s == journalName || s == stagingName || s == insideLockName):
+			return false
+		}
+		seg = i + 1
+	}
+	return true
+}
+
+// checkPathRules is CheckPath's every rule, in the order it reports them.
+func checkPathRules(p string) error {
 	bad := func(rule string) error { return &PathError{Path: p, Rule: rule} }
 	switch {
 	case p == "":

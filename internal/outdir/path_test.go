@@ -60,11 +60,15 @@ func FuzzCheckPath(f *testing.F) {
 	for _, seed := range []string{
 		"a.yaml", "clusters/acme/flux.yaml", "..", "../x", "a/../../x", "/abs", "a//b", "a/./b",
 		`a\..\b`, "a\x00b", ManifestName, "", "...", "..a/b..", "a/", "\xff",
+		".katonic-journal/x", ".katonic-staging", ".katonic-lock/a", "environments/e/addons/airbyte.yaml",
 	} {
 		f.Add(seed)
 	}
 	roots := []string{filepath.FromSlash("/srv/repo/out"), "out", filepath.FromSlash("rel/out")}
 	f.Fuzz(func(t *testing.T, p string) {
+		if plainPath(p) && checkPathRules(p) != nil {
+			t.Fatalf("plainPath accepted %q, which CheckPath's rules refuse: %v", p, checkPathRules(p))
+		}
 		if CheckPath(p) != nil {
 			return
 		}
