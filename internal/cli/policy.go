@@ -116,7 +116,10 @@ func loadPolicies(stderr io.Writer, dir string) (*policy.Set, error) {
 // evaluating those environments, caches them, and reports in the usual
 // order: the render's diagnostics first, then the policy set's.
 type earlyPolicies struct {
-	out   string // the output directory as given, the prefix of objects' files
+	out string // the output directory as given, the prefix of objects' files
+	// ready is closed once the set is loaded (or failed to): the load
+	// runs while compile computes its cache keys.
+	ready chan struct{}
 	set   *policy.Set
 	none  bool // the set has no policy: only waivers are checked
 	diags diag.List
@@ -127,23 +130,28 @@ type earlyPolicies struct {
 	errs    map[string]error
 }
 
-// startPolicies loads the policy set of the working directory's
-// repository (the one compile.Compile renders) for a render into out.
+// startPolicies starts loading the policy set of the working directory's
+// repository (the one compile.Compile renders) for a render into out, in
+// the background; rendered and loaded wait for it.
 func startPolicies(out string) *earlyPolicies {
-	p := &earlyPolicies{out: out, results: map[string]*policy.EnvResult{}, errs: map[string]error{}}
+	p := &earlyPolicies{out: out, ready: make(chan struct{}), results: map[string]*policy.EnvResult{}, errs: map[string]error{}}
 	dir, err := filepath.Abs(".")
-	if err != nil {
-		p.err = err
-		return p
-	}
-	p.set, p.diags, p.err = policy.Load(dir)
-	p.none = p.set == nil || len(p.set.Policies()) == 0
+	go func() {
+		defer close(p.ready)
+		if err != nil {
+			p.err = err
+			return
+		}
+		p.set, p.diags, p.err = policy.Load(dir)
+		p.none = p.set == nil || len(p.set.Policies()) == 0
+	}()
 	return p
 }
 
 // rendered is the compile.Options.Rendered hook: it evaluates the set
 // over one environment just rendered, when the set loaded.
 func (p *earlyPolicies) rendered(e compile.EnvResult, r *render.Result) {
+	<-p.ready
 	if p.err != nil || p.set == nil || p.none && len(e.Env.Waivers) == 0 {
 		return
 	}
@@ -160,6 +168,7 @@ func (p *earlyPolicies) rendered(e compile.EnvResult, r *render.Result) {
 // loaded prints the policy set's diagnostics and returns the set, or an
 // ExitInvalid error when it does not load (as loadPolicies).
 func (p *earlyPolicies) loaded(stderr io.Writer) (*policy.Set, error) {
+	<-p.ready
 	cwd, _ := os.Getwd()
 	p.diags.Print(stderr, cwd)
 	if p.err != nil {
