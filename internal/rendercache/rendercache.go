@@ -63,11 +63,14 @@ func (c *Cache) Get(key string, v any) bool {
 	if c == nil || c.Dir == "" {
 		return false
 	}
-	b, err := os.ReadFile(c.path(key))
+	// Decoded from the file as it is read: gob reads an entry into a
+	// buffer of its own, and a fleet's entries are megabytes.
+	f, err := os.Open(c.path(key))
 	if err != nil {
 		return false
 	}
-	return gob.NewDecoder(bytes.NewReader(b)).Decode(v) == nil
+	defer f.Close()
+	return gob.NewDecoder(f).Decode(v) == nil
 }
 
 // Put stores v (gob-encodable) under key, atomically: readers see the old
