@@ -92,6 +92,12 @@ func runRender(stdout, stderr io.Writer, o renderOptions, envs []string) error {
 	// The policies are evaluated as each environment is rendered, from
 	// the objects the render built.
 	early := startPolicies(o.out)
+	// A whole render that comes from the cache is compared with out/ by
+	// its manifest: read out/'s manifest and the stat cache meanwhile.
+	var pre *outdir.Prefetch
+	if abs, err := filepath.Abs(o.out); err == nil && cache != nil && shard.Of <= 1 {
+		pre = outdir.StartPrefetch(abs, outdir.Options{StatCache: statCache(cache, abs)})
+	}
 	bar := newProgress(stderr, "rendering")
 	res, err := compile.Compile(compile.Options{Envs: envs, OutDir: o.out, Strict: o.strict, Render: true, Shard: shard, Cache: cache, Lazy: true, Progress: bar, Rendered: early.rendered})
 	bar.Finish()
@@ -127,11 +133,17 @@ func runRender(stdout, stderr io.Writer, o renderOptions, envs []string) error {
 		}
 	}
 
-	wopts := outdir.Options{Scope: res.Scope, Progress: stderr, StatCache: statCache(cache, out)}
+	wopts := outdir.Options{Scope: res.Scope, Progress: stderr, StatCache: statCache(cache, out), Prefetch: pre}
 	// Nothing to write: out/ already holds every file's hash. Known from
 	// the hashes alone (the stat cache spares reading the files), so a
 	// fleet where nothing changed reads no rendered file at all.
-	drift, err := outdir.Check(out, res.Hashes, wopts)
+	// A render that came whole from the cache is first compared by the
+	// SHA-256 of its manifest: when out/ holds that manifest, only its
+	// files are looked at.
+	drift, known, err := outdir.CheckSum(out, res.ManifestSum, wopts)
+	if err == nil && !known {
+		drift, err = outdir.Check(out, res.Hashes(), wopts)
+	}
 	if err != nil {
 		return outputError(err)
 	}

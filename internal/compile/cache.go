@@ -15,6 +15,7 @@ import (
 	"github.com/katonic/katonic/internal/config"
 	"github.com/katonic/katonic/internal/diag"
 	"github.com/katonic/katonic/internal/load"
+	"github.com/katonic/katonic/internal/outdir"
 	"github.com/katonic/katonic/internal/render"
 	"github.com/katonic/katonic/internal/rendercache"
 	"github.com/katonic/katonic/internal/secrets"
@@ -35,6 +36,9 @@ type fleetEntry struct {
 	// Other holds the hashes of rendered files no environment lists (none
 	// today: every file is an environment's).
 	Other map[string]string
+	// Manifest is the outdir.ManifestSum of the render's hashes, for a
+	// render without Scope (Result.ManifestSum).
+	Manifest string
 }
 
 // cachedEnv is an EnvResult without its Source (CUE values, which gob
@@ -58,8 +62,11 @@ func (e *cachedEnv) hashes(into map[string]string) bool {
 	if len(e.Sums) != sha256.Size*len(e.Files) {
 		return false
 	}
+	// One string for all of them: a fleet entry holds tens of thousands.
+	all := hex.EncodeToString(e.Sums)
+	const n = 2 * sha256.Size
 	for i, p := range e.Files {
-		into[p] = hex.EncodeToString(e.Sums[i*sha256.Size : (i+1)*sha256.Size])
+		into[p] = all[i*n : (i+1)*n]
 	}
 	return true
 }
@@ -298,29 +305,48 @@ func envKey(dir, out, g string, e fs.DirEntry, hasSecrets map[string]bool) (key 
 // files' bytes. It returns false for an entry it cannot use (hashes that
 // do not match their files).
 func fromFleet(dir string, fe *fleetEntry) (*Result, bool) {
-	res := &Result{Dir: dir, Diags: fe.Diags, Files: map[string][]byte{}, Hashes: make(map[string]string, len(fe.Other)), Cached: len(fe.Envs)}
-	maps.Copy(res.Hashes, fe.Other)
+	res := &Result{Dir: dir, Diags: fe.Diags, Files: map[string][]byte{}, fleet: fe, Cached: len(fe.Envs)}
 	for i := range fe.Envs {
 		e := &fe.Envs[i]
-		if !e.hashes(res.Hashes) {
+		if len(e.Sums) != sha256.Size*len(e.Files) {
 			return nil, false
 		}
 		res.Envs = append(res.Envs, EnvResult{Env: e.Env, Key: e.Key, Files: e.Files, Diags: e.Diags})
 	}
 	if fe.Scope != nil {
 		res.Scope = fe.Scope
+	} else {
+		res.ManifestSum = fe.Manifest
 	}
 	return res, true
+}
+
+// hashes returns the hashes of every file of fe by path (lowercase hex).
+// fromFleet checked that each environment's Sums match its Files.
+func (fe *fleetEntry) hashes() map[string]string {
+	n := len(fe.Other)
+	for i := range fe.Envs {
+		n += len(fe.Envs[i].Files)
+	}
+	m := make(map[string]string, n)
+	maps.Copy(m, fe.Other)
+	for i := range fe.Envs {
+		fe.Envs[i].hashes(m)
+	}
+	return m
 }
 
 // toFleet makes the cache entry of a successful render.
 func toFleet(res *Result) *fleetEntry {
 	fe := &fleetEntry{Diags: res.Diags, Scope: res.Scope}
+	if res.Scope == nil {
+		fe.Manifest = outdir.ManifestSum(res.Hashes())
+	}
 	listed := 0
 	for _, e := range res.Envs {
 		ce := cachedEnv{Env: e.Env, Key: e.Key, Files: e.Files, Diags: e.Diags, Sums: make([]byte, 0, sha256.Size*len(e.Files))}
 		for _, p := range e.Files {
-			sum, err := hex.DecodeString(res.Hashes[p])
+			sum, err := hex.DecodeString(res.Hashes()[p])
 			if err != nil || len(sum) != sha256.Size {
 				return nil // not a render's hashes: nothing to cache
 			}
@@ -332,7 +358,7 @@ func toFleet(res *Result) *fleetEntry {
 		}
 		fe.Envs = append(fe.Envs, ce)
 	}
-	if listed != len(res.Hashes) {
+	if listed != len(res.Hashes()) {
 		inEnv := map[string]bool{}
 		for _, e := range res.Envs {
 			for _, p := range e.Files {
@@ -340,7 +366,7 @@ func toFleet(res *Result) *fleetEntry {
 			}
 		}
 		fe.Other = map[string]string{}
-		for p, h := range res.Hashes {
+		for p, h := range res.Hashes() {
 			if !inEnv[p] {
 				fe.Other[p] = h
 			}

@@ -30,7 +30,7 @@ func TestFleetEntryEncodes(t *testing.T) {
 	if !ok {
 		t.Fatal("fromFleet refused the entry toFleet made")
 	}
-	if !reflect.DeepEqual(back.Hashes, res.Hashes) || len(back.Hashes) == 0 {
+	if !reflect.DeepEqual(back.Hashes(), res.Hashes()) || len(back.Hashes()) == 0 {
 		t.Error("hashes differ after the round trip")
 	}
 	// Sums that do not match the file list (an entry of another layout)
@@ -55,7 +55,7 @@ func TestFleetEntryEncodes(t *testing.T) {
 			t.Errorf("environment %s differs after the cache", want.Env.Name)
 		}
 	}
-	if !reflect.DeepEqual(back.Hashes, res.Hashes) || len(back.Hashes) != len(res.Files) {
+	if !reflect.DeepEqual(back.Hashes(), res.Hashes()) || len(back.Hashes()) != len(res.Files) {
 		t.Error("file hashes differ after the cache")
 	}
 }

@@ -149,9 +149,17 @@ type Result struct {
 	// it lacks the files of environments taken from the cache until
 	// ReadFiles is called.
 	Files map[string][]byte
-	// Hashes are the SHA-256 (lowercase hex) of every rendered file, by
-	// the same paths as Files, whether or not Files holds its bytes.
-	Hashes map[string]string
+	// hashes are what Hashes returns; for a compile taken whole from the
+	// cache, nil until Hashes makes them from fleet, the cache entry.
+	hashes     map[string]string
+	fleet      *fleetEntry
+	hashesOnce sync.Once
+	// ManifestSum, when not empty, is the outdir.ManifestSum of Hashes():
+	// the SHA-256 of the manifest a Write of this whole render writes. It
+	// is set when the compile came whole from the cache (recorded when
+	// that render was made), so that outdir.CheckSum can tell that an
+	// output directory holds it without being given Hashes.
+	ManifestSum string
 	// valid are the validation entries of the environments, by name, with
 	// positions relative to Dir: what the whole-compile entry records.
 	valid map[string]*validEntry
@@ -303,7 +311,7 @@ func Compile(opts Options) (*Result, error) {
 		abs, _ := filepath.Abs(dir)
 		return &Result{Dir: abs, Diags: diags.Sort(), Files: map[string][]byte{}}, ErrInvalid
 	}
-	res := &Result{Dir: repo.Dir, Files: map[string][]byte{}, Hashes: map[string]string{}}
+	res := &Result{Dir: repo.Dir, Files: map[string][]byte{}, hashes: map[string]string{}}
 	res.Timings.Load = time.Since(start)
 	start = time.Now()
 	selected, err := selectEnvs(repo, opts.Envs)
@@ -467,7 +475,7 @@ func Compile(opts Options) (*Result, error) {
 			return res, fmt.Errorf("rendering environment %s: %w", valid[i].Name, errs[i])
 		}
 		for p, h := range hashes[i] {
-			res.Hashes[p] = h
+			res.hashes[p] = h
 			res.Envs[i].Files = append(res.Envs[i].Files, p)
 		}
 		for p, b := range r.Files {
@@ -500,6 +508,21 @@ func Compile(opts Options) (*Result, error) {
 	return res, nil
 }
 
+// Hashes returns the SHA-256 (lowercase hex) of every rendered file, by
+// the same paths as Files, whether or not Files holds its bytes. For a
+// compile taken whole from the cache, the first call makes them from its
+// entry: a render that finds its output up to date by the manifest's
+// SHA-256 (ManifestSum) never needs them. The map is the Result's own;
+// callers must not change it.
+func (r *Result) Hashes() map[string]string {
+	r.hashesOnce.Do(func() {
+		if r.fleet != nil {
+			r.hashes, r.fleet = r.fleet.hashes(), nil
+		}
+	})
+	return r.hashes
+}
+
 // ReadFiles puts into Files the bytes of every file Hashes lists that
 // Files lacks (the environments a Lazy compile took from the cache), of
 // the environments named, or of all without names: from the cache, or by
@@ -519,7 +542,7 @@ func (r *Result) ReadFiles(envs ...string) error {
 		}
 		for _, p := range e.Files {
 			b, ok := got.Files[p]
-			if !ok || Hash(b) != r.Hashes[p] {
+			if !ok || Hash(b) != r.Hashes()[p] {
 				return fmt.Errorf("rendering environment %s again gave other files than its cache entry recorded (%s): delete the render cache", e.Env.Name, p)
 			}
 			r.Files[p] = b

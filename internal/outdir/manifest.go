@@ -45,6 +45,23 @@ func formatManifestSorted(paths []string, entries map[string]string) []byte {
 	return b.Bytes()
 }
 
+// ManifestSum returns the SHA-256, in lowercase hex, of the manifest a
+// Write of a whole render (a nil Scope) writes, given the hashes of its
+// files (slash path -> lowercase hex SHA-256, as Write's desired map
+// would hold the contents): what [CheckSum] takes. A caller that keeps it
+// with the render (katonic's render cache does) can later ask whether an
+// output directory holds that render without handing Check every hash.
+func ManifestSum(hashes map[string]string) string {
+	h := sha256.New()
+	h.Write([]byte(manifestHeader + "\n"))
+	var line []byte
+	for _, p := range slices.Sorted(maps.Keys(hashes)) {
+		line = append(append(append(append(line[:0], hashes[p]...), "  "...), p...), '\n')
+		h.Write(line)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
 // isManifestOf reports whether raw is byte for byte what
 // formatManifestSorted(paths, entries) returns, without building it: a
 // fleet's manifest is megabytes, compared on every render.
@@ -153,26 +170,36 @@ func readManifest(root string) (entries map[string]string, raw []byte, err error
 // readManifestRaw reads the manifest under root as readManifest does,
 // without parsing it. It returns nil for a missing manifest (or root).
 func readManifestRaw(root string) ([]byte, error) {
+	raw, _, err := readManifestAhead(root, nil)
+	return raw, err
+}
+
+// readManifestAhead is readManifestRaw that reports ahead, and returns no
+// bytes, when pre (if not nil) read the manifest ahead and its stat is
+// still the one it had then: pre holds it.
+func readManifestAhead(root string, pre *Prefetch) (raw []byte, ahead bool, err error) {
 	name := filepath.Join(root, ManifestName)
 	fi, err := os.Lstat(name)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, nil
+		return nil, false, nil
 	case err != nil:
-		return nil, fmt.Errorf("%s: %w", ManifestName, err)
+		return nil, false, fmt.Errorf("%s: %w", ManifestName, err)
 	case fi.Mode()&fs.ModeSymlink != 0:
-		return nil, &PathError{Path: ManifestName, Rule: "ownership manifest is a symbolic link; refusing to follow it"}
+		return nil, false, &PathError{Path: ManifestName, Rule: "ownership manifest is a symbolic link; refusing to follow it"}
 	case !fi.Mode().IsRegular():
-		return nil, &PathError{Path: ManifestName, Rule: "ownership manifest is not a regular file"}
+		return nil, false, &PathError{Path: ManifestName, Rule: "ownership manifest is not a regular file"}
+	case pre != nil && pre.manifest.ok && sameStat(fi, pre.manifest.st):
+		return nil, true, nil
 	}
-	raw, err := os.ReadFile(name)
+	raw, err = os.ReadFile(name)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", ManifestName, err)
+		return nil, false, fmt.Errorf("%s: %w", ManifestName, err)
 	}
 	if raw == nil {
 		raw = []byte{} // an empty manifest is not a missing one
 	}
-	return raw, nil
+	return raw, false, nil
 }
 
 // ReadManifest returns the generated files recorded in root's manifest, as

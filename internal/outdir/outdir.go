@@ -149,6 +149,11 @@ type Options struct {
 	// or corrupt file, or one made for another output root, is ignored and
 	// rewritten, never an error. Results are the same with and without it.
 	StatCache string
+	// Prefetch, if not nil, is what StartPrefetch read ahead for this
+	// output directory: the manifest, which CheckSum uses, and the stat
+	// cache, which every call that reads StatCache uses; each only while
+	// its stat is the one it had when it was read.
+	Prefetch *Prefetch
 }
 
 // DefaultLockTimeout is how long [Plan] and [Write] wait for another render
@@ -208,7 +213,7 @@ func PlanWith(root string, desired map[string][]byte, opts Options) ([]Change, e
 	if err != nil {
 		return nil, err
 	}
-	c.save(t, pl.old, opts.Scope, nil)
+	c.save(t, listedIn(pl.old), opts.Scope, nil)
 	return pl.changes, nil
 }
 
@@ -274,7 +279,7 @@ func WriteWith(root string, desired map[string][]byte, opts Options) ([]Change, 
 	}
 	pl.manifest = formatManifest(pl.next)
 	if pl.rootExists && len(pl.changes) == 0 && pl.oldRaw != nil && bytes.Equal(pl.manifest, pl.oldRaw) {
-		c.save(t, pl.next, opts.Scope, nil)
+		c.save(t, listedIn(pl.next), opts.Scope, nil)
 		return pl.changes, nil
 	}
 	if opts.Scope != nil && t.exists && !testNoDirSwap {
@@ -285,13 +290,13 @@ func WriteWith(root string, desired map[string][]byte, opts Options) ([]Change, 
 			if err != nil {
 				return nil, err
 			}
-			c.save(t, pl.next, opts.Scope, moved)
+			c.save(t, listedIn(pl.next), opts.Scope, moved)
 			return pl.changes, nil
 		}
 		if err := t.writeInPlace(pl, ce.reason); err != nil {
 			return nil, err
 		}
-		c.save(t, pl.next, opts.Scope, func(p string) bool { return pl.write[p] })
+		c.save(t, listedIn(pl.next), opts.Scope, func(p string) bool { return pl.write[p] })
 		return pl.changes, nil
 	}
 	reason := t.inPlaceReason()
@@ -303,7 +308,7 @@ func WriteWith(root string, desired map[string][]byte, opts Options) ([]Change, 
 				return nil, err
 			}
 			// Every file was linked into the new tree: new ctimes.
-			c.save(t, pl.next, opts.Scope, func(string) bool { return true })
+			c.save(t, listedIn(pl.next), opts.Scope, func(string) bool { return true })
 			return pl.changes, nil
 		}
 		reason = ce.reason
@@ -311,7 +316,7 @@ func WriteWith(root string, desired map[string][]byte, opts Options) ([]Change, 
 	if err := t.writeInPlace(pl, reason); err != nil {
 		return nil, err
 	}
-	c.save(t, pl.next, opts.Scope, func(p string) bool { return pl.write[p] })
+	c.save(t, listedIn(pl.next), opts.Scope, func(p string) bool { return pl.write[p] })
 	return pl.changes, nil
 }
 

@@ -146,6 +146,16 @@ func openStatCache(opts Options, t *target, lockStamp int64) *statCache {
 	if !ok {
 		return c
 	}
+	// Read ahead (Options.Prefetch), if the file is still the one read.
+	if pre := opts.Prefetch.wait(t.root); pre != nil && pre.statFile == c.file && pre.stat.ok {
+		if fi, err := os.Stat(c.file); err == nil && sameStat(fi, pre.stat.st) {
+			if pre.valid && pre.id == id {
+				c.old, c.id = pre.table, id
+				c.hit = make([]bool, pre.table.rows())
+			}
+			return c
+		}
+	}
 	data, err := readStatCache(c.file)
 	if err != nil {
 		return c
@@ -338,14 +348,15 @@ func (c *statCache) learn(p string, st fileStat, sum string) {
 	c.mu.Unlock()
 }
 
-// save writes the cache for the manifest entries: those this call verified,
+// save writes the cache for the manifest entries (the paths listed
+// reports): those this call verified,
 // and, for the paths outside scope (which it did not look at), the entries
 // it read, unless moved says the file was re-linked or replaced (its ctime
 // changed, so the entry could not match). The file is replaced atomically
 // (a temporary file in its directory, renamed), and only if its bytes
 // change. The lines kept from the file read are copied as they are.
 // Failures are ignored: the cache only saves time.
-func (c *statCache) save(t *target, manifest map[string]string, scope Scope, moved func(p string) bool) {
+func (c *statCache) save(t *target, listed func(p string) bool, scope Scope, moved func(p string) bool) {
 	if c == nil {
 		return
 	}
@@ -355,7 +366,7 @@ func (c *statCache) save(t *target, manifest map[string]string, scope Scope, mov
 	}
 	keep := func(i int) bool {
 		p := c.old.pathAt(i)
-		if _, ok := manifest[p]; !ok || moved != nil && moved(p) {
+		if !listed(p) || moved != nil && moved(p) {
 			return false
 		}
 		if _, ok := c.next[p]; ok {
@@ -375,7 +386,7 @@ func (c *statCache) save(t *target, manifest map[string]string, scope Scope, mov
 	}
 	var learned []string
 	for p := range c.next {
-		if _, ok := manifest[p]; ok && (moved == nil || !moved(p)) {
+		if listed(p) && (moved == nil || !moved(p)) {
 			learned = append(learned, p)
 		}
 	}
@@ -498,4 +509,10 @@ func checkFiles(root string, paths []string, hash func(string) bool, c *statCach
 		}
 	})
 	return out
+}
+
+// listedIn returns a statCache.save membership test for a manifest's
+// entries.
+func listedIn(manifest map[string]string) func(p string) bool {
+	return func(p string) bool { _, ok := manifest[p]; return ok }
 }

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -522,6 +523,13 @@ func TestCheck(t *testing.T) {
 				if err != nil || d.Whole != tt.whole || !slices.Equal(d.Paths, tt.paths) {
 					t.Fatalf("Check (stat cache %q): %+v, %v; want whole %v, paths %q", cache, d, err, tt.whole, tt.paths)
 				}
+				// CheckSum answers when the manifest is the render's
+				// (or there is none to compare), and then as Check does.
+				sumOK := tt.name != "manifest not canonical" && (tt.whole || maps.Equal(tt.want, tree))
+				d, ok, err := CheckSum(root, ManifestSum(hashesOf(tt.want)), Options{StatCache: cache})
+				if err != nil || ok != sumOK || ok && (d.Whole != tt.whole || !slices.Equal(d.Paths, tt.paths)) || !ok && !reflect.DeepEqual(d, Drift{}) {
+					t.Fatalf("CheckSum (stat cache %q): %+v, %v, %v; want ok %v, whole %v, paths %q", cache, d, ok, err, sumOK, tt.whole, tt.paths)
+				}
 			}
 			if tt.whole {
 				return
@@ -587,7 +595,7 @@ func TestStatCacheSaveMerges(t *testing.T) {
 		c.hit[i] = true
 	}
 	c.next["b/3"], c.next["b/25"], c.next["b/5"], c.next["gone"] = e(8), e(9), e(10), e(11)
-	c.save(tg, manifest, Scope{"b/", "c/"}, func(p string) bool { return p == "c/2" })
+	c.save(tg, listedIn(manifest), Scope{"b/", "c/"}, func(p string) bool { return p == "c/2" })
 
 	data, err := readStatCache(file)
 	if err != nil {
@@ -619,7 +627,7 @@ func TestStatCacheSaveMerges(t *testing.T) {
 	if err := os.Chtimes(file, time.Unix(1, 0), time.Unix(1, 0)); err != nil {
 		t.Fatal(err)
 	}
-	c.save(tg, map[string]string{"a/1": "", "b/1": "", "b/25": "", "b/3": "", "b/5": ""}, nil, nil)
+	c.save(tg, listedIn(map[string]string{"a/1": "", "b/1": "", "b/25": "", "b/3": "", "b/5": ""}), nil, nil)
 	if after, _ := os.Stat(file); !after.ModTime().Equal(time.Unix(1, 0)) || !os.SameFile(before, after) {
 		t.Errorf("an unchanged stat cache was rewritten")
 	}
@@ -628,9 +636,41 @@ func TestStatCacheSaveMerges(t *testing.T) {
 	for i := range c.hit {
 		c.hit[i] = true
 	}
-	c.save(tg, map[string]string{"a/1": "", "b/1": "", "b/25": "", "b/3": ""}, nil, nil)
+	c.save(tg, listedIn(map[string]string{"a/1": "", "b/1": "", "b/25": "", "b/3": ""}), nil, nil)
 	data, _ = readStatCache(file)
 	if _, got, err = parseStatCache(data); err != nil || got.rows() != 4 {
 		t.Errorf("after dropping a path: %d rows, %v", got.rows(), err)
+	}
+}
+
+// TestCheckSumDeclines: CheckSum leaves to Check a scoped check, a sum
+// that is not a SHA-256, and a manifest with a path in a form only
+// CheckPath's full rules judge; ManifestSum is the SHA-256 of the
+// manifest Write writes.
+func TestCheckSumDeclines(t *testing.T) {
+	tree := map[string]string{"clusters/e/a b.yaml": "a", "environments/e/b.yaml": "b"}
+	root := filepath.Join(t.TempDir(), "out")
+	if _, err := Write(root, bytesMap(tree), nil); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(root, ManifestName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := ManifestSum(hashesOf(tree))
+	if sum != hashHex(raw) {
+		t.Fatalf("ManifestSum = %s, the manifest's SHA-256 is %s", sum, hashHex(raw))
+	}
+	for name, call := range map[string]func() (Drift, bool, error){
+		"a path with a space": func() (Drift, bool, error) { return CheckSum(root, sum, Options{}) },
+		"scoped":              func() (Drift, bool, error) { return CheckSum(root, sum, Options{Scope: Scope{"clusters/e/"}}) },
+		"not a SHA-256":       func() (Drift, bool, error) { return CheckSum(root, sum[:63], Options{}) },
+	} {
+		if d, ok, err := call(); ok || err != nil || !reflect.DeepEqual(d, Drift{}) {
+			t.Errorf("%s: %+v, %v, %v; want a zero Drift, false, nil", name, d, ok, err)
+		}
+	}
+	if d, err := Check(root, hashesOf(tree), Options{}); err != nil || !d.UpToDate() {
+		t.Errorf("Check: %+v, %v", d, err)
 	}
 }

@@ -123,11 +123,76 @@ func Check(root string, want map[string]string, opts Options) (Drift, error) {
 		return whole, nil
 	}
 	c := openStatCache(opts, t, l.stamp)
-	defer c.save(t, old, opts.Scope, nil)
+	defer c.save(t, listedIn(old), opts.Scope, nil)
 	for i, r := range checkFiles(t.root, paths, func(string) bool { return true }, c) {
 		if r.err != nil || r.blocker != "" || r.leaf == nil || !r.leaf.Mode().IsRegular() || r.sumErr != nil || r.sum != want[paths[i]] {
 			drift[paths[i]] = true
 		}
 	}
 	return Drift{Paths: slices.Sorted(maps.Keys(drift))}, nil
+}
+
+// CheckSum is [Check] for a whole render (a nil opts.Scope) known by the
+// [ManifestSum] of its hashes, sum. When the manifest in root is the one a
+// Write of that render writes (its SHA-256 is sum), it lists exactly the
+// render's paths and hashes, so they are taken from it: the render's
+// hashes are not needed, and only the files are looked at. ok is false,
+// with a zero Drift and no error, when the manifest is not that one, or
+// lists a path in a form that needs Check's full rules (see [CheckPath]),
+// or opts has a Scope: Check must then be given the hashes. Otherwise the
+// Drift, the lock, the stat cache and the errors are Check's.
+func CheckSum(root, sum string, opts Options) (d Drift, ok bool, err error) {
+	whole := Drift{Whole: true}
+	if opts.Scope != nil || len(sum) != 64 || !isLowerHex(sum) {
+		return Drift{}, false, nil
+	}
+	t, err := resolve(root)
+	if err != nil {
+		return Drift{}, false, err
+	}
+	if !t.exists {
+		return whole, true, nil
+	}
+	l, err := t.lock(opts, false)
+	if err != nil {
+		return Drift{}, false, err
+	}
+	defer l.release()
+	if err := t.refresh(); err != nil {
+		return Drift{}, false, err
+	}
+	if !t.exists || t.needsRecovery() || len(t.siblings()) > 0 {
+		return whole, true, nil
+	}
+	pre := opts.Prefetch.wait(t.root)
+	raw, ahead, err := readManifestAhead(t.root, pre)
+	var paths, sums []string
+	switch {
+	case err != nil:
+		return Drift{}, false, err
+	case ahead:
+		if pre.sum != sum || !pre.plain {
+			return Drift{}, false, nil
+		}
+		paths, sums = pre.paths, pre.sums
+	case raw == nil:
+		return whole, true, nil
+	case hashHex(raw) != sum:
+		return Drift{}, false, nil
+	default:
+		// raw is formatManifestSorted of the render's hashes: a header,
+		// then "<hash>  <path>" lines sorted by path.
+		if paths, sums, ok = manifestLines(string(raw)); !ok {
+			return Drift{}, false, nil
+		}
+	}
+	c := openStatCache(opts, t, l.stamp)
+	defer c.save(t, func(p string) bool { _, found := slices.BinarySearch(paths, p); return found }, nil, nil)
+	var drift []string
+	for i, r := range checkFiles(t.root, paths, func(string) bool { return true }, c) {
+		if r.err != nil || r.blocker != "" || r.leaf == nil || !r.leaf.Mode().IsRegular() || r.sumErr != nil || r.sum != sums[i] {
+			drift = append(drift, paths[i])
+		}
+	}
+	return Drift{Paths: drift}, true, nil
 }

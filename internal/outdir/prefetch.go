@@ -1,0 +1,156 @@
+package outdir
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Prefetch holds an output directory's manifest and a stat cache, read
+// ahead by [StartPrefetch] while the caller does other work (katonic
+// starts it before it compiles), for the [CheckSum] that follows
+// ([Options.Prefetch]). CheckSum takes what was read only if each file's
+// stat (size, mtime, ctime, device, inode) is still the one it had when
+// it was read, under CheckSum's lock; katonic replaces both files by
+// renaming new ones over them, so a render that wrote them in between is
+// always seen. Otherwise CheckSum reads them again. A Prefetch is safe for
+// concurrent use.
+type Prefetch struct {
+	done     chan struct{}
+	root     string // the resolved output root
+	statFile string // Options.StatCache
+
+	manifest prefetched
+	sum      string   // the manifest's SHA-256
+	paths    []string // its entries, when all are in the plain form CheckSum takes
+	sums     []string
+	plain    bool
+
+	stat  prefetched
+	id    rootID // the stat cache's root, its entries, and whether it parsed
+	table statTable
+	valid bool
+}
+
+// prefetched is one file read ahead, with its stat as it was read.
+type prefetched struct {
+	data string
+	st   fileStat
+	ok   bool
+}
+
+// StartPrefetch starts reading the manifest of the output directory root
+// and the stat cache opts.StatCache names, on another goroutine, and
+// returns at once. Nothing it finds is an error: CheckSum reads anything
+// missing, unreadable or changed itself.
+func StartPrefetch(root string, opts Options) *Prefetch {
+	p := &Prefetch{done: make(chan struct{}), statFile: opts.StatCache}
+	go func() {
+		defer close(p.done)
+		t, err := resolve(root)
+		if err != nil || !t.exists {
+			return
+		}
+		p.root = t.root
+		if p.manifest = prefetchFile(filepath.Join(t.root, ManifestName), maxManifest); p.manifest.ok {
+			p.sum = hashString(p.manifest.data)
+			p.paths, p.sums, p.plain = manifestLines(p.manifest.data)
+		}
+		if p.statFile == "" {
+			return
+		}
+		if p.stat = prefetchFile(p.statFile, maxStatCache); p.stat.ok {
+			var err error
+			p.id, p.table, err = parseStatCache(p.stat.data)
+			p.valid = err == nil
+		}
+	}()
+	return p
+}
+
+// maxManifest bounds the size of a manifest read ahead: a larger one is
+// read by CheckSum itself.
+const maxManifest = 256 << 20
+
+// prefetchFile reads the regular file name (not a symbolic link) of at
+// most max bytes, with its stat, if the file did not change while it was
+// read.
+func prefetchFile(name string, max int64) prefetched {
+	before, err := os.Lstat(name)
+	if err != nil || !before.Mode().IsRegular() || before.Size() > max {
+		return prefetched{}
+	}
+	st, ok := statOf(before)
+	if !ok {
+		return prefetched{}
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return prefetched{}
+	}
+	defer f.Close()
+	// Read into a string, not copied into one: these files are megabytes.
+	var b strings.Builder
+	b.Grow(int(st.size))
+	if n, err := io.Copy(&b, io.LimitReader(f, st.size)); err != nil || n != st.size {
+		return prefetched{}
+	}
+	if after, err := f.Stat(); err != nil || !sameStat(after, st) {
+		return prefetched{}
+	}
+	return prefetched{data: b.String(), st: st, ok: true}
+}
+
+// sameStat reports whether fi has stat st.
+func sameStat(fi os.FileInfo, st fileStat) bool {
+	got, ok := statOf(fi)
+	return ok && got == st
+}
+
+// wait returns p once its reads are done, or nil if p is nil or was
+// started for another output root than root.
+func (p *Prefetch) wait(root string) *Prefetch {
+	if p == nil {
+		return nil
+	}
+	<-p.done
+	if p.root != root {
+		return nil
+	}
+	return p
+}
+
+// manifestLines returns the paths and hashes of a manifest written by
+// Write (a header, then "<hash>  <path>" lines sorted by path), or false
+// if a line is not in that form or its path is not one plainPath accepts.
+func manifestLines(raw string) (paths, sums []string, ok bool) {
+	body, ok := strings.CutPrefix(raw, manifestHeader+"\n")
+	if !ok {
+		return nil, nil, false
+	}
+	n := strings.Count(body, "\n")
+	paths, sums = make([]string, 0, n), make([]string, 0, n)
+	for line := range strings.Lines(body) {
+		if len(line) < 68 || line[64:66] != "  " || line[len(line)-1] != '\n' || !plainPath(line[66:len(line)-1]) {
+			return nil, nil, false
+		}
+		sums, paths = append(sums, line[:64]), append(paths, line[66:len(line)-1])
+	}
+	return paths, sums, true
+}
+
+// hashString returns the lowercase hex SHA-256 of s, without copying s
+// whole into a byte slice.
+func hashString(s string) string {
+	h := sha256.New()
+	var buf [32 << 10]byte
+	for len(s) > 0 {
+		n := copy(buf[:], s)
+		h.Write(buf[:n])
+		s = s[n:]
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
