@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -258,8 +259,11 @@ func summary(res *compile.Result, changes []outdir.Change, shown string, check b
 }
 
 // print writes one line per rendered environment, and one for files of
-// environments that are gone.
-func (s renderSummary) print(w io.Writer) {
+// environments that are gone, in one write per 4 KiB rather than one per
+// line: stderr is not buffered, and a fleet has a thousand lines.
+func (s renderSummary) print(out io.Writer) {
+	w := bufio.NewWriter(out)
+	defer w.Flush()
 	for _, e := range s.Environments {
 		fmt.Fprintf(w, "%s: %s, platform %s, Kubernetes %s: %d files in %s (%d added, %d changed, %d removed), %d %s\n",
 			e.Name, e.Profile, e.PlatformVersion, e.KubernetesVersion,
