@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -280,12 +281,22 @@ func cacheKeys(dir, out string, opts Options) (keys, bool, error) {
 // and whether flux bootstrap wrote clusters/<env>/flux-system/ under out.
 // uncached is true for a file too large to load (load reports it).
 func envKey(dir, out, g string, e fs.DirEntry, hasSecrets map[string]bool) (key string, uncached bool, err error) {
-	if fi, err := e.Info(); err != nil || fi.Size() > load.MaxFileSize {
+	// Opened, then sized: one lstat fewer per environment than Info.
+	f, err := os.Open(filepath.Join(dir, load.EnvironmentsDir, e.Name()))
+	if err != nil {
+		return "", true, nil // load reports it
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || fi.Size() > load.MaxFileSize {
 		return "", true, nil
 	}
-	b, err := os.ReadFile(filepath.Join(dir, load.EnvironmentsDir, e.Name()))
-	if err != nil {
+	b := make([]byte, fi.Size())
+	if _, err := io.ReadFull(f, b); err != nil {
 		return "", false, err
+	}
+	if n, _ := f.Read(make([]byte, 1)); n > 0 {
+		return "", true, nil // growing while read: load reads it again
 	}
 	name := strings.TrimSuffix(e.Name(), ".cue")
 	_, statErr := os.Stat(filepath.Join(out, "clusters", name, "flux-system", "kustomization.yaml"))
