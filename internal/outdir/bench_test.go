@@ -56,8 +56,8 @@ func writeFleet(b *testing.B) (root, cache string, fleet map[string][]byte) {
 
 // BenchmarkUpToDate: "nothing changed" on a fleet of 1,000 environments
 // (25,000 files): UpToDate with a warm stat cache (no file read), then
-// without a cache (every file read), and Plan with the desired contents
-// and a warm cache (hashing the contents is its extra cost).
+// without a cache (every file read), Plan with the desired contents
+// and a warm cache (hashing the contents is its extra cost), and CheckSum.
 func BenchmarkUpToDate(b *testing.B) {
 	root, cache, fleet := writeFleet(b)
 	want := map[string]string{}
@@ -87,6 +87,27 @@ func BenchmarkUpToDate(b *testing.B) {
 		for b.Loop() {
 			if changes, err := PlanWith(root, fleet, warm); len(changes) != 0 || err != nil {
 				b.Fatal(changes, err)
+			}
+		}
+	})
+	// The render known by its manifest's SHA-256 only (a whole render
+	// from the cache), with and without the manifest and stat cache read
+	// ahead; the read ahead starts in the iteration, as katonic starts it
+	// at the beginning of a render.
+	sum := ManifestSum(want)
+	b.Run("checksum-warm-stat-cache", func(b *testing.B) {
+		for b.Loop() {
+			if d, ok, err := CheckSum(root, sum, warm); !ok || err != nil || !d.UpToDate() {
+				b.Fatal(d, ok, err)
+			}
+		}
+	})
+	b.Run("checksum-read-ahead", func(b *testing.B) {
+		for b.Loop() {
+			opts := warm
+			opts.Prefetch = StartPrefetch(root, warm)
+			if d, ok, err := CheckSum(root, sum, opts); !ok || err != nil || !d.UpToDate() {
+				b.Fatal(d, ok, err)
 			}
 		}
 	})

@@ -44,7 +44,8 @@
 // # Stat cache
 //
 // Checking that nothing changed means knowing the content of every
-// generated file. With [Options.StatCache], [Plan], [Write] and [Check]
+// generated file. With [Options.StatCache], [Plan], [Write], [Check] and
+// [CheckSum]
 // keep, in a file outside the output directory (it is committed to git, the
 // cache must not be), each generated file's size, mtime, ctime (both in
 // nanoseconds), device and inode, and the SHA-256 of its content, as the
@@ -65,6 +66,11 @@
 // next one; a Write's own new files are read once more by the next call,
 // which records them. After a whole-tree swap every file was linked anew, so
 // the next call reads them all.
+//
+// [StartPrefetch] reads the manifest and the stat cache ahead, unlocked;
+// what it read is used only if, under the lock, each file's stat is still
+// the one it had. Both files are only ever replaced by a rename, which
+// gives them a new inode, so a render that ran in between is always seen.
 //
 // Entries hold only for the output root they were made for: the cache
 // records its resolved path, device and inode, and any difference (the root
