@@ -77,7 +77,9 @@ const maxManifest = 256 << 20
 
 // prefetchFile reads the regular file name (not a symbolic link) of at
 // most max bytes, with its stat, if the file did not change while it was
-// read.
+// read: in one read of its size, into a string, since the manifest and the
+// stat cache are megabytes on a fleet, and growing a buffer for them, or
+// copying one into a string, cost more than the rest of their parse.
 func prefetchFile(name string, max int64) prefetched {
 	before, err := os.Lstat(name)
 	if err != nil || !before.Mode().IsRegular() || before.Size() > max {

@@ -156,42 +156,15 @@ func openStatCache(opts Options, t *target, lockStamp int64) *statCache {
 			return c
 		}
 	}
-	data, err := readStatCache(c.file)
-	if err != nil {
+	f := prefetchFile(c.file, maxStatCache)
+	if !f.ok {
 		return c
 	}
-	if got, table, err := parseStatCache(data); err == nil && got == id {
+	if got, table, err := parseStatCache(f.data); err == nil && got == id {
 		c.old, c.id = table, id
 		c.hit = make([]bool, table.rows())
 	}
 	return c
-}
-
-// readStatCache reads a stat cache file into a string, in one read of its
-// size: the file is megabytes on a fleet, and growing a buffer for it, or
-// copying it into a string, costs more than the rest of its parse.
-func readStatCache(name string) (string, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return "", err
-	}
-	if !fi.Mode().IsRegular() || fi.Size() > maxStatCache {
-		return "", errors.New("not a stat cache")
-	}
-	var b strings.Builder
-	b.Grow(int(fi.Size()) + 1)
-	if _, err := io.Copy(&b, io.LimitReader(f, maxStatCache+1)); err != nil {
-		return "", err
-	}
-	if b.Len() > maxStatCache {
-		return "", errors.New("not a stat cache")
-	}
-	return b.String(), nil
 }
 
 // refTime returns the settling time of this call, in nanoseconds: the
