@@ -100,41 +100,74 @@ func parseManifest(data []byte) (map[string]string, error) {
 	return entries, err
 }
 
-// parseManifestBytes is parseManifest without the memo.
+// parseManifestBytes is parseManifest without the memo. A conflict between
+// an entry and another's directory is reported for the first such entry
+// in line order.
 func parseManifestBytes(data []byte) (map[string]string, error) {
-	entries := make(map[string]string)
-	lineOf := make(map[string]int)
-	for i, line := range strings.Split(string(data), "\n") {
-		n := i + 1
-		line = strings.TrimSuffix(line, "\r")
-		if line == "" || strings.HasPrefix(line, "#") {
+	text := string(data)
+	entries := make(map[string]string, strings.Count(text, "\n")+1)
+	n := 0
+	for line := range strings.Lines(text) {
+		n++
+		sum, p, ok := manifestEntry(line)
+		if !ok {
 			continue
 		}
 		bad := func(format string, args ...any) error {
 			return fmt.Errorf("%s:%d: %s", ManifestName, n, fmt.Sprintf(format, args...))
 		}
-		if len(line) < 67 || line[64:66] != "  " || !isLowerHex(line[:64]) {
-			return nil, bad(`malformed entry %q: want "<sha256 as 64 lowercase hex digits>  <path>"`, line)
+		if p == "" {
+			return nil, bad(`malformed entry %q: want "<sha256 as 64 lowercase hex digits>  <path>"`, sum)
 		}
-		sum, p := line[:64], line[66:]
 		if err := CheckPath(p); err != nil {
 			return nil, bad("invalid entry: %v", err)
 		}
-		if prev, dup := lineOf[p]; dup {
-			return nil, bad("duplicate entry for %s (first on line %d)", quotePath(p), prev)
+		if _, dup := entries[p]; dup {
+			return nil, bad("duplicate entry for %s (first on line %d)", quotePath(p), entryLine(text, p))
 		}
 		entries[p] = sum
-		lineOf[p] = n
 	}
-	for p := range entries {
-		for d := range parentDirs(p) {
-			if _, ok := entries[d]; ok {
-				return nil, fmt.Errorf("%s:%d: entry %s is listed as a file but is also the directory of entry %s (line %d)",
-					ManifestName, lineOf[d], quotePath(d), quotePath(p), lineOf[p])
+	n = 0
+	for line := range strings.Lines(text) {
+		n++
+		if _, p, ok := manifestEntry(line); ok {
+			for d := range parentDirs(p) {
+				if _, ok := entries[d]; ok {
+					return nil, fmt.Errorf("%s:%d: entry %s is listed as a file but is also the directory of entry %s (line %d)",
+						ManifestName, entryLine(text, d), quotePath(d), quotePath(p), n)
+				}
 			}
 		}
 	}
 	return entries, nil
+}
+
+// manifestEntry splits one manifest line (its newline, and a "\r" before
+// it, dropped) into its hash and path. ok is false for a blank line or a
+// comment; a malformed line gives ok with an empty path, and the line as
+// sum.
+func manifestEntry(line string) (sum, p string, ok bool) {
+	line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+	switch {
+	case line == "" || strings.HasPrefix(line, "#"):
+		return "", "", false
+	case len(line) < 67 || line[64:66] != "  " || !isLowerHex(line[:64]):
+		return line, "", true
+	}
+	return line[:64], line[66:], true
+}
+
+// entryLine returns the number of the first line of the manifest text
+// whose entry is for path p.
+func entryLine(text, p string) int {
+	n := 0
+	for line := range strings.Lines(text) {
+		n++
+		if _, q, ok := manifestEntry(line); ok && q == p {
+			return n
+		}
+	}
+	return 0
 }
 
 // ParseManifest parses the bytes of a manifest read from elsewhere than the

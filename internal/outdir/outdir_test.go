@@ -547,6 +547,9 @@ func TestManifestTampering(t *testing.T) {
 		{"one space", h + " a.yaml\n", "malformed entry"},
 		{"duplicate", h + "  a.yaml\n" + h + "  a.yaml\n", ".katonic-generated:2: duplicate entry for a.yaml (first on line 1)"},
 		{"file and directory", h + "  a\n" + h + "  a/b\n", ".katonic-generated:1: entry a is listed as a file but is also the directory of entry a/b (line 2)"},
+		// The first conflict in line order, whatever the map's order.
+		{"two files and directories", h + "  a\n" + h + "  c\n" + h + "  c/d\n" + h + "  a/b\n",
+			".katonic-generated:2: entry c is listed as a file but is also the directory of entry c/d (line 3)"},
 		{"CRLF checkout", manifestHeader + "\r\n" + h + "  a.yaml\r\n", ""},
 		{"comments and blank lines", "# one\n\n# two\n" + h + "  a.yaml\n\n", ""},
 		{"empty", "", ""},
