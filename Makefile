@@ -55,10 +55,12 @@ test:
 ## bench: the benchmarks of docs/performance.md: the fleet's cost per
 ## environment at 10, 100 and 1,000 environments, per phase, and writing out/;
 ## katonic diff's comparison of a whole-fleet change; the charts and fit
-## layers over the examples with the real charts
+## layers over the examples with the real charts; the output directory's
+## check and write on a fleet of 25,000 files
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x -timeout 30m ./internal/compile/ ./internal/policy/ ./internal/diff/
 	$(GO) test -run '^$$' -bench BenchmarkChartsFit -benchmem -benchtime 5x ./internal/verify/
+	$(GO) test -run '^$$' -bench 'UpToDate|WriteOneOfFleet' -benchmem -benchtime 10x ./internal/outdir/
 
 ## cue-vet: check the CUE packages with the cue tool, if installed
 cue-vet:
