@@ -70,118 +70,138 @@ func scanEnvironments(envDir string, opts []parser.Option) (envFiles, diag.List,
 	if err != nil {
 		return found, nil, err
 	}
-	var diags diag.List
-	var pending []read
-	for _, de := range entries {
+	// Each entry is judged by its name here; the rest (stat, read, parse)
+	// runs on every core, since a fleet's files are a thousand reads and
+	// parses. The outcomes are merged in directory order: every entry's
+	// own diagnostic first, then the parsers', as a serial scan gives them.
+	type outcome struct {
+		path, stem string
+		reject     *diag.Diagnostic // the entry's one diagnostic, if any
+		check      bool             // to be read and parsed
+		src        []byte
+		file       *ast.File
+		diags      diag.List // the parser's
+	}
+	out := make([]outcome, len(entries))
+	var todo []int
+	for i, de := range entries {
 		name := de.Name()
-		path := filepath.Join(envDir, name)
-		stem, _, _ := strings.Cut(name, ".")
-		isCUE := strings.HasSuffix(name, ".cue")
-		reject := func(d diag.Diagnostic) {
-			diags = append(diags, d)
-			if stem != "" {
-				found.standIns[stem] = path
-			}
-		}
-		at := diag.Pos{Filename: path, Line: 1, Column: 1}
-		if name == applyFile {
-			reject(fileErr(at, "", fmt.Sprintf("%s is a name katonic reserves for the file it adds in memory; rename the file", name)))
-			continue
-		}
-		if strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") {
-			continue
-		}
-		if !printable(name) {
+		o := &out[i]
+		o.path = filepath.Join(envDir, name)
+		o.stem, _, _ = strings.Cut(name, ".")
+		switch {
+		case name == applyFile:
+			d := fileErr(diag.Pos{Filename: o.path, Line: 1, Column: 1}, "", fmt.Sprintf("%s is a name katonic reserves for the file it adds in memory; rename the file", name))
+			o.reject = &d
+		case strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_"):
+		case !printable(name):
 			// The name would break the one-line diagnostics (a newline
-			// could forge lines in a CI log): say where, quoted.
+			// could forge lines in a CI log): say where, quoted. No
+			// stand-in: the name cannot be given on a command line.
 			d := layoutErr(diag.Pos{Filename: envDir}, "",
 				fmt.Sprintf("%s/ has an entry named %q: file names must be printable UTF-8", EnvironmentsDir, name))
-			diags = append(diags, d)
-			continue
+			o.reject, o.stem = &d, ""
+		default:
+			o.check = true
+			todo = append(todo, i)
 		}
-		fi, err := os.Stat(path)
-		switch {
-		case err != nil:
-			reject(fileErr(diag.Pos{Filename: path}, "", fmt.Sprintf("cannot read %s: %v", name, underlying(err))))
-			continue
-		case fi.IsDir():
-			reject(layoutErr(diag.Pos{Filename: path}, "",
-				fmt.Sprintf("%s/%s is a directory: katonic reads only the files %s/<name>.cue, one per installation; nothing under it is loaded",
-					EnvironmentsDir, name, EnvironmentsDir)))
-			continue
-		case !isCUE:
-			p := at
-			if !fi.Mode().IsRegular() {
-				p = diag.Pos{Filename: path} // no lines to point at
-			}
-			reject(layoutErr(p, "",
-				fmt.Sprintf("%s is not a CUE file: %s/ holds one <name>.cue file per installation (names starting with . or _ are ignored)",
-					name, EnvironmentsDir)))
-			continue
-		case !fi.Mode().IsRegular():
-			reject(fileErr(diag.Pos{Filename: path}, "", fmt.Sprintf("%s is %s, not a regular file", name, kind(fi.Mode()))))
-			continue
-		case fi.Size() > MaxFileSize:
-			reject(fileErr(at, "", fmt.Sprintf("%s has %d bytes; an environment file may have at most %d (1 MiB)", name, fi.Size(), MaxFileSize)))
-			continue
-		}
-		src, err := readLimited(path)
-		if err != nil {
-			reject(fileErr(at, "", fmt.Sprintf("cannot read %s: %v", name, underlying(err))))
-			continue
-		}
-		pending = append(pending, read{path, stem, src})
 	}
-	// Parsing is most of the cost of a large fleet's load: the files are
-	// parsed on every core, and their outcomes merged in directory order.
-	type parsed struct {
-		file  *ast.File
-		diags diag.List
-	}
-	out := make([]parsed, len(pending))
 	var wg sync.WaitGroup
 	next := make(chan int)
-	for range min(runtime.GOMAXPROCS(0), max(len(pending), 1)) {
+	for range min(runtime.GOMAXPROCS(0), max(len(todo), 1)) {
 		wg.Go(func() {
 			for i := range next {
-				out[i].file, out[i].diags = checkSource(pending[i].path, pending[i].src, opts)
+				o := &out[i]
+				if d, src := readEntry(o.path); d != nil {
+					o.reject = d
+				} else {
+					o.src = src
+					o.file, o.diags = checkSource(o.path, src, opts)
+				}
 			}
 		})
 	}
-	for i := range pending {
+	for _, i := range todo {
 		next <- i
 	}
 	close(next)
 	wg.Wait()
-	for i, r := range pending {
-		if d := out[i].diags; len(d) > 0 {
-			diags = append(diags, d...)
-			if r.stem != "" {
-				found.standIns[r.stem] = r.path
+	var diags diag.List
+	for _, o := range out {
+		if o.reject != nil {
+			diags = append(diags, *o.reject)
+			if o.stem != "" {
+				found.standIns[o.stem] = o.path
 			}
-			continue
 		}
-		found.sources[r.path] = r.src
-		found.parsed[r.path] = out[i].file
+	}
+	for _, o := range out {
+		switch {
+		case !o.check || o.reject != nil:
+		case len(o.diags) > 0:
+			diags = append(diags, o.diags...)
+			if o.stem != "" {
+				found.standIns[o.stem] = o.path
+			}
+		default:
+			found.sources[o.path] = o.src
+			found.parsed[o.path] = o.file
+		}
 	}
 	return found, diags, nil
 }
 
-// read is an entry of environments/ read and waiting to be parsed.
-type read struct {
-	path, stem string
-	src        []byte
+// readEntry reads the entry at path of environments/ whose name passed
+// scanEnvironments' checks: it returns the entry's one diagnostic if it is
+// a directory, not a .cue file, not a regular file, too large or
+// unreadable, and otherwise its contents.
+func readEntry(path string) (*diag.Diagnostic, []byte) {
+	name := filepath.Base(path)
+	at := diag.Pos{Filename: path, Line: 1, Column: 1}
+	var d diag.Diagnostic
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		d = fileErr(diag.Pos{Filename: path}, "", fmt.Sprintf("cannot read %s: %v", name, underlying(err)))
+	case fi.IsDir():
+		d = layoutErr(diag.Pos{Filename: path}, "",
+			fmt.Sprintf("%s/%s is a directory: katonic reads only the files %s/<name>.cue, one per installation; nothing under it is loaded",
+				EnvironmentsDir, name, EnvironmentsDir))
+	case !strings.HasSuffix(name, ".cue"):
+		p := at
+		if !fi.Mode().IsRegular() {
+			p = diag.Pos{Filename: path} // no lines to point at
+		}
+		d = layoutErr(p, "",
+			fmt.Sprintf("%s is not a CUE file: %s/ holds one <name>.cue file per installation (names starting with . or _ are ignored)",
+				name, EnvironmentsDir))
+	case !fi.Mode().IsRegular():
+		d = fileErr(diag.Pos{Filename: path}, "", fmt.Sprintf("%s is %s, not a regular file", name, kind(fi.Mode())))
+	case fi.Size() > MaxFileSize:
+		d = fileErr(at, "", fmt.Sprintf("%s has %d bytes; an environment file may have at most %d (1 MiB)", name, fi.Size(), MaxFileSize))
+	default:
+		src, err := readLimited(path, fi.Size())
+		if err == nil {
+			return nil, src
+		}
+		d = fileErr(at, "", fmt.Sprintf("cannot read %s: %v", name, underlying(err)))
+	}
+	return &d, nil
 }
 
-// readLimited reads at most MaxFileSize bytes of path; a longer file (one
-// that grew since it was measured) is an error.
-func readLimited(path string) ([]byte, error) {
+// readLimited reads at most MaxFileSize bytes of path, which measured size
+// bytes (its buffer's first size); a longer file (one that grew since it
+// was measured) is an error.
+func readLimited(path string, size int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	src, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	var b bytes.Buffer
+	b.Grow(int(size) + bytes.MinRead)
+	_, err = b.ReadFrom(io.LimitReader(f, MaxFileSize+1))
+	src := b.Bytes()
 	if err != nil {
 		return nil, err
 	}
