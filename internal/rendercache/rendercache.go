@@ -16,7 +16,6 @@ import (
 	"strings"
 	"time"
 
-	"bytes"
 	"crypto/sha256"
 	"encoding/gob"
 	"encoding/hex"
@@ -79,10 +78,6 @@ func (c *Cache) Put(key string, v any) error {
 	if c == nil || c.Dir == "" {
 		return nil
 	}
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(v); err != nil {
-		return fmt.Errorf("render cache: %w", err)
-	}
 	p := c.path(key)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return fmt.Errorf("render cache: %w", err)
@@ -91,7 +86,9 @@ func (c *Cache) Put(key string, v any) error {
 	if err != nil {
 		return fmt.Errorf("render cache: %w", err)
 	}
-	_, err = f.Write(buf.Bytes())
+	// Encoded into the file, not into a buffer first: a fleet's entries
+	// are megabytes.
+	err = gob.NewEncoder(f).Encode(v)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
