@@ -60,7 +60,7 @@ type cachedEnv struct {
 // hashes returns e's files' hashes by path (lowercase hex), or false when
 // its Sums do not match its Files (an entry of another layout: a miss).
 func (e *cachedEnv) hashes(into map[string]string) bool {
-	if len(e.Sums) != sha256.Size*len(e.Files) {
+	if !e.whole() {
 		return false
 	}
 	// One string for all of them: a fleet entry holds tens of thousands.
@@ -71,6 +71,9 @@ func (e *cachedEnv) hashes(into map[string]string) bool {
 	}
 	return true
 }
+
+// whole reports whether e's Sums match its Files, one SHA-256 each.
+func (e *cachedEnv) whole() bool { return len(e.Sums) == sha256.Size*len(e.Files) }
 
 // fleetEnvs is a fleetEntry read for its environments only: gob skips the
 // fields it does not name.
@@ -319,7 +322,7 @@ func fromFleet(dir string, fe *fleetEntry) (*Result, bool) {
 	res := &Result{Dir: dir, Diags: fe.Diags, Files: map[string][]byte{}, fleet: fe, Cached: len(fe.Envs)}
 	for i := range fe.Envs {
 		e := &fe.Envs[i]
-		if len(e.Sums) != sha256.Size*len(e.Files) {
+		if !e.whole() {
 			return nil, false
 		}
 		res.Envs = append(res.Envs, EnvResult{Env: e.Env, Key: e.Key, Files: e.Files, Diags: e.Diags})
@@ -349,15 +352,16 @@ func (fe *fleetEntry) hashes() map[string]string {
 
 // toFleet makes the cache entry of a successful render.
 func toFleet(res *Result) *fleetEntry {
+	hashes := res.Hashes()
 	fe := &fleetEntry{Diags: res.Diags, Scope: res.Scope}
 	if res.Scope == nil {
-		fe.Manifest = outdir.ManifestSum(res.Hashes())
+		fe.Manifest = outdir.ManifestSum(hashes)
 	}
 	listed := 0
 	for _, e := range res.Envs {
 		ce := cachedEnv{Env: e.Env, Key: e.Key, Files: e.Files, Diags: e.Diags, Sums: make([]byte, 0, sha256.Size*len(e.Files))}
 		for _, p := range e.Files {
-			sum, err := hex.DecodeString(res.Hashes()[p])
+			sum, err := hex.DecodeString(hashes[p])
 			if err != nil || len(sum) != sha256.Size {
 				return nil // not a render's hashes: nothing to cache
 			}
@@ -369,7 +373,7 @@ func toFleet(res *Result) *fleetEntry {
 		}
 		fe.Envs = append(fe.Envs, ce)
 	}
-	if listed != len(res.Hashes()) {
+	if listed != len(hashes) {
 		inEnv := map[string]bool{}
 		for _, e := range res.Envs {
 			for _, p := range e.Files {
@@ -377,7 +381,7 @@ func toFleet(res *Result) *fleetEntry {
 			}
 		}
 		fe.Other = map[string]string{}
-		for p, h := range res.Hashes() {
+		for p, h := range hashes {
 			if !inEnv[p] {
 				fe.Other[p] = h
 			}

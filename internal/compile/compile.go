@@ -540,9 +540,10 @@ func (r *Result) ReadFiles(envs ...string) error {
 		if err != nil {
 			return fmt.Errorf("rendering environment %s: %w", e.Env.Name, err)
 		}
+		hashes := r.Hashes()
 		for _, p := range e.Files {
 			b, ok := got.Files[p]
-			if !ok || Hash(b) != r.Hashes()[p] {
+			if !ok || Hash(b) != hashes[p] {
 				return fmt.Errorf("rendering environment %s again gave other files than its cache entry recorded (%s): delete the render cache", e.Env.Name, p)
 			}
 			r.Files[p] = b

@@ -136,10 +136,11 @@ func manifestLines(raw string) (paths, sums []string, ok bool) {
 	n := strings.Count(body, "\n")
 	paths, sums = make([]string, 0, n), make([]string, 0, n)
 	for line := range strings.Lines(body) {
-		if len(line) < 68 || line[64:66] != "  " || line[len(line)-1] != '\n' || !plainPath(line[66:len(line)-1]) {
+		sum, p, ok := manifestEntry(line)
+		if !ok || !plainPath(p) { // a comment or blank line, or malformed
 			return nil, nil, false
 		}
-		sums, paths = append(sums, line[:64]), append(paths, line[66:len(line)-1])
+		sums, paths = append(sums, sum), append(paths, p)
 	}
 	return paths, sums, true
 }

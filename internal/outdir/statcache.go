@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -103,15 +104,7 @@ func (t *statTable) lineAt(i int) string { return t.data[t.line[i]:t.line[i+1]] 
 
 // find returns the row of path p, if the table holds it.
 func (t *statTable) find(p string) (int, bool) {
-	i, j := 0, t.rows()
-	for i < j {
-		h := int(uint(i+j) >> 1)
-		if t.pathAt(h) < p {
-			i = h + 1
-		} else {
-			j = h
-		}
-	}
+	i := sort.Search(t.rows(), func(i int) bool { return t.pathAt(i) >= p })
 	return i, i < t.rows() && t.pathAt(i) == p
 }
 

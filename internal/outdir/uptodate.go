@@ -71,24 +71,14 @@ func Check(root string, want map[string]string, opts Options) (Drift, error) {
 			return Drift{}, &PathError{Path: p, Rule: fmt.Sprintf("its hash %q is not a SHA-256 as 64 lowercase hex digits", h)}
 		}
 	}
-	t, err := resolve(root)
+	t, l, err := lockForCheck(root, opts)
 	if err != nil {
 		return Drift{}, err
 	}
-	if !t.exists {
+	if l == nil {
 		return whole, nil
-	}
-	l, err := t.lock(opts, false)
-	if err != nil {
-		return Drift{}, err
 	}
 	defer l.release()
-	if err := t.refresh(); err != nil {
-		return Drift{}, err
-	}
-	if !t.exists || t.needsRecovery() || len(t.siblings()) > 0 {
-		return whole, nil
-	}
 	raw, err := readManifestRaw(t.root)
 	if err != nil || raw == nil {
 		return whole, err
@@ -146,24 +136,14 @@ func CheckSum(root, sum string, opts Options) (d Drift, ok bool, err error) {
 	if opts.Scope != nil || len(sum) != 64 || !isLowerHex(sum) {
 		return Drift{}, false, nil
 	}
-	t, err := resolve(root)
+	t, l, err := lockForCheck(root, opts)
 	if err != nil {
 		return Drift{}, false, err
 	}
-	if !t.exists {
+	if l == nil {
 		return whole, true, nil
-	}
-	l, err := t.lock(opts, false)
-	if err != nil {
-		return Drift{}, false, err
 	}
 	defer l.release()
-	if err := t.refresh(); err != nil {
-		return Drift{}, false, err
-	}
-	if !t.exists || t.needsRecovery() || len(t.siblings()) > 0 {
-		return whole, true, nil
-	}
 	pre := opts.Prefetch.wait(t.root)
 	raw, ahead, err := readManifestAhead(t.root, pre)
 	var paths, sums []string
@@ -195,4 +175,29 @@ func CheckSum(root, sum string, opts Options) (d Drift, ok bool, err error) {
 		}
 	}
 	return Drift{Paths: drift}, true, nil
+}
+
+// lockForCheck resolves the output root and takes its lock for reading,
+// for Check and CheckSum. It returns no lock (and no error) when only a
+// whole Write brings the root up to date: it does not exist, or a killed
+// render left work for the next Write to finish or remove. Errors are
+// resolve's, the lock's and refresh's.
+func lockForCheck(root string, opts Options) (*target, *heldLock, error) {
+	t, err := resolve(root)
+	if err != nil || !t.exists {
+		return nil, nil, err
+	}
+	l, err := t.lock(opts, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := t.refresh(); err != nil {
+		l.release()
+		return nil, nil, err
+	}
+	if !t.exists || t.needsRecovery() || len(t.siblings()) > 0 {
+		l.release()
+		return nil, nil, nil
+	}
+	return t, l, nil
 }
