@@ -179,7 +179,7 @@ func runRender(stdout, stderr io.Writer, o renderOptions, envs []string) error {
 		}
 		if o.format != "json" {
 			n := len(res.Envs)
-			fmt.Fprintf(stderr, "%s is up to date: %d %s, %d files as a fresh render writes them\n", shown, n, plural(n, "environment"), len(res.Files))
+			fmt.Fprintf(stderr, "%s is up to date: %d %s, %d files as a fresh render writes them\n", shown, n, plural(n, "environment"), len(res.Hashes()))
 		}
 		return nil
 	}
