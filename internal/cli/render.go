@@ -140,8 +140,15 @@ func runRender(stdout, stderr io.Writer, o renderOptions, envs []string) error {
 	// fleet where nothing changed reads no rendered file at all.
 	// A render that came whole from the cache is first compared by the
 	// SHA-256 of its manifest: when out/ holds that manifest, only its
-	// files are looked at.
-	drift, known, err := outdir.CheckSum(out, res.ManifestSum, wopts)
+	// files are looked at. A render made now is compared as a change from
+	// the last one, which out/ most likely holds, by that one's manifest.
+	var drift outdir.Drift
+	var known bool
+	if res.BaseSum != "" {
+		drift, known, err = outdir.CheckDelta(out, res.BaseSum, res.Changed, wopts)
+	} else {
+		drift, known, err = outdir.CheckSum(out, res.ManifestSum, wopts)
+	}
 	if err == nil && !known {
 		drift, err = outdir.Check(out, res.Hashes(), wopts)
 	}

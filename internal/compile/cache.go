@@ -75,36 +75,103 @@ func (e *cachedEnv) hashes(into map[string]string) bool {
 // whole reports whether e's Sums match its Files, one SHA-256 each.
 func (e *cachedEnv) whole() bool { return len(e.Sums) == sha256.Size*len(e.Files) }
 
-// fleetEnvs is a fleetEntry read for its environments only: gob skips the
+// fleetEnvs is a fleetEntry read for what lastValid needs: gob skips the
 // fields it does not name.
 type fleetEnvs struct {
-	Envs []cachedEnv
+	Envs     []cachedEnv
+	Scope    []string
+	Other    map[string]string
+	Manifest string
 }
 
-// lastValid returns, by environment key, the validEntry of every
-// environment of the last compile of this repository with these options
-// (keys.last): the environments a one-file change left as they were are
-// then taken from one entry, not from an entry each. An environment whose
-// validation diagnostics the entry cannot tell (gob writes an empty list
-// as none) is left out.
-func lastValid(c *rendercache.Cache, k keys) map[string]*validEntry {
+// lastCompile is what the last compile of this repository with these
+// options (keys.last) recorded: what lastValid returns.
+type lastCompile struct {
+	// valid holds, by environment key, the validEntry of every
+	// environment of that compile: the environments a one-file change
+	// left as they were are then taken from one entry, not from an entry
+	// each. An environment whose validation diagnostics the entry cannot
+	// tell (gob writes an empty list as none) is left out.
+	valid map[string]*validEntry
+	// manifest is that render's outdir.ManifestSum, and hashes its files'
+	// hashes by environment name: "" and nil unless it was a whole render
+	// whose every file belongs to an environment.
+	manifest string
+	hashes   map[string]map[string]string
+}
+
+// lastValid returns what the last compile of this repository with these
+// options recorded, or nil when there is none.
+func lastValid(c *rendercache.Cache, k keys) *lastCompile {
 	var lastKey string
 	var fe fleetEnvs
 	if !c.Get(k.last, &lastKey) || !c.Get(lastKey, &fe) {
 		return nil
 	}
-	out := make(map[string]*validEntry, len(fe.Envs))
+	lc := &lastCompile{valid: make(map[string]*validEntry, len(fe.Envs)), hashes: make(map[string]map[string]string, len(fe.Envs))}
+	whole := fe.Scope == nil && len(fe.Other) == 0 && len(fe.Manifest) == 2*sha256.Size
 	for _, e := range fe.Envs {
+		hashes := make(map[string]string, len(e.Files))
+		if e.Env == nil || !e.hashes(hashes) {
+			whole = false
+			continue
+		}
+		lc.hashes[e.Env.Name] = hashes
 		if e.Key == "" || e.Valid == nil && len(e.Diags) > 0 {
 			continue
 		}
-		ve := &validEntry{Env: e.Env, Diags: e.Valid, Rendered: true, Hashes: make(map[string]string, len(e.Files))}
-		if !e.hashes(ve.Hashes) {
-			continue
-		}
-		out[e.Key] = ve
+		lc.valid[e.Key] = &validEntry{Env: e.Env, Diags: e.Valid, Rendered: true, Hashes: hashes}
 	}
-	return out
+	if whole {
+		lc.manifest = fe.Manifest
+	} else {
+		lc.hashes = nil
+	}
+	return lc
+}
+
+// entry returns the validEntry of the environment key, if lc has one.
+func (lc *lastCompile) entry(key string) (*validEntry, bool) {
+	if lc == nil {
+		return nil, false
+	}
+	ve, ok := lc.valid[key]
+	return ve, ok
+}
+
+// changes returns res, a whole render, as a change from the last one (see
+// Result.BaseSum): that render's ManifestSum and the paths whose hash
+// differs, with res's hash ("" for a path res does not have). It returns
+// "" and nil when lc cannot tell: no whole last render, or a file of res
+// that no environment lists.
+func (lc *lastCompile) changes(res *Result) (string, map[string]string) {
+	if lc == nil || lc.manifest == "" {
+		return "", nil
+	}
+	listed := 0
+	for _, e := range res.Envs {
+		listed += len(e.Files)
+	}
+	if listed != len(res.hashes) {
+		return "", nil
+	}
+	changed := map[string]string{}
+	for _, old := range lc.hashes {
+		for p, h := range old {
+			if now := res.hashes[p]; now != h {
+				changed[p] = now
+			}
+		}
+	}
+	for _, e := range res.Envs {
+		old := lc.hashes[e.Env.Name]
+		for _, p := range e.Files {
+			if _, ok := old[p]; !ok {
+				changed[p] = res.hashes[p]
+			}
+		}
+	}
+	return lc.manifest, changed
 }
 
 // validEntry is one environment's validation, cached under validKey of its

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/katonic/katonic/internal/compile"
+	"github.com/katonic/katonic/internal/outdir"
 	"github.com/katonic/katonic/internal/rendercache"
 	"github.com/katonic/katonic/internal/testrepo"
 )
@@ -114,6 +115,9 @@ func FuzzCacheEquivalence(f *testing.F) {
 		if rendercache.ToolID() == "" {
 			t.Skip("this test binary cannot be identified, so nothing is cached")
 		}
+		// The hashes of the last whole render with the cache: what a
+		// compiled render's BaseSum and Changed must describe.
+		var last map[string]string
 		compare := func(what string) {
 			t.Helper()
 			for i, envs := range [][]string{nil, {"calm"}} {
@@ -126,6 +130,8 @@ func FuzzCacheEquivalence(f *testing.F) {
 					if !reflect.DeepEqual(warm.Hashes(), fresh.Hashes()) {
 						t.Fatalf("%s: the hashes of a lazy compile differ from an uncached one", what)
 					}
+					checkBase(t, what, warm, last)
+					last = fresh.Hashes()
 					if werr = warm.ReadFiles(); werr != nil {
 						t.Fatalf("%s: ReadFiles: %v", what, werr)
 					}
@@ -179,6 +185,39 @@ func FuzzCacheEquivalence(f *testing.F) {
 			compare(e.name)
 		}
 	})
+}
+
+// checkBase fails t unless a whole render compiled now (not taken whole
+// from the cache) is described as a change from last, the hashes of the
+// last whole render: BaseSum is last's manifest's SHA-256 and Changed maps
+// exactly the paths whose hash differs to res's hash, or "" for a path res
+// does not have.
+func checkBase(t *testing.T, what string, res *compile.Result, last map[string]string) {
+	t.Helper()
+	if res.ManifestSum != "" || last == nil {
+		if res.BaseSum != "" || res.Changed != nil {
+			t.Fatalf("%s: a base (%s, %d changed) without a last render to compare with", what, res.BaseSum, len(res.Changed))
+		}
+		return
+	}
+	if want := outdir.ManifestSum(last); res.BaseSum != want {
+		t.Fatalf("%s: BaseSum %q, want the last render's %q", what, res.BaseSum, want)
+	}
+	now := res.Hashes()
+	changed := map[string]string{}
+	for p, h := range now {
+		if last[p] != h {
+			changed[p] = h
+		}
+	}
+	for p := range last {
+		if _, ok := now[p]; !ok {
+			changed[p] = ""
+		}
+	}
+	if !reflect.DeepEqual(res.Changed, changed) {
+		t.Fatalf("%s: Changed %v, want %v", what, res.Changed, changed)
+	}
 }
 
 // sameErr reports whether two compile errors are the same outcome: both

@@ -160,6 +160,17 @@ type Result struct {
 	// that render was made), so that outdir.CheckSum can tell that an
 	// output directory holds it without being given Hashes.
 	ManifestSum string
+	// BaseSum and Changed, when BaseSum is not empty, are this whole
+	// render as a change from the last whole render of this repository
+	// with these options (the render its out/ most likely holds): that
+	// render's outdir.ManifestSum, and each path where this one differs
+	// from it, with its hash here or "" where this render has no such
+	// path. They are set for a compiled render that had the last render's
+	// cache entry to start from, so that outdir.CheckDelta can tell what
+	// drifted in an out/ that holds the last render without being given
+	// Hashes or parsing the manifest.
+	BaseSum string
+	Changed map[string]string
 	// valid are the validation entries of the environments, by name, with
 	// positions relative to Dir: what the whole-compile entry records.
 	valid map[string]*validEntry
@@ -256,6 +267,12 @@ func Compile(opts Options) (*Result, error) {
 				if res, ok := fromFleet(abs, &fe); ok {
 					res.readEnv = readEnvFunc(abs, out, opts)
 					if opts.Lazy || res.ReadFiles() == nil {
+						// This is now the last compile: the one the next
+						// one describes itself as a change from.
+						var lastKey string
+						if !opts.Cache.Get(ck.last, &lastKey) || lastKey != ck.fleet {
+							opts.Cache.Put(ck.last, ck.fleet)
+						}
 						res.Timings.Load = time.Since(start)
 						return res, nil
 					}
@@ -268,7 +285,7 @@ func Compile(opts Options) (*Result, error) {
 	// Environments whose validation is cached under their key, and those
 	// not selected, are not built as CUE instances at all.
 	cachedValid := map[string]*validEntry{}
-	var last map[string]*validEntry
+	var last *lastCompile
 	if caching {
 		last = lastValid(opts.Cache, ck)
 	}
@@ -290,7 +307,7 @@ func Compile(opts Options) (*Result, error) {
 		if !caching || ck.env[name] == "" || filepath.Base(file) != name+".cue" {
 			return build(name)
 		}
-		ve, ok := last[ck.env[name]]
+		ve, ok := last.entry(ck.env[name])
 		if !ok {
 			ve = &validEntry{}
 			if !opts.Cache.Get(validKey(ck.env[name]), ve) {
@@ -501,8 +518,12 @@ func Compile(opts Options) (*Result, error) {
 				res.valid[e.Env.Name] = newValidEntry(repo.Dir, ve.Env, ve.Diags)
 			}
 		}
-		if opts.Cache.Put(ck.fleet, toFleet(res)) == nil {
+		fe := toFleet(res)
+		if opts.Cache.Put(ck.fleet, fe) == nil {
 			opts.Cache.Put(ck.last, ck.fleet)
+		}
+		if fe != nil && fe.Scope == nil {
+			res.BaseSum, res.Changed = last.changes(res)
 		}
 	}
 	return res, nil

@@ -44,9 +44,8 @@
 // # Stat cache
 //
 // Checking that nothing changed means knowing the content of every
-// generated file. With [Options.StatCache], [Plan], [Write], [Check] and
-// [CheckSum]
-// keep, in a file outside the output directory (it is committed to git, the
+// generated file. With [Options.StatCache], [Plan], [Write], [Check],
+// [CheckSum] and [CheckDelta] keep, in a file outside the output directory (it is committed to git, the
 // cache must not be), each generated file's size, mtime, ctime (both in
 // nanoseconds), device and inode, and the SHA-256 of its content, as the
 // call last read it; the next call reads only the files whose Lstat differs

@@ -256,3 +256,55 @@ func FuzzScopedWrite(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCheckDelta writes a tree from the fuzzer (the base), optionally
+// edits one of its files behind katonic's back (see fuzzEdit), and checks
+// a second tree against it both ways: CheckDelta, from the base's
+// ManifestSum and the paths where the trees differ, must answer as Check
+// does whenever it answers, and must answer whenever both trees' paths are
+// plain and the second has none inside another. The check through the
+// delta keeps a stat cache; Check does not.
+func FuzzCheckDelta(f *testing.F) {
+	f.Add("clusters/a/k.yaml\nenvironments/a/e.yaml\nclusters/b/k.yaml", "clusters/a/k.yaml\nenvironments/a/x.yaml\nclusters/b/k.yaml", []byte("x"), []byte("y"), uint8(0))
+	f.Add("a/b/c\na/d", "a/b\na/d", []byte("file for a directory"), []byte("z"), uint8(1))
+	f.Add("a/b", "a/b/c\na/b", []byte("q"), []byte("q"), uint8(3))
+	f.Add("x/1\ny/2", "x/1\ny/2", []byte("same"), []byte("same"), uint8(4))
+	f.Add("x/1\ny/2", "x/1 2\ny/2", []byte("a space"), []byte("n"), uint8(2))
+	f.Fuzz(func(t *testing.T, first, second string, content, next []byte, edit uint8) {
+		base, want := fuzzTree(first, content), fuzzTree(second, next)
+		root := filepath.Join(t.TempDir(), "out")
+		if _, err := Write(root, base, nil); err != nil {
+			return // a base Write refuses is not a render out/ can hold
+		}
+		cached := Options{StatCache: filepath.Join(filepath.Dir(root), "stat")}
+		if edit > 0 {
+			var ref int64
+			fuzzEdit(t, root, base, cached, &ref, edit)
+		}
+		baseHashes, wantHashes := map[string]string{}, map[string]string{}
+		for p, b := range base {
+			baseHashes[p] = hashHex(b)
+		}
+		for p, b := range want {
+			wantHashes[p] = hashHex(b)
+		}
+		ref, refErr := Check(root, wantHashes, Options{})
+		d, ok, err := CheckDelta(root, ManifestSum(baseHashes), delta(baseHashes, wantHashes), cached)
+		if err != nil {
+			t.Fatalf("CheckDelta: %v (Check: %+v, %v)", err, ref, refErr)
+		}
+		if ok && (refErr != nil || d.Whole != ref.Whole || !slices.Equal(d.Paths, ref.Paths)) {
+			t.Fatalf("CheckDelta: %+v; Check: %+v, %v", d, ref, refErr)
+		}
+		plain := fuzzValid(want)
+		for p := range maps.Keys(base) {
+			plain = plain && plainPath(p)
+		}
+		for p := range maps.Keys(want) {
+			plain = plain && plainPath(p)
+		}
+		if plain && !ok && refErr == nil {
+			t.Fatalf("CheckDelta declined plain trees (Check: %+v)", ref)
+		}
+	})
+}

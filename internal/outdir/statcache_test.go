@@ -23,6 +23,24 @@ func hashesOf(tree map[string]string) map[string]string {
 	return out
 }
 
+// delta returns what CheckDelta takes for the render want made from the
+// render base: each path whose hash differs, with want's hash, or "" where
+// want has no such path.
+func delta(base, want map[string]string) map[string]string {
+	changed := map[string]string{}
+	for p, h := range want {
+		if base[p] != h {
+			changed[p] = h
+		}
+	}
+	for p := range base {
+		if _, ok := want[p]; !ok {
+			changed[p] = ""
+		}
+	}
+	return changed
+}
+
 // countReads installs a testHook that counts the generated files read for
 // their hash, and returns the counter.
 func countReads(t *testing.T) *atomic.Int64 {
@@ -530,6 +548,13 @@ func TestCheck(t *testing.T) {
 				if err != nil || ok != sumOK || ok && (d.Whole != tt.whole || !slices.Equal(d.Paths, tt.paths)) || !ok && !reflect.DeepEqual(d, Drift{}) {
 					t.Fatalf("CheckSum (stat cache %q): %+v, %v, %v; want ok %v, whole %v, paths %q", cache, d, ok, err, sumOK, tt.whole, tt.paths)
 				}
+				// CheckDelta answers from the tree written, the base,
+				// as Check does, unless its manifest was edited.
+				deltaOK := tt.name != "manifest not canonical"
+				d, ok, err = CheckDelta(root, ManifestSum(hashesOf(tree)), delta(hashesOf(tree), hashesOf(tt.want)), Options{StatCache: cache})
+				if err != nil || ok != deltaOK || ok && (d.Whole != tt.whole || !slices.Equal(d.Paths, tt.paths)) || !ok && !reflect.DeepEqual(d, Drift{}) {
+					t.Fatalf("CheckDelta (stat cache %q): %+v, %v, %v; want ok %v, whole %v, paths %q", cache, d, ok, err, deltaOK, tt.whole, tt.paths)
+				}
 			}
 			if tt.whole {
 				return
@@ -645,7 +670,8 @@ func TestStatCacheSaveMerges(t *testing.T) {
 // TestCheckSumDeclines: CheckSum leaves to Check a scoped check, a sum
 // that is not a SHA-256, and a manifest with a path in a form only
 // CheckPath's full rules judge; ManifestSum is the SHA-256 of the
-// manifest Write writes.
+// manifest Write writes. CheckDelta leaves to Check changed paths and
+// hashes out of form, and added paths inside another path of the render.
 func TestCheckSumDeclines(t *testing.T) {
 	tree := map[string]string{"clusters/e/a b.yaml": "a", "environments/e/b.yaml": "b"}
 	root := filepath.Join(t.TempDir(), "out")
@@ -671,5 +697,35 @@ func TestCheckSumDeclines(t *testing.T) {
 	}
 	if d, err := Check(root, hashesOf(tree), Options{}); err != nil || !d.UpToDate() {
 		t.Errorf("Check: %+v, %v", d, err)
+	}
+
+	// CheckDelta also leaves to Check the changes it cannot take from the
+	// manifest alone.
+	plain := map[string]string{"clusters/e/a.yaml": "a", "environments/e/b.yaml": "b"}
+	root = filepath.Join(t.TempDir(), "out")
+	if _, err := Write(root, bytesMap(plain), nil); err != nil {
+		t.Fatal(err)
+	}
+	base, h := ManifestSum(hashesOf(plain)), hashHex([]byte("n"))
+	for name, changed := range map[string]map[string]string{
+		"a path with a space":         {"clusters/e/n b.yaml": h},
+		"a path not relative":         {"/etc/n": h},
+		"a hash in capitals":          {"clusters/e/a.yaml": strings.ToUpper(h)},
+		"a hash cut short":            {"clusters/e/a.yaml": h[:63]},
+		"a file inside a file":        {"clusters/e/a.yaml/n": h},
+		"a file holding a file":       {"clusters/e": h},
+		"two added, one in the other": {"clusters/f": h, "clusters/f/n": h},
+	} {
+		if d, ok, err := CheckDelta(root, base, changed, Options{}); ok || err != nil || !reflect.DeepEqual(d, Drift{}) {
+			t.Errorf("%s: %+v, %v, %v; want a zero Drift, false, nil", name, d, ok, err)
+		}
+	}
+	if d, ok, err := CheckDelta(root, base, map[string]string{"clusters/e/a.yaml": h}, Options{Scope: Scope{"clusters/e/"}}); ok || err != nil || !reflect.DeepEqual(d, Drift{}) {
+		t.Errorf("scoped: %+v, %v, %v; want a zero Drift, false, nil", d, ok, err)
+	}
+	// A file where a removed file's directory was is a change it takes.
+	d, ok, err := CheckDelta(root, base, map[string]string{"clusters/e/a.yaml": "", "clusters/e": h}, Options{})
+	if !ok || err != nil || !slices.Equal(d.Paths, []string{"clusters/e", "clusters/e/a.yaml"}) {
+		t.Errorf("a file for a directory: %+v, %v, %v", d, ok, err)
 	}
 }

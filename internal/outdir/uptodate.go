@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 )
 
 // Drift is what [Check] found between an output directory and a render
@@ -132,6 +133,35 @@ func Check(root string, want map[string]string, opts Options) (Drift, error) {
 // or opts has a Scope: Check must then be given the hashes. Otherwise the
 // Drift, the lock, the stat cache and the errors are Check's.
 func CheckSum(root, sum string, opts Options) (d Drift, ok bool, err error) {
+	return checkSum(root, sum, nil, opts)
+}
+
+// CheckDelta is [CheckSum] for a whole render known by how it differs
+// from another one, the base, that root may hold (katonic's last render):
+// base is the base's [ManifestSum], and changed maps each slash path where
+// the two renders differ to its hash in the wanted render (64 lowercase
+// hex digits), or to "" where the wanted render has no such path. When
+// the manifest in root is the base's, the wanted render's manifest is that
+// one with changed applied, and the Drift is Check's: the changed paths
+// whose hash is not the manifest's, and the other paths whose file on disk
+// drifted. Only the files of the unchanged paths are looked at. ok is
+// false, with a zero Drift and no error, where CheckSum declines, and
+// also when a changed path is not in the plain form (see [CheckPath]), a
+// hash is not a SHA-256, or an added path lies inside another path of the
+// wanted render or holds one: Check then reports what is wrong.
+func CheckDelta(root, base string, changed map[string]string, opts Options) (d Drift, ok bool, err error) {
+	for p, h := range changed {
+		if !plainPath(p) || h != "" && (len(h) != 64 || !isLowerHex(h)) {
+			return Drift{}, false, nil
+		}
+	}
+	return checkSum(root, base, changed, opts)
+}
+
+// checkSum is CheckSum and CheckDelta: the render wanted is the one whose
+// ManifestSum is sum, with changed applied (nil for CheckSum). CheckDelta
+// checked changed's paths and hashes.
+func checkSum(root, sum string, changed map[string]string, opts Options) (d Drift, ok bool, err error) {
 	whole := Drift{Whole: true}
 	if opts.Scope != nil || len(sum) != 64 || !isLowerHex(sum) {
 		return Drift{}, false, nil
@@ -166,15 +196,80 @@ func CheckSum(root, sum string, opts Options) (d Drift, ok bool, err error) {
 			return Drift{}, false, nil
 		}
 	}
-	c := openStatCache(opts, t, l.stamp)
-	defer c.save(t, func(p string) bool { _, found := slices.BinarySearch(paths, p); return found }, nil, nil)
+	// The manifest's paths whose file is looked at, and the drift known
+	// from the manifest alone: changed paths with another hash, or none.
+	look, lookSums := paths, sums
 	var drift []string
-	for i, r := range checkFiles(t.root, paths, func(string) bool { return true }, c) {
-		if r.err != nil || r.blocker != "" || r.leaf == nil || !r.leaf.Mode().IsRegular() || r.sumErr != nil || r.sum != sums[i] {
-			drift = append(drift, paths[i])
+	if len(changed) > 0 {
+		if !deltaFits(paths, changed) {
+			return Drift{}, false, nil
+		}
+		skip := map[int]bool{}
+		for p, h := range changed {
+			i, found := slices.BinarySearch(paths, p)
+			switch {
+			case !found && h != "": // added
+				drift = append(drift, p)
+			case found && h != sums[i]: // changed or removed
+				drift = append(drift, p)
+				skip[i] = true
+			}
+		}
+		if len(skip) > 0 {
+			look, lookSums = make([]string, 0, len(paths)-len(skip)), make([]string, 0, len(paths)-len(skip))
+			for i, p := range paths {
+				if !skip[i] {
+					look, lookSums = append(look, p), append(lookSums, sums[i])
+				}
+			}
 		}
 	}
+	c := openStatCache(opts, t, l.stamp)
+	defer c.save(t, func(p string) bool { _, found := slices.BinarySearch(paths, p); return found }, nil, nil)
+	for i, r := range checkFiles(t.root, look, func(string) bool { return true }, c) {
+		if r.err != nil || r.blocker != "" || r.leaf == nil || !r.leaf.Mode().IsRegular() || r.sumErr != nil || r.sum != lookSums[i] {
+			drift = append(drift, look[i])
+		}
+	}
+	slices.Sort(drift)
 	return Drift{Paths: drift}, true, nil
+}
+
+// deltaFits reports whether the render made from the manifest's sorted
+// paths with changed applied has no path inside another of its paths:
+// an added path must not lie under a path the render keeps or adds, nor
+// hold one (Check's rule for a render's paths, which the manifest's own
+// paths already meet).
+func deltaFits(paths []string, changed map[string]string) bool {
+	kept := func(p string) bool {
+		if h, ok := changed[p]; ok {
+			return h != ""
+		}
+		_, found := slices.BinarySearch(paths, p)
+		return found
+	}
+	for p, h := range changed {
+		if h == "" {
+			continue
+		}
+		if _, found := slices.BinarySearch(paths, p); found {
+			continue // in the manifest already: neither a file nor a directory changes
+		}
+		for d := range parentDirs(p) {
+			if kept(d) {
+				return false
+			}
+		}
+		// Paths under p: in the manifest, from where p+"/" sorts; added
+		// ones are caught by the loop over their parents above.
+		i, _ := slices.BinarySearch(paths, p+"/")
+		for ; i < len(paths) && strings.HasPrefix(paths[i], p+"/"); i++ {
+			if kept(paths[i]) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // lockForCheck resolves the output root and takes its lock for reading,
