@@ -55,6 +55,7 @@ type cachedEnv struct {
 	Sums  []byte
 	Diags diag.List
 	Valid diag.List
+	Clean bool // validEntry.Clean
 }
 
 // hashes returns e's files' hashes by path (lowercase hex), or false when
@@ -120,7 +121,7 @@ func lastValid(c *rendercache.Cache, k keys) *lastCompile {
 		if e.Key == "" || e.Valid == nil && len(e.Diags) > 0 {
 			continue
 		}
-		lc.valid[e.Key] = &validEntry{Env: e.Env, Diags: e.Valid, Rendered: true, Hashes: hashes}
+		lc.valid[e.Key] = &validEntry{Env: e.Env, Diags: e.Valid, Clean: e.Clean, Rendered: true, Hashes: hashes}
 	}
 	if whole {
 		lc.manifest = fe.Manifest
@@ -182,8 +183,13 @@ func (lc *lastCompile) changes(res *Result) (string, map[string]string) {
 // rendered, the entry also holds what the render made but the files'
 // bytes (Rendered): their SHA-256, its Secrets and Releases.
 type validEntry struct {
-	Env      *config.Environment
-	Diags    diag.List
+	Env   *config.Environment
+	Diags diag.List
+	// Clean records that the load found nothing to report in the
+	// environment's file, and that the file declares this environment
+	// only: a load may then leave the same bytes unread
+	// (load.Options.Unparsed).
+	Clean    bool
 	Rendered bool
 	Hashes   map[string]string
 	Secrets  []render.SecretRef
@@ -200,8 +206,8 @@ func validKey(envKey string) string {
 	return rendercache.NewHasher().AddString("validated", envKey).Key()
 }
 
-func newValidEntry(dir string, env *config.Environment, d diag.List) *validEntry {
-	ve := &validEntry{Env: env, Diags: make(diag.List, len(d))}
+func newValidEntry(dir string, env *config.Environment, d diag.List, clean bool) *validEntry {
+	ve := &validEntry{Env: env, Diags: make(diag.List, len(d)), Clean: clean}
 	for i, x := range d {
 		x.Pos.Filename = diag.Rel(dir, x.Pos.Filename)
 		ve.Diags[i] = x
@@ -217,6 +223,24 @@ func (ve validEntry) abs(dir string) *validEntry {
 		}
 	}
 	return &ve
+}
+
+// cleanFiles returns, by environment name, whether the environment's
+// file is clean (validEntry.Clean): it is named after the environment,
+// declares no other, and the load reported nothing in it (diags).
+func cleanFiles(repo *load.Repository, diags diag.List) map[string]bool {
+	perFile := map[string]int{}
+	for _, e := range repo.Envs {
+		perFile[e.File]++
+	}
+	for _, d := range diags {
+		perFile[d.Pos.Filename] += 2 // never 1
+	}
+	clean := map[string]bool{}
+	for _, e := range repo.Envs {
+		clean[e.Name] = filepath.Base(e.File) == e.Name+".cue" && perFile[e.File] == 1
+	}
+	return clean
 }
 
 // envEntry is one environment's render, cached under its environment key.
@@ -436,7 +460,7 @@ func toFleet(res *Result) *fleetEntry {
 		}
 		listed += len(e.Files)
 		if ve := res.valid[e.Env.Name]; ve != nil {
-			ce.Valid = ve.Diags
+			ce.Valid, ce.Clean = ve.Diags, ve.Clean
 		}
 		fe.Envs = append(fe.Envs, ce)
 	}

@@ -59,6 +59,12 @@ func equivEdits() []edit {
 			"environments/zz.cue": "package environments\n\n{environments: calm: services: superset: enabled: false}\n"}},
 		edit{"reference to another environment", map[string]string{
 			"environments/calm.cue": strings.Replace(equivGood, `domain:            "calm.example"`, `domain:            environments.good.domain`, 1)}},
+		// A file the cache must not leave unread once unchanged: it
+		// declares more than its own environment.
+		edit{"calm declares a second environment", map[string]string{"environments/calm.cue": equivGood +
+			strings.Replace(strings.Replace(equivGood, "package environments\n", "", 1), "environments: calm:", `environments: "Calm_2":`, 1)}},
+		edit{"calm declares good too", map[string]string{"environments/calm.cue": equivGood +
+			strings.Replace(corpusGood, "package environments\n", "", 1)}},
 		edit{"schema changed", map[string]string{"schema/environment.cue": string(schema) + "\n// changed\n"}},
 		edit{"profile default changed", map[string]string{"profiles/cloud.cue": strings.Replace(string(profile), "package profiles", "package profiles\n\n// changed", 1)}},
 		edit{"secret added", map[string]string{"secrets/good/plain.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: plain\nstringData:\n  password: hunter2\n"}},
@@ -91,17 +97,16 @@ func FuzzCacheEquivalence(f *testing.F) {
 		f.Add(ops)
 	}
 	// An environment with a warning, unchanged while another one changes:
-	// it comes from the last compile's entry, warning and all.
-	warn, other := -1, -1
+	// it comes from the last compile's entry, warning and all. A file
+	// declaring more than its environment, unchanged while another one
+	// changes: it is read again.
+	index := map[string]byte{}
 	for i, e := range edits {
-		switch e.name {
-		case "calm with a warning":
-			warn = i
-		case "good edited":
-			other = i
-		}
+		index[e.name] = byte(i)
 	}
-	f.Add([]byte{byte(warn), byte(other), 0xff})
+	for _, first := range []string{"calm with a warning", "calm declares a second environment", "calm declares good too"} {
+		f.Add([]byte{index[first], index["good edited"], 0xff})
+	}
 	base := testrepo.New(f, repoRoot, map[string]string{"environments/good.cue": corpusGood, "environments/calm.cue": equivGood})
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		if len(ops) > 64 {

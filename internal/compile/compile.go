@@ -300,23 +300,49 @@ func Compile(opts Options) (*Result, error) {
 		}
 		return false
 	}
-	lopts := load.Options{Skip: func(name, file string) bool {
-		if len(opts.Envs) > 0 && !slices.Contains(opts.Envs, name) || !opts.Shard.Has(name) {
-			return true
-		}
+	wanted := func(name string) bool {
+		return (len(opts.Envs) == 0 || slices.Contains(opts.Envs, name)) && opts.Shard.Has(name)
+	}
+	// cached returns the validation cached for the environment name
+	// declared in file, or nil.
+	cached := func(name, file string) *validEntry {
 		if !caching || ck.env[name] == "" || filepath.Base(file) != name+".cue" {
-			return build(name)
+			return nil
 		}
 		ve, ok := last.entry(ck.env[name])
 		if !ok {
 			ve = &validEntry{}
 			if !opts.Cache.Get(validKey(ck.env[name]), ve) {
-				return build(name)
+				return nil
 			}
 		}
-		cachedValid[name] = ve.abs(filepath.Dir(filepath.Dir(file)))
-		return true
-	}}
+		return ve.abs(filepath.Dir(filepath.Dir(file)))
+	}
+	lopts := load.Options{
+		Skip: func(name, file string) bool {
+			if !wanted(name) {
+				return true
+			}
+			ve := cached(name, file)
+			if ve == nil {
+				return build(name)
+			}
+			cachedValid[name] = ve
+			return true
+		},
+		// A file whose every byte a load found clean before (validEntry.Clean)
+		// is not even read: its validation comes from the cache.
+		Unparsed: func(name, file string) bool {
+			ve := cached(name, file)
+			if ve == nil || !ve.Clean {
+				return false
+			}
+			if wanted(name) {
+				cachedValid[name] = ve
+			}
+			return true
+		},
+	}
 	repo, diags, err := load.LoadWith(dir, lopts)
 	if err != nil {
 		return nil, err
@@ -330,6 +356,7 @@ func Compile(opts Options) (*Result, error) {
 	}
 	res := &Result{Dir: repo.Dir, Files: map[string][]byte{}, hashes: map[string]string{}}
 	res.Timings.Load = time.Since(start)
+	clean := cleanFiles(repo, diags)
 	start = time.Now()
 	selected, err := selectEnvs(repo, opts.Envs)
 	if err != nil {
@@ -388,7 +415,7 @@ func Compile(opts Options) (*Result, error) {
 				selected[i].Value = cue.Value{}
 			}
 			if caching && env != nil && d.Errors() == 0 && ck.env[e.Name] != "" {
-				ve := newValidEntry(repo.Dir, env, d)
+				ve := newValidEntry(repo.Dir, env, d, clean[e.Name])
 				opts.Cache.Put(validKey(ck.env[e.Name]), ve)
 				cachedValid[e.Name] = ve
 			}
@@ -505,7 +532,7 @@ func Compile(opts Options) (*Result, error) {
 			res.Cached++
 		}
 		if ve := cachedValid[valid[i].Name]; caching && ve != nil && !ve.Rendered && res.Envs[i].Key != "" {
-			nv := newValidEntry(repo.Dir, ve.Env, ve.Diags)
+			nv := newValidEntry(repo.Dir, ve.Env, ve.Diags, clean[valid[i].Name])
 			nv.Rendered, nv.Hashes, nv.Secrets, nv.Releases = true, hashes[i], r.Secrets, r.Releases
 			opts.Cache.Put(validKey(res.Envs[i].Key), nv)
 		}
@@ -515,7 +542,7 @@ func Compile(opts Options) (*Result, error) {
 		res.valid = map[string]*validEntry{}
 		for _, e := range res.Envs {
 			if ve := cachedValid[e.Env.Name]; ve != nil {
-				res.valid[e.Env.Name] = newValidEntry(repo.Dir, ve.Env, ve.Diags)
+				res.valid[e.Env.Name] = newValidEntry(repo.Dir, ve.Env, ve.Diags, clean[e.Env.Name])
 			}
 		}
 		fe := toFleet(res)

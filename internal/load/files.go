@@ -45,6 +45,10 @@ type envFiles struct {
 	// no file declares it, stands for the broken entry, so naming it on the
 	// command line reports the entry's error, not an unknown environment.
 	standIns map[string]string // name -> absolute path
+	// unparsed are the files the caller let scanEnvironments leave
+	// unread (Options.Unparsed): by absolute path, the environment each
+	// declares.
+	unparsed map[string]string
 }
 
 // scanEnvironments checks every entry of envDir before CUE's loader reads
@@ -60,9 +64,10 @@ type envFiles struct {
 // errors. Diagnostics point at line 1, column 1 of a file judged whole,
 // and at the entry's path alone when it has no lines (a directory, a
 // pipe, a device, a dangling symlink). A missing envDir holds no
-// environments.
-func scanEnvironments(envDir string, opts []parser.Option) (envFiles, diag.List, error) {
-	found := envFiles{sources: map[string][]byte{}, parsed: map[string]*ast.File{}, standIns: map[string]string{}}
+// environments. A regular file <name>.cue for which unparsed (if not nil)
+// returns true is neither read nor judged: it is in unparsed.
+func scanEnvironments(envDir string, opts []parser.Option, unparsed func(name, file string) bool) (envFiles, diag.List, error) {
+	found := envFiles{sources: map[string][]byte{}, parsed: map[string]*ast.File{}, standIns: map[string]string{}, unparsed: map[string]string{}}
 	entries, err := os.ReadDir(envDir)
 	if os.IsNotExist(err) {
 		return found, nil, nil
@@ -101,6 +106,8 @@ func scanEnvironments(envDir string, opts []parser.Option) (envFiles, diag.List,
 			d := layoutErr(diag.Pos{Filename: envDir}, "",
 				fmt.Sprintf("%s/ has an entry named %q: file names must be printable UTF-8", EnvironmentsDir, name))
 			o.reject, o.stem = &d, ""
+		case unparsed != nil && de.Type().IsRegular() && strings.HasSuffix(name, ".cue") && unparsed(strings.TrimSuffix(name, ".cue"), o.path):
+			found.unparsed[o.path] = strings.TrimSuffix(name, ".cue")
 		default:
 			o.check = true
 			todo = append(todo, i)
@@ -358,4 +365,42 @@ func (f envFiles) names(dir string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// declaredUnparsed returns the names of the unparsed files' environments
+// that a parsed file declares too (in a top-level environments struct, by
+// a literal label): those files must be read after all, so that
+// declarations reports the duplicate with both positions.
+func (f envFiles) declaredUnparsed() map[string]bool {
+	if len(f.unparsed) == 0 {
+		return nil
+	}
+	names := make(map[string]bool, len(f.unparsed))
+	for _, name := range f.unparsed {
+		names[name] = true
+	}
+	again := map[string]bool{}
+	for _, file := range f.parsed {
+		for _, decl := range file.Decls {
+			field, ok := decl.(*ast.Field)
+			if !ok {
+				continue
+			}
+			if label, _, err := ast.LabelName(field.Label); err != nil || label != EnvironmentsDir {
+				continue
+			}
+			envs, ok := field.Value.(*ast.StructLit)
+			if !ok {
+				continue
+			}
+			for _, elt := range envs.Elts {
+				if e, ok := elt.(*ast.Field); ok {
+					if name, _, err := ast.LabelName(e.Label); err == nil && names[name] {
+						again[name] = true
+					}
+				}
+			}
+		}
+	}
+	return again
 }

@@ -169,7 +169,7 @@ func FuzzEnvironmentFile(f *testing.F) {
 		if err := os.WriteFile(path, src, 0o644); err != nil {
 			t.Skip("the file system refuses this name:", err)
 		}
-		found, diags, err := scanEnvironments(envDir, parserOptions)
+		found, diags, err := scanEnvironments(envDir, parserOptions, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

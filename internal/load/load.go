@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -173,6 +174,17 @@ type Options struct {
 	// cached under a key covering the file, the schema, the profiles and
 	// katonic (internal/compile's render cache).
 	Skip func(name, file string) bool
+	// Unparsed, when not nil, is asked for each regular file
+	// environments/<name>.cue (its environment's name and its absolute
+	// path) whether the load may leave it unread: the caller vouches that
+	// the file, as it is, declares environments."<name>" and nothing else,
+	// and that a load found nothing to report in it (internal/compile
+	// records that in its render cache, under a key covering the file, the
+	// schema, the profiles and katonic). Its environment comes back without
+	// Syntax or Value, as a skipped one does; Skip is not asked. Should a
+	// file that is read declare the same environment, the file is read
+	// after all, so that the duplicate is reported as when every file is.
+	Unparsed func(name, file string) bool
 }
 
 // LoadWith is Load with options.
@@ -226,12 +238,24 @@ func LoadWith(dir string, opts Options) (*Repository, diag.List, error) {
 	if mf := insts[0].ModuleFile; mf != nil && mf.Language != nil && mf.Language.Version != "" {
 		popts = append(popts, parser.Version(mf.Language.Version))
 	}
-	files, diags, err := scanEnvironments(envDir, popts)
+	files, diags, err := scanEnvironments(envDir, popts, opts.Unparsed)
 	if err != nil {
 		return nil, nil, err
 	}
+	if again := files.declaredUnparsed(); len(again) > 0 {
+		files, diags, err = scanEnvironments(envDir, popts, func(name, file string) bool {
+			return !again[name] && opts.Unparsed(name, file)
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+	}
 	imp := newImports(insts[1])
 	decls, d := declarations(files, dir, imp)
+	for file, name := range files.unparsed {
+		decls = append(decls, Env{Name: name, File: file})
+	}
+	slices.SortFunc(decls, func(a, b Env) int { return strings.Compare(a.Name, b.Name) })
 	diags = append(diags, d...)
 	for _, x := range d {
 		// A file with a layout error stands for the environment it is

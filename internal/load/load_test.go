@@ -3,9 +3,11 @@ package load
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/katonic/katonic/internal/diag"
 	"github.com/katonic/katonic/internal/testrepo"
 )
 
@@ -33,7 +35,7 @@ func TestMaxFileSize(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, "big.cue"), []byte(src), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		found, diags, err := scanEnvironments(dir, parserOptions)
+		found, diags, err := scanEnvironments(dir, parserOptions, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -69,5 +71,52 @@ func TestStandIns(t *testing.T) {
 	}
 	if got := strings.Join(names, " "); got != "broken good nested notes" {
 		t.Errorf("environments %q, want broken good nested notes", got)
+	}
+}
+
+// TestUnparsed: a file the caller vouches for is not read (here it would
+// not even parse), and its environment comes back in name order without
+// Syntax or Value; when another file declares the same environment, the
+// file is read after all, and the load reports what a load of every file
+// reports.
+func TestUnparsed(t *testing.T) {
+	calm := strings.ReplaceAll(goodEnv, "good", "calm")
+	dir := testrepo.New(t, "../..", map[string]string{
+		"environments/good.cue": goodEnv,
+		"environments/calm.cue": "package environments\n\nenvironments: calm: {\n", // would not parse
+	})
+	asked := map[string]string{}
+	unparsed := func(name, file string) bool { asked[name] = file; return name == "calm" }
+	repo, diags, err := LoadWith(dir, Options{Unparsed: unparsed})
+	if err != nil || len(diags) != 0 {
+		t.Fatalf("LoadWith: %v, %v", diags, err)
+	}
+	if len(repo.Envs) != 2 || repo.Envs[0].Name != "calm" || repo.Envs[1].Name != "good" {
+		t.Fatalf("environments %+v, want calm and good", repo.Envs)
+	}
+	if e := repo.Envs[0]; e.Syntax != nil || e.Value.Exists() || e.File != filepath.Join(dir, "environments", "calm.cue") {
+		t.Errorf("calm: %+v; want its file, without Syntax or Value", e)
+	}
+	if !repo.Envs[1].Value.Exists() || asked["good"] != filepath.Join(dir, "environments", "good.cue") {
+		t.Errorf("good: not loaded, or not asked about (%v)", asked)
+	}
+
+	// zz.cue declares calm too: calm.cue is read, and the duplicate is
+	// reported at zz.cue with calm.cue's position, as by Load.
+	for name, src := range map[string]string{
+		"environments/calm.cue": calm,
+		"environments/zz.cue":   calm,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, want, err := Load(dir)
+	if err != nil || len(want) == 0 {
+		t.Fatalf("Load: %v, %v", want, err)
+	}
+	_, got, err := LoadWith(dir, Options{Unparsed: unparsed})
+	if err != nil || !slices.EqualFunc(got, want, func(a, b diag.Diagnostic) bool { return a == b }) {
+		t.Errorf("LoadWith with calm.cue unparsed:\n%v\nLoad:\n%v", got, want)
 	}
 }
