@@ -76,17 +76,46 @@ func (e *cachedEnv) hashes(into map[string]string) bool {
 // whole reports whether e's Sums match its Files, one SHA-256 each.
 func (e *cachedEnv) whole() bool { return len(e.Sums) == sha256.Size*len(e.Files) }
 
-// fleetEnvs is a fleetEntry read for what lastValid needs: gob skips the
-// fields it does not name.
-type fleetEnvs struct {
-	Envs     []cachedEnv
-	Scope    []string
-	Other    map[string]string
-	Manifest string
+// lastRead is the entry of the last compile of a repository with a
+// compile's options (keys.last), read on another goroutine (readLast)
+// while cacheKeys hashes the inputs.
+type lastRead struct {
+	done chan struct{}
+	key  string      // the fleet key the last compile recorded
+	fe   *fleetEntry // its entry; nil when there is none or it does not decode
+}
+
+// readLast starts reading the fleet entry that the entry pointer names
+// (keys.last) from c, and returns at once.
+func readLast(c *rendercache.Cache, pointer string) *lastRead {
+	lr := &lastRead{done: make(chan struct{})}
+	go func() {
+		defer close(lr.done)
+		var key string
+		var fe fleetEntry
+		if c.Get(pointer, &key) && c.Get(key, &fe) {
+			lr.key, lr.fe = key, &fe
+		}
+	}()
+	return lr
+}
+
+// wait waits for the read and returns its entry if it was recorded under
+// the fleet key fleet, or whatever it holds when fleet is "". A nil lr
+// holds nothing.
+func (lr *lastRead) wait(fleet string) *fleetEntry {
+	if lr == nil {
+		return nil
+	}
+	<-lr.done
+	if fleet != "" && lr.key != fleet {
+		return nil
+	}
+	return lr.fe
 }
 
 // lastCompile is what the last compile of this repository with these
-// options (keys.last) recorded: what lastValid returns.
+// options (keys.last) recorded: what lastFrom returns.
 type lastCompile struct {
 	// valid holds, by environment key, the validEntry of every
 	// environment of that compile: the environments a one-file change
@@ -101,12 +130,10 @@ type lastCompile struct {
 	hashes   map[string]map[string]string
 }
 
-// lastValid returns what the last compile of this repository with these
-// options recorded, or nil when there is none.
-func lastValid(c *rendercache.Cache, k keys) *lastCompile {
-	var lastKey string
-	var fe fleetEnvs
-	if !c.Get(k.last, &lastKey) || !c.Get(lastKey, &fe) {
+// lastFrom returns what the last compile's entry fe recorded, or nil when
+// there is none.
+func lastFrom(fe *fleetEntry) *lastCompile {
+	if fe == nil {
 		return nil
 	}
 	lc := &lastCompile{valid: make(map[string]*validEntry, len(fe.Envs)), hashes: make(map[string]map[string]string, len(fe.Envs))}
@@ -363,10 +390,18 @@ func cacheKeys(dir, out string, opts Options) (keys, bool, error) {
 		return keys{}, false, err
 	}
 	k.fleet = fleet.Key()
-	k.last = rendercache.NewHasher().AddString("last compile", tool).AddString("dir", dir).AddString("prefix", prefix).
+	k.last = lastPointer(tool, dir, out, opts)
+	return k, true, nil
+}
+
+// lastPointer returns keys.last for a compile of the repository dir into
+// out with opts, by the katonic build tool: it depends on none of the
+// inputs' contents, so the last compile's entry can be read while they
+// are hashed.
+func lastPointer(tool, dir, out string, opts Options) string {
+	return rendercache.NewHasher().AddString("last compile", tool).AddString("dir", dir).AddString("prefix", PathPrefix(dir, out)).
 		AddString("envs", strings.Join(opts.Envs, ",")).AddString("shard", opts.Shard.String()).
 		AddString("strict", fmt.Sprint(opts.Strict)).Key()
-	return k, true, nil
 }
 
 // envKey returns the key of the environment file e of environments/

@@ -249,6 +249,7 @@ func Compile(opts Options) (*Result, error) {
 	start := time.Now()
 	var ck keys
 	caching := false
+	var ahead *lastRead
 	if opts.Render && opts.Cache != nil {
 		abs, err := filepath.Abs(dir)
 		if err != nil {
@@ -261,16 +262,26 @@ func Compile(opts Options) (*Result, error) {
 		if !filepath.IsAbs(out) {
 			out = filepath.Join(abs, out)
 		}
+		// The last compile's entry is read while the inputs are hashed:
+		// when nothing changed it is this compile's, and otherwise it
+		// holds the environments that did not change (lastFrom).
+		if tool := opts.Cache.ToolID(); tool != "" {
+			ahead = readLast(opts.Cache, lastPointer(tool, abs, out, opts))
+		}
 		if ck, caching, err = cacheKeys(abs, out, opts); err == nil && caching {
-			var fe fleetEntry
-			if opts.Cache.Get(ck.fleet, &fe) {
-				if res, ok := fromFleet(abs, &fe); ok {
+			fe := ahead.wait(ck.fleet)
+			if fe == nil {
+				if e := new(fleetEntry); opts.Cache.Get(ck.fleet, e) {
+					fe = e
+				}
+			}
+			if fe != nil {
+				if res, ok := fromFleet(abs, fe); ok {
 					res.readEnv = readEnvFunc(abs, out, opts)
 					if opts.Lazy || res.ReadFiles() == nil {
 						// This is now the last compile: the one the next
 						// one describes itself as a change from.
-						var lastKey string
-						if !opts.Cache.Get(ck.last, &lastKey) || lastKey != ck.fleet {
+						if ahead == nil || ahead.key != ck.fleet {
 							opts.Cache.Put(ck.last, ck.fleet)
 						}
 						res.Timings.Load = time.Since(start)
@@ -287,7 +298,7 @@ func Compile(opts Options) (*Result, error) {
 	cachedValid := map[string]*validEntry{}
 	var last *lastCompile
 	if caching {
-		last = lastValid(opts.Cache, ck)
+		last = lastFrom(ahead.wait(""))
 	}
 	// A render builds the environments it must validate itself, after the
 	// load, on every core (buildAndValidate); the load builds them only
