@@ -100,7 +100,10 @@ func runRender(stdout, stderr io.Writer, o renderOptions, envs []string) error {
 		pre = outdir.StartPrefetch(abs, outdir.Options{StatCache: statCache(cache, abs)})
 	}
 	bar := newProgress(stderr, "rendering")
-	res, err := compile.Compile(compile.Options{Envs: envs, OutDir: o.out, Strict: o.strict, Render: true, Shard: shard, Cache: cache, Lazy: true, Progress: bar, Rendered: early.rendered})
+	res, err := compile.Compile(compile.Options{Envs: envs, OutDir: o.out, Strict: o.strict, Render: true, Shard: shard, Cache: cache, Lazy: true, Background: true, Progress: bar, Rendered: early.rendered})
+	// The cache entry of a fleet is written while out/ is checked and
+	// written.
+	defer res.Wait()
 	bar.Finish()
 	if err := report(stderr, res, err); err != nil {
 		return err
@@ -123,18 +126,20 @@ func runRender(stdout, stderr io.Writer, o renderOptions, envs []string) error {
 		out = filepath.Join(res.Dir, out)
 	}
 	shown := diag.Rel(cwd, out)
+	scope := res.Scope
 	if shard.Of > 1 {
 		// A shard also owns the files of removed environments that fall in
 		// it, so that the union of all shards removes them as a full render
-		// does.
-		res.Scope = append(res.Scope, shardRemovals(out, shard, res)...)
-		if len(res.Scope) == 0 {
+		// does. (A copy: the compile's cache entry is still being written
+		// from res.)
+		scope = append(slices.Clip(scope), shardRemovals(out, shard, res)...)
+		if len(scope) == 0 {
 			fmt.Fprintf(stderr, "shard %s has no environments\n", shard)
 			return nil
 		}
 	}
 
-	wopts := outdir.Options{Scope: res.Scope, Progress: stderr, StatCache: statCache(cache, out), Prefetch: pre}
+	wopts := outdir.Options{Scope: scope, Progress: stderr, StatCache: statCache(cache, out), Prefetch: pre}
 	// Nothing to write: out/ already holds every file's hash. Known from
 	// the hashes alone (the stat cache spares reading the files), so a
 	// fleet where nothing changed reads no rendered file at all.

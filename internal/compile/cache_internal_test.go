@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/katonic/katonic/internal/rendercache"
 )
 
 // TestFleetEntryEncodes guards the whole-compile cache entry (everything
@@ -58,4 +60,36 @@ func TestFleetEntryEncodes(t *testing.T) {
 	if !reflect.DeepEqual(back.Hashes(), res.Hashes()) || len(back.Hashes()) != len(res.Files) {
 		t.Error("file hashes differ after the cache")
 	}
+}
+
+// TestBackgroundSave: with Background, the whole compile's entry is
+// written once Wait returns, so the next compile is taken whole from the
+// cache; without waiting, a Result still has every hash.
+func TestBackgroundSave(t *testing.T) {
+	if rendercache.ToolID() == "" {
+		t.Skip("this test binary cannot be identified, so nothing is cached")
+	}
+	cache := &rendercache.Cache{Dir: t.TempDir()}
+	opts := Options{Dir: "../..", Render: true, Cache: cache, Lazy: true, Background: true}
+	first, err := Compile(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.saved == nil || first.ManifestSum != "" {
+		t.Fatalf("a compile made now: saved %v, ManifestSum %q", first.saved, first.ManifestSum)
+	}
+	first.Wait()
+	again, err := Compile(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again.Wait() // nothing to wait for
+	if again.ManifestSum == "" || again.Cached != len(again.Envs) {
+		t.Fatalf("not taken whole from the cache after Wait: ManifestSum %q, %d of %d cached", again.ManifestSum, again.Cached, len(again.Envs))
+	}
+	if !reflect.DeepEqual(again.Hashes(), first.Hashes()) {
+		t.Error("hashes differ")
+	}
+	var none *Result
+	none.Wait()
 }

@@ -68,6 +68,12 @@ type Options struct {
 	// with the environments' Secrets and Releases, which a whole compile
 	// taken from the cache leaves out too.
 	Lazy bool
+	// Background, with Cache, encodes and writes the cache entry of a
+	// whole compile made now (a fleet's is megabytes) on another
+	// goroutine, while the caller goes on with the Result; Result.Wait
+	// waits for it. A process that exits without waiting loses the entry
+	// (the next compile is not taken whole from the cache), nothing else.
+	Background bool
 	// Progress, when not nil, is told how many environments will be
 	// rendered (Start, once, before the first) and is called once per
 	// environment rendered or taken from the cache (Done), from several
@@ -180,6 +186,19 @@ type Result struct {
 	// Scope is the part of the output directory the compile is
 	// responsible for: nil for all environments, else their prefixes.
 	Scope outdir.Scope
+	// saved is closed once the whole compile's cache entry is written
+	// (Options.Background); nil when it was written before Compile
+	// returned, or not at all.
+	saved chan struct{}
+}
+
+// Wait waits until the cache entry of the compile is written, when
+// Options.Background left that to another goroutine. A nil Result has
+// nothing to wait for.
+func (r *Result) Wait() {
+	if r != nil && r.saved != nil {
+		<-r.saved
+	}
 }
 
 // Timings are the wall-clock durations of Compile's phases.
@@ -556,12 +575,24 @@ func Compile(opts Options) (*Result, error) {
 				res.valid[e.Env.Name] = newValidEntry(repo.Dir, ve.Env, ve.Diags, clean[e.Env.Name])
 			}
 		}
-		fe := toFleet(res)
-		if opts.Cache.Put(ck.fleet, fe) == nil {
-			opts.Cache.Put(ck.last, ck.fleet)
-		}
-		if fe != nil && fe.Scope == nil {
+		if res.Scope == nil {
 			res.BaseSum, res.Changed = last.changes(res)
+		}
+		save := func() {
+			if opts.Cache.Put(ck.fleet, toFleet(res)) == nil {
+				opts.Cache.Put(ck.last, ck.fleet)
+			}
+		}
+		if opts.Background {
+			// toFleet reads only what the caller does not change: the
+			// environments' keys, files and diagnostics, and the hashes.
+			res.saved = make(chan struct{})
+			go func() {
+				defer close(res.saved)
+				save()
+			}()
+		} else {
+			save()
 		}
 	}
 	return res, nil
