@@ -83,6 +83,9 @@ var errNoLockFile = errors.New("cannot create the lock file")
 // fails and a reader goes on without the lock: a directory whose lock file
 // cannot be created is, in practice, one nobody is writing.
 func (t *target) lock(opts Options, write bool) (*heldLock, error) {
+	// A read ahead may hold the lock for its check: wait for it rather
+	// than poll for the lock.
+	opts.Prefetch.settle()
 	if _, err := os.Stat(t.parent); errors.Is(err, fs.ErrNotExist) && !write {
 		return &heldLock{}, nil // nothing to read, and nobody writing yet
 	}

@@ -200,6 +200,45 @@ func readManifest(root string) (entries map[string]string, raw []byte, err error
 	return entries, raw, nil
 }
 
+// readManifestPre is readManifest that takes the manifest from pre (if
+// not nil) when pre read it ahead and its stat is still the one it had:
+// its entries, in the plain form and sorted, then need no parse; any
+// other manifest is read and parsed.
+func readManifestPre(root string, pre *Prefetch) (entries map[string]string, raw []byte, err error) {
+	_, ahead, err := readManifestAhead(root, pre)
+	if err != nil || !ahead || !pre.plain {
+		return readManifest(root)
+	}
+	raw = []byte(pre.manifest.data)
+	if entries, ok := plainEntries(pre.paths, pre.sums); ok {
+		return entries, raw, nil
+	}
+	entries, err = parseManifest(raw) // reports what is wrong
+	return entries, raw, err
+}
+
+// plainEntries returns the entries of a manifest whose lines are all
+// entries with paths in the plain form (manifestLines), as parseManifest
+// would, or false when parseManifest must judge it: the paths are not
+// strictly sorted, or one is the directory of another.
+func plainEntries(paths, sums []string) (map[string]string, bool) {
+	entries := make(map[string]string, len(paths))
+	for i, p := range paths {
+		if i > 0 && paths[i-1] >= p {
+			return nil, false
+		}
+		entries[p] = sums[i]
+	}
+	for _, p := range paths {
+		for d := range parentDirs(p) {
+			if _, ok := entries[d]; ok {
+				return nil, false
+			}
+		}
+	}
+	return entries, true
+}
+
 // readManifestRaw reads the manifest under root as readManifest does,
 // without parsing it. It returns nil for a missing manifest (or root).
 func readManifestRaw(root string) ([]byte, error) {

@@ -209,7 +209,7 @@ func PlanWith(root string, desired map[string][]byte, opts Options) ([]Change, e
 		return nil, err
 	}
 	c := openStatCache(opts, t, l.stamp)
-	pl, err := makePlan(t, desired, opts.Scope, c)
+	pl, err := makePlan(t, desired, opts.Scope, c, opts.Prefetch.wait(t.root))
 	if err != nil {
 		return nil, err
 	}
@@ -273,7 +273,7 @@ func WriteWith(root string, desired map[string][]byte, opts Options) ([]Change, 
 		return nil, err
 	}
 	c := openStatCache(opts, t, l.stamp)
-	pl, err := makePlan(t, desired, opts.Scope, c)
+	pl, err := makePlan(t, desired, opts.Scope, c, opts.Prefetch.wait(t.root))
 	if err != nil {
 		return nil, err
 	}
@@ -367,7 +367,7 @@ type plan struct {
 
 // makePlan compares desired with the output directory of t. With a stat
 // cache, generated files whose stat it holds are not read (see statCache).
-func makePlan(t *target, desired map[string][]byte, scope Scope, c *statCache) (*plan, error) {
+func makePlan(t *target, desired map[string][]byte, scope Scope, c *statCache, pre *Prefetch) (*plan, error) {
 	if err := validateDesired(desired, scope); err != nil {
 		return nil, err
 	}
@@ -397,17 +397,21 @@ func makePlan(t *target, desired map[string][]byte, scope Scope, c *statCache) (
 		return nil, fmt.Errorf("output root %s is not a directory", t.name)
 	default:
 		pl.rootExists = true
-		if pl.old, pl.oldRaw, err = readManifest(root); err != nil {
+		if pl.old, pl.oldRaw, err = readManifestPre(root, pre); err != nil {
 			return nil, err
 		}
 	}
 
 	// Stale entries: generated before, inside the scope, no longer desired.
 	stale := make(map[string]bool)
-	for _, p := range slices.Sorted(maps.Keys(pl.old)) {
-		if _, ok := desired[p]; ok || !scope.contains(p) {
-			continue
+	var inScope []string
+	for p := range pl.old {
+		if _, ok := desired[p]; !ok && scope.contains(p) {
+			inScope = append(inScope, p)
 		}
+	}
+	slices.Sort(inScope)
+	for _, p := range inScope {
 		stale[p] = true
 		pl.changes = append(pl.changes, Change{Path: p, Kind: Removed})
 		if !pl.rootExists {

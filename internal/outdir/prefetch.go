@@ -11,13 +11,14 @@ import (
 
 // Prefetch holds an output directory's manifest and a stat cache, read
 // ahead by [StartPrefetch] while the caller does other work (katonic
-// starts it before it compiles), for the [CheckSum] that follows
-// ([Options.Prefetch]). CheckSum takes what was read only if each file's
-// stat (size, mtime, ctime, device, inode) is still the one it had when
-// it was read, under CheckSum's lock; katonic replaces both files by
-// renaming new ones over them, so a render that wrote them in between is
-// always seen. Otherwise CheckSum reads them again. A Prefetch is safe for
-// concurrent use.
+// starts it before it compiles), for the [CheckSum] or [CheckDelta] that
+// follows ([Options.Prefetch]), and the check of the files the manifest
+// lists against it, made ahead too. Those calls take what was read only
+// if each file's stat (size, mtime, ctime, device, inode) is still the one
+// it had when it was read, under their lock; katonic replaces both files
+// by renaming new ones over them, so a render that wrote them in between
+// is always seen. Otherwise they read them again, and check the files
+// themselves. A Prefetch is safe for concurrent use.
 type Prefetch struct {
 	done     chan struct{}
 	root     string // the resolved output root
@@ -33,6 +34,20 @@ type Prefetch struct {
 	id    rootID // the stat cache's root, its entries, and whether it parsed
 	table statTable
 	valid bool
+
+	// checked is the check of the manifest's files made ahead, if made.
+	checked *checkedAhead
+}
+
+// checkedAhead is a check of the files an output directory's manifest
+// lists (Prefetch.paths) against their hashes in it, made under the
+// output directory's lock, while the manifest had the stat it had when it
+// was read ahead: a file that drifted is true in drift, by the manifest's
+// index. cache is the stat cache the check used and learned in, for the
+// call that takes the check to save under its own lock.
+type checkedAhead struct {
+	drift []bool
+	cache *statCache
 }
 
 // prefetched is one file read ahead, with its stat as it was read.
@@ -67,8 +82,39 @@ func StartPrefetch(root string, opts Options) *Prefetch {
 			p.id, p.table, err = parseStatCache(p.stat.data)
 			p.valid = err == nil
 		}
+		if p.plain {
+			p.checked = p.checkAhead(root)
+		}
 	}()
 	return p
+}
+
+// checkAhead checks the files the manifest read ahead lists, as CheckSum
+// would, under the output directory's lock if it is free now (a render
+// that holds it will change the manifest, and the check with it), and if
+// the manifest is still the one read. It returns nil when it did not
+// check: the call that comes later checks the files itself.
+func (p *Prefetch) checkAhead(root string) *checkedAhead {
+	t, l, err := lockForCheck(root, Options{LockTimeout: -1})
+	if err != nil || l == nil {
+		return nil
+	}
+	defer l.release()
+	if t.root != p.root {
+		return nil
+	}
+	if fi, err := os.Lstat(filepath.Join(t.root, ManifestName)); err != nil || !sameStat(fi, p.manifest.st) {
+		return nil
+	}
+	var c *statCache
+	if p.statFile != "" {
+		c = openStatCacheAhead(p.statFile, t, l.stamp, p)
+	}
+	ca := &checkedAhead{drift: make([]bool, len(p.paths)), cache: c}
+	for i, r := range checkFiles(t.root, p.paths, func(string) bool { return true }, c) {
+		ca.drift[i] = r.err != nil || r.blocker != "" || r.leaf == nil || !r.leaf.Mode().IsRegular() || r.sumErr != nil || r.sum != p.sums[i]
+	}
+	return ca
 }
 
 // maxManifest bounds the size of a manifest read ahead: a larger one is
@@ -110,6 +156,14 @@ func prefetchFile(name string, max int64) prefetched {
 func sameStat(fi os.FileInfo, st fileStat) bool {
 	got, ok := statOf(fi)
 	return ok && got == st
+}
+
+// settle waits until p's reads and check are done (nothing to wait for
+// if p is nil).
+func (p *Prefetch) settle() {
+	if p != nil {
+		<-p.done
+	}
 }
 
 // wait returns p once its reads are done, or nil if p is nil or was

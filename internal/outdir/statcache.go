@@ -131,16 +131,22 @@ func openStatCache(opts Options, t *target, lockStamp int64) *statCache {
 	if opts.StatCache == "" {
 		return nil
 	}
+	return openStatCacheAhead(opts.StatCache, t, lockStamp, opts.Prefetch.wait(t.root))
+}
+
+// openStatCacheAhead is openStatCache for the stat cache file, with what
+// pre (if not nil) read ahead for t's root.
+func openStatCacheAhead(file string, t *target, lockStamp int64, pre *Prefetch) *statCache {
 	if !filestat.Supported {
 		return nil
 	}
-	c := &statCache{file: opts.StatCache, next: map[string]statEntry{}, ref: refTime(lockStamp)}
+	c := &statCache{file: file, next: map[string]statEntry{}, ref: refTime(lockStamp)}
 	id, ok := currentRootID(t)
 	if !ok {
 		return c
 	}
 	// Read ahead (Options.Prefetch), if the file is still the one read.
-	if pre := opts.Prefetch.wait(t.root); pre != nil && pre.statFile == c.file && pre.stat.ok {
+	if pre != nil && pre.statFile == c.file && pre.stat.ok {
 		if fi, err := os.Stat(c.file); err == nil && sameStat(fi, pre.stat.st) {
 			if pre.valid && pre.id == id {
 				c.old, c.id = pre.table, id

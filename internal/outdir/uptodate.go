@@ -200,11 +200,12 @@ func checkSum(root, sum string, changed map[string]string, opts Options) (d Drif
 	// from the manifest alone: changed paths with another hash, or none.
 	look, lookSums := paths, sums
 	var drift []string
+	var skip map[int]bool
 	if len(changed) > 0 {
 		if !deltaFits(paths, changed) {
 			return Drift{}, false, nil
 		}
-		skip := map[int]bool{}
+		skip = map[int]bool{}
 		for p, h := range changed {
 			i, found := slices.BinarySearch(paths, p)
 			switch {
@@ -224,8 +225,21 @@ func checkSum(root, sum string, changed map[string]string, opts Options) (d Drif
 			}
 		}
 	}
+	listed := func(p string) bool { _, found := slices.BinarySearch(paths, p); return found }
+	if ahead && pre.checked != nil {
+		// The files were checked ahead against this very manifest: no
+		// render wrote it since (it would have renamed a new one over it).
+		defer pre.checked.cache.save(t, listed, nil, nil)
+		for i, p := range paths {
+			if pre.checked.drift[i] && !skip[i] {
+				drift = append(drift, p)
+			}
+		}
+		slices.Sort(drift)
+		return Drift{Paths: drift}, true, nil
+	}
 	c := openStatCache(opts, t, l.stamp)
-	defer c.save(t, func(p string) bool { _, found := slices.BinarySearch(paths, p); return found }, nil, nil)
+	defer c.save(t, listed, nil, nil)
 	for i, r := range checkFiles(t.root, look, func(string) bool { return true }, c) {
 		if r.err != nil || r.blocker != "" || r.leaf == nil || !r.leaf.Mode().IsRegular() || r.sumErr != nil || r.sum != lookSums[i] {
 			drift = append(drift, look[i])
