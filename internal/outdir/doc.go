@@ -70,6 +70,13 @@
 // what it read is used only if, under the lock, each file's stat is still
 // the one it had. Both files are only ever replaced by a rename, which
 // gives them a new inode, so a render that ran in between is always seen.
+// It then checks the files the manifest lists, under the lock if no one
+// holds it (it never waits for it), while the manifest is still the one
+// read; [CheckSum] and [CheckDelta] take that check when, under their own
+// lock, the manifest is still that one, so no render wrote out/ in
+// between. What they report is then out/ as it was at the check ahead, a
+// few hundred milliseconds earlier: a file edited by hand after it is
+// seen by the next render, as one edited just after any check is.
 //
 // Entries hold only for the output root they were made for: the cache
 // records its resolved path, device and inode, and any difference (the root
