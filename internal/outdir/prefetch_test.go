@@ -107,8 +107,8 @@ func sameStatFile(t *testing.T, name string, st fileStat) bool {
 }
 
 // TestCheckAhead: StartPrefetch checks the files the manifest lists, under
-// the lock, and CheckSum and CheckDelta take that check while the manifest
-// is the one read: a file edited before it is drift, a changed path is
+// the lock, and CheckSum, CheckDelta and Check take that check while the
+// manifest is the one read: a file edited before it is drift, a changed path is
 // judged from the delta. A render in between, or a lock held by another
 // process, leaves the check to the call, which then gives the same answer.
 func TestCheckAhead(t *testing.T) {
@@ -147,6 +147,16 @@ func TestCheckAhead(t *testing.T) {
 		!slices.Equal(d.Paths, []string{"clusters/f/c.yaml", "clusters/g/n.yaml", "environments/e/b.yaml"}) {
 		t.Fatalf("CheckDelta with the check ahead: %+v, %v, %v", d, ok, err)
 	}
+	// Check takes it too, for any render.
+	if d, err := Check(root, hashesOf(tree), with); err != nil || !slices.Equal(d.Paths, []string{"clusters/f/c.yaml"}) {
+		t.Fatalf("Check with the check ahead: %+v, %v", d, err)
+	}
+	other := maps.Clone(tree)
+	other["environments/e/b.yaml"], other["clusters/g/n.yaml"] = "B", "n"
+	if d, err := Check(root, hashesOf(other), with); err != nil ||
+		!slices.Equal(d.Paths, []string{"clusters/f/c.yaml", "clusters/g/n.yaml", "environments/e/b.yaml"}) {
+		t.Fatalf("Check of another render with the check ahead: %+v, %v", d, err)
+	}
 	edit("clusters/e/a.yaml", "a")
 
 	// A render after the check ahead: the manifest is another, so the
@@ -163,6 +173,9 @@ func TestCheckAhead(t *testing.T) {
 	edit("environments/e/b.yaml", "edited since")
 	if d, ok, err := CheckSum(root, ManifestSum(hashesOf(next)), with); err != nil || !ok || !slices.Equal(d.Paths, []string{"environments/e/b.yaml"}) {
 		t.Fatalf("CheckSum after a render: %+v, %v, %v", d, ok, err)
+	}
+	if d, err := Check(root, hashesOf(next), with); err != nil || !slices.Equal(d.Paths, []string{"environments/e/b.yaml"}) {
+		t.Fatalf("Check after a render: %+v, %v", d, err)
 	}
 	edit("environments/e/b.yaml", "b")
 

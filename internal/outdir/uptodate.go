@@ -47,7 +47,9 @@ func (d Drift) UpToDate() bool { return !d.Whole && len(d.Paths) == 0 }
 // directory beside it). With [Options.StatCache], files whose stat is the
 // one the cache recorded are not read (see the package documentation), and
 // the cache is saved afterwards. When the manifest is already what Write
-// would write, it is compared as bytes, not parsed.
+// would write, it is compared as bytes, not parsed. With [Options.Prefetch],
+// a manifest read ahead whose stat is still the one it had is taken from
+// it, and so is the check of its files made ahead (see [Prefetch]).
 //
 // Like [Plan], it holds the output directory's lock while it reads, so it
 // never sees a render half done; unlike Plan, it does not finish or roll
@@ -80,17 +82,33 @@ func Check(root string, want map[string]string, opts Options) (Drift, error) {
 		return whole, nil
 	}
 	defer l.release()
-	raw, err := readManifestRaw(t.root)
-	if err != nil || raw == nil {
-		return whole, err
+	pre := opts.Prefetch.wait(t.root)
+	raw, ahead, err := readManifestAhead(t.root, pre)
+	if err != nil {
+		return Drift{}, err
+	}
+	// The manifest read ahead, with the check of its files made ahead, if
+	// its entries need no parse.
+	var checked map[string]string
+	if ahead {
+		raw = []byte(pre.manifest.data)
+		if entries, ok := plainEntries(pre.paths, pre.sums); ok && pre.plain && pre.checked != nil {
+			checked = entries
+		}
+	}
+	if raw == nil {
+		return whole, nil
 	}
 	// A whole render whose manifest is already the one Write would write
 	// needs no parse: the manifest is want.
 	var old map[string]string
 	same := opts.Scope == nil && isManifestOf(raw, paths, want)
-	if same {
+	switch {
+	case same:
 		old = want
-	} else {
+	case checked != nil:
+		old = checked
+	default:
 		if old, err = parseManifest(raw); err != nil {
 			return Drift{}, err
 		}
@@ -112,6 +130,17 @@ func Check(root string, want map[string]string, opts Options) (Drift, error) {
 	}
 	if len(drift) == 0 && !same && !bytes.Equal(formatManifest(next), raw) {
 		return whole, nil
+	}
+	if checked != nil {
+		// Each file listed with the hash wanted was checked ahead against
+		// it; any other path drifted already.
+		defer pre.checked.cache.save(t, listedIn(old), opts.Scope, nil)
+		for _, p := range paths {
+			if i, found := slices.BinarySearch(pre.paths, p); found && pre.checked.drift[i] {
+				drift[p] = true
+			}
+		}
+		return Drift{Paths: slices.Sorted(maps.Keys(drift))}, nil
 	}
 	c := openStatCache(opts, t, l.stamp)
 	defer c.save(t, listedIn(old), opts.Scope, nil)
