@@ -57,7 +57,8 @@ func writeFleet(b *testing.B) (root, cache string, fleet map[string][]byte) {
 // BenchmarkUpToDate: "nothing changed" on a fleet of 1,000 environments
 // (25,000 files): UpToDate with a warm stat cache (no file read), then
 // without a cache (every file read), Plan with the desired contents
-// and a warm cache (hashing the contents is its extra cost), and CheckSum.
+// and a warm cache (hashing the contents is its extra cost), CheckSum, and
+// CheckDelta for one changed file.
 func BenchmarkUpToDate(b *testing.B) {
 	root, cache, fleet := writeFleet(b)
 	want := map[string]string{}
@@ -107,6 +108,22 @@ func BenchmarkUpToDate(b *testing.B) {
 			opts := warm
 			opts.Prefetch = StartPrefetch(root, warm)
 			if d, ok, err := CheckSum(root, sum, opts); !ok || err != nil || !d.UpToDate() {
+				b.Fatal(d, ok, err)
+			}
+		}
+	})
+	// One environment changed (a render made now, known as a change from
+	// the last one): one of its files has a new hash.
+	var one string
+	for p := range want {
+		one = max(one, p)
+	}
+	changed := map[string]string{one: hashHex([]byte("changed"))}
+	b.Run("delta-read-ahead", func(b *testing.B) {
+		for b.Loop() {
+			opts := warm
+			opts.Prefetch = StartPrefetch(root, warm)
+			if d, ok, err := CheckDelta(root, sum, changed, opts); !ok || err != nil || len(d.Paths) != 1 {
 				b.Fatal(d, ok, err)
 			}
 		}
