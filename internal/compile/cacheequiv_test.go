@@ -208,19 +208,7 @@ func checkBase(t *testing.T, what string, res *compile.Result, last map[string]s
 	if want := outdir.ManifestSum(last); res.BaseSum != want {
 		t.Fatalf("%s: BaseSum %q, want the last render's %q", what, res.BaseSum, want)
 	}
-	now := res.Hashes()
-	changed := map[string]string{}
-	for p, h := range now {
-		if last[p] != h {
-			changed[p] = h
-		}
-	}
-	for p := range last {
-		if _, ok := now[p]; !ok {
-			changed[p] = ""
-		}
-	}
-	if !reflect.DeepEqual(res.Changed, changed) {
+	if changed := outdir.Changes(last, res.Hashes()); !reflect.DeepEqual(res.Changed, changed) {
 		t.Fatalf("%s: Changed %v, want %v", what, res.Changed, changed)
 	}
 }

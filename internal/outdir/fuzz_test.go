@@ -289,7 +289,7 @@ func FuzzCheckDelta(f *testing.F) {
 			wantHashes[p] = hashHex(b)
 		}
 		ref, refErr := Check(root, wantHashes, Options{})
-		d, ok, err := CheckDelta(root, ManifestSum(baseHashes), delta(baseHashes, wantHashes), cached)
+		d, ok, err := CheckDelta(root, ManifestSum(baseHashes), Changes(baseHashes, wantHashes), cached)
 		if err != nil {
 			t.Fatalf("CheckDelta: %v (Check: %+v, %v)", err, ref, refErr)
 		}

@@ -23,24 +23,6 @@ func hashesOf(tree map[string]string) map[string]string {
 	return out
 }
 
-// delta returns what CheckDelta takes for the render want made from the
-// render base: each path whose hash differs, with want's hash, or "" where
-// want has no such path.
-func delta(base, want map[string]string) map[string]string {
-	changed := map[string]string{}
-	for p, h := range want {
-		if base[p] != h {
-			changed[p] = h
-		}
-	}
-	for p := range base {
-		if _, ok := want[p]; !ok {
-			changed[p] = ""
-		}
-	}
-	return changed
-}
-
 // countReads installs a testHook that counts the generated files read for
 // their hash, and returns the counter.
 func countReads(t *testing.T) *atomic.Int64 {
@@ -551,7 +533,7 @@ func TestCheck(t *testing.T) {
 				// CheckDelta answers from the tree written, the base,
 				// as Check does, unless its manifest was edited.
 				deltaOK := tt.name != "manifest not canonical"
-				d, ok, err = CheckDelta(root, ManifestSum(hashesOf(tree)), delta(hashesOf(tree), hashesOf(tt.want)), Options{StatCache: cache})
+				d, ok, err = CheckDelta(root, ManifestSum(hashesOf(tree)), Changes(hashesOf(tree), hashesOf(tt.want)), Options{StatCache: cache})
 				if err != nil || ok != deltaOK || ok && (d.Whole != tt.whole || !slices.Equal(d.Paths, tt.paths)) || !ok && !reflect.DeepEqual(d, Drift{}) {
 					t.Fatalf("CheckDelta (stat cache %q): %+v, %v, %v; want ok %v, whole %v, paths %q", cache, d, ok, err, deltaOK, tt.whole, tt.paths)
 				}

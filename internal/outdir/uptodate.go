@@ -187,6 +187,24 @@ func CheckDelta(root, base string, changed map[string]string, opts Options) (d D
 	return checkSum(root, base, changed, opts)
 }
 
+// Changes returns what [CheckDelta] takes for the render want made from
+// the render base, both as slash path -> hash: each path whose hash
+// differs, with its hash in want, or "" where want has no such path.
+func Changes(base, want map[string]string) map[string]string {
+	changed := map[string]string{}
+	for p, h := range want {
+		if base[p] != h {
+			changed[p] = h
+		}
+	}
+	for p := range base {
+		if _, ok := want[p]; !ok {
+			changed[p] = ""
+		}
+	}
+	return changed
+}
+
 // checkSum is CheckSum and CheckDelta: the render wanted is the one whose
 // ManifestSum is sum, with changed applied (nil for CheckSum). CheckDelta
 // checked changed's paths and hashes.
