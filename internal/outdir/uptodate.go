@@ -243,33 +243,22 @@ func checkSum(root, sum string, changed map[string]string, opts Options) (d Drif
 			return Drift{}, false, nil
 		}
 	}
-	// The manifest's paths whose file is looked at, and the drift known
-	// from the manifest alone: changed paths with another hash, or none.
-	look, lookSums := paths, sums
+	// The drift known from the manifest alone: changed paths with
+	// another hash (skip: those the manifest lists, whose files are not
+	// looked at), or none.
 	var drift []string
-	var skip map[int]bool
-	if len(changed) > 0 {
-		if !deltaFits(paths, changed) {
-			return Drift{}, false, nil
-		}
-		skip = map[int]bool{}
-		for p, h := range changed {
-			i, found := slices.BinarySearch(paths, p)
-			switch {
-			case !found && h != "": // added
-				drift = append(drift, p)
-			case found && h != sums[i]: // changed or removed
-				drift = append(drift, p)
-				skip[i] = true
-			}
-		}
-		if len(skip) > 0 {
-			look, lookSums = make([]string, 0, len(paths)-len(skip)), make([]string, 0, len(paths)-len(skip))
-			for i, p := range paths {
-				if !skip[i] {
-					look, lookSums = append(look, p), append(lookSums, sums[i])
-				}
-			}
+	skip := map[int]bool{}
+	if len(changed) > 0 && !deltaFits(paths, changed) {
+		return Drift{}, false, nil
+	}
+	for p, h := range changed {
+		i, found := slices.BinarySearch(paths, p)
+		switch {
+		case !found && h != "": // added
+			drift = append(drift, p)
+		case found && h != sums[i]: // changed or removed
+			drift = append(drift, p)
+			skip[i] = true
 		}
 	}
 	listed := func(p string) bool { _, found := slices.BinarySearch(paths, p); return found }
@@ -284,6 +273,15 @@ func checkSum(root, sum string, changed map[string]string, opts Options) (d Drif
 		}
 		slices.Sort(drift)
 		return Drift{Paths: drift}, true, nil
+	}
+	look, lookSums := paths, sums
+	if len(skip) > 0 {
+		look, lookSums = make([]string, 0, len(paths)-len(skip)), make([]string, 0, len(paths)-len(skip))
+		for i, p := range paths {
+			if !skip[i] {
+				look, lookSums = append(look, p), append(lookSums, sums[i])
+			}
+		}
 	}
 	c := openStatCache(opts, t, l.stamp)
 	defer c.save(t, listed, nil, nil)
