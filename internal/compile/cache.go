@@ -2,7 +2,9 @@ package compile
 
 import (
 	"crypto/sha256"
+	"encoding/gob"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -40,6 +42,61 @@ type fleetEntry struct {
 	// Manifest is the outdir.ManifestSum of the render's hashes, for a
 	// render without Scope (Result.ManifestSum).
 	Manifest string
+}
+
+// fleetHead is what a fleet entry's file holds first: the fleetEntry but
+// its environments, and how many follow, each a gob value of its own
+// (putFleet), so that neither the encoder nor the decoder holds the
+// megabytes of a fleet in one message.
+type fleetHead struct {
+	Diags    diag.List
+	Scope    []string
+	Other    map[string]string
+	Manifest string
+	Envs     int
+}
+
+// putFleet stores fe under key as a fleetHead and then its environments.
+func putFleet(c *rendercache.Cache, key string, fe *fleetEntry) error {
+	if fe == nil {
+		return errors.New("no fleet entry") // not a render's hashes: nothing to cache
+	}
+	return c.PutStream(key, func(enc *gob.Encoder) error {
+		if err := enc.Encode(fleetHead{Diags: fe.Diags, Scope: fe.Scope, Other: fe.Other, Manifest: fe.Manifest, Envs: len(fe.Envs)}); err != nil {
+			return err
+		}
+		for i := range fe.Envs {
+			if err := enc.Encode(&fe.Envs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// getFleet reads the fleet entry putFleet stored under key, or nil.
+func getFleet(c *rendercache.Cache, key string) *fleetEntry {
+	var fe fleetEntry
+	ok := c.GetStream(key, func(dec *gob.Decoder) error {
+		var h fleetHead
+		if err := dec.Decode(&h); err != nil {
+			return err
+		}
+		if h.Envs < 0 || h.Envs > 1<<20 {
+			return errors.New("not a fleet entry")
+		}
+		fe = fleetEntry{Diags: h.Diags, Scope: h.Scope, Other: h.Other, Manifest: h.Manifest, Envs: make([]cachedEnv, h.Envs)}
+		for i := range fe.Envs {
+			if err := dec.Decode(&fe.Envs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if !ok {
+		return nil
+	}
+	return &fe
 }
 
 // cachedEnv is an EnvResult without its Source (CUE values, which gob
@@ -92,9 +149,10 @@ func readLast(c *rendercache.Cache, pointer string) *lastRead {
 	go func() {
 		defer close(lr.done)
 		var key string
-		var fe fleetEntry
-		if c.Get(pointer, &key) && c.Get(key, &fe) {
-			lr.key, lr.fe = key, &fe
+		if c.Get(pointer, &key) {
+			if fe := getFleet(c, key); fe != nil {
+				lr.key, lr.fe = key, fe
+			}
 		}
 	}()
 	return lr

@@ -1,8 +1,6 @@
 package compile
 
 import (
-	"bytes"
-	"encoding/gob"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -20,14 +18,15 @@ func TestFleetEntryEncodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(toFleet(res)); err != nil {
+	cache := &rendercache.Cache{Dir: t.TempDir()}
+	if err := putFleet(cache, Hash([]byte("k")), toFleet(res)); err != nil {
 		t.Fatalf("the fleet entry does not encode: %v", err)
 	}
-	var fe fleetEntry
-	if err := gob.NewDecoder(&buf).Decode(&fe); err != nil {
-		t.Fatal(err)
+	got := getFleet(cache, Hash([]byte("k")))
+	if got == nil {
+		t.Fatal("the fleet entry does not decode")
 	}
+	fe := *got
 	back, ok := fromFleet(res.Dir, &fe)
 	if !ok {
 		t.Fatal("fromFleet refused the entry toFleet made")

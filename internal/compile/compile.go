@@ -290,9 +290,7 @@ func Compile(opts Options) (*Result, error) {
 		if ck, caching, err = cacheKeys(abs, out, opts); err == nil && caching {
 			fe := ahead.wait(ck.fleet)
 			if fe == nil {
-				if e := new(fleetEntry); opts.Cache.Get(ck.fleet, e) {
-					fe = e
-				}
+				fe = getFleet(opts.Cache, ck.fleet)
 			}
 			if fe != nil {
 				if res, ok := fromFleet(abs, fe); ok {
@@ -579,7 +577,7 @@ func Compile(opts Options) (*Result, error) {
 			res.BaseSum, res.Changed = last.changes(res)
 		}
 		save := func() {
-			if opts.Cache.Put(ck.fleet, toFleet(res)) == nil {
+			if putFleet(opts.Cache, ck.fleet, toFleet(res)) == nil {
 				opts.Cache.Put(ck.last, ck.fleet)
 			}
 		}

@@ -13,22 +13,23 @@
 package rendercache
 
 import (
-	"strings"
-	"time"
-
+	"bufio"
 	"crypto/sha256"
 	"encoding/gob"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/katonic/katonic/internal/filestat"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"sort"
+	"strings"
 	"sync"
+	"time"
+
+	"github.com/katonic/katonic/internal/filestat"
 )
 
 // DirEnv is the environment variable that sets the cache directory.
@@ -59,22 +60,38 @@ type Cache struct {
 // Get decodes the entry for key into v and reports whether there was one.
 // A missing, unreadable or undecodable entry is a miss (false).
 func (c *Cache) Get(key string, v any) bool {
+	return c.GetStream(key, func(d *gob.Decoder) error { return d.Decode(v) })
+}
+
+// GetStream is Get for an entry PutStream wrote: decode reads its values
+// in the order they were written. An error from decode, or a missing or
+// unreadable entry, is a miss (false).
+func (c *Cache) GetStream(key string, decode func(*gob.Decoder) error) bool {
 	if c == nil || c.Dir == "" {
 		return false
 	}
-	// Decoded from the file as it is read: gob reads an entry into a
-	// buffer of its own, and a fleet's entries are megabytes.
+	// Decoded from the file as it is read: a fleet's entries are
+	// megabytes.
 	f, err := os.Open(c.path(key))
 	if err != nil {
 		return false
 	}
 	defer f.Close()
-	return gob.NewDecoder(f).Decode(v) == nil
+	return decode(gob.NewDecoder(bufio.NewReaderSize(f, 64<<10))) == nil
 }
 
 // Put stores v (gob-encodable) under key, atomically: readers see the old
 // entry or the new one, never a part.
 func (c *Cache) Put(key string, v any) error {
+	return c.PutStream(key, func(e *gob.Encoder) error { return e.Encode(v) })
+}
+
+// PutStream is Put for an entry made of the values encode writes, in
+// order (GetStream reads them back). gob encodes each value as one
+// message in a buffer of that message's size, reused from one value to
+// the next: an entry of megabytes written as many values (a fleet's
+// environments) never grows a buffer of its whole size.
+func (c *Cache) PutStream(key string, encode func(*gob.Encoder) error) error {
 	if c == nil || c.Dir == "" {
 		return nil
 	}
@@ -86,9 +103,11 @@ func (c *Cache) Put(key string, v any) error {
 	if err != nil {
 		return fmt.Errorf("render cache: %w", err)
 	}
-	// Encoded into the file, not into a buffer first: a fleet's entries
-	// are megabytes.
-	err = gob.NewEncoder(f).Encode(v)
+	w := bufio.NewWriterSize(f, 64<<10)
+	err = encode(gob.NewEncoder(w))
+	if err == nil {
+		err = w.Flush()
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -1,6 +1,9 @@
 package rendercache
 
 import (
+	"encoding/gob"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,6 +41,60 @@ func TestPutGet(t *testing.T) {
 	var none *Cache
 	if none.Get(key, &got) || none.Put(key, &want) != nil || (&Cache{}).Get(key, &got) {
 		t.Error("a disabled cache hit or failed")
+	}
+}
+
+// TestPutGetStream: the values PutStream's function writes come back in
+// order; an entry cut short, or a decode function that fails, is a miss;
+// a failed encode leaves no entry and no temporary file.
+func TestPutGetStream(t *testing.T) {
+	dir := t.TempDir()
+	c := &Cache{Dir: dir}
+	key := NewHasher().AddString("stream", "1").Key()
+	if err := c.PutStream(key, func(e *gob.Encoder) error {
+		for i := range 3 {
+			if err := e.Encode(strings.Repeat("x", i+1)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	read := func(d *gob.Decoder) error {
+		got = nil
+		for range 3 {
+			var s string
+			if err := d.Decode(&s); err != nil {
+				return err
+			}
+			got = append(got, s)
+		}
+		return nil
+	}
+	if !c.GetStream(key, read) || strings.Join(got, " ") != "x xx xxx" {
+		t.Fatalf("read back %q", got)
+	}
+	raw, err := os.ReadFile(c.path(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(c.path(key), raw[:len(raw)-2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if c.GetStream(key, read) {
+		t.Error("an entry cut short was a hit")
+	}
+	other := NewHasher().AddString("stream", "2").Key()
+	if err := c.PutStream(other, func(*gob.Encoder) error { return errors.New("no") }); err == nil {
+		t.Error("a failed encode was stored")
+	}
+	if _, err := os.Stat(c.path(other)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a failed encode left an entry: %v", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "*", ".tmp-*")); len(left) > 0 {
+		t.Errorf("temporary files left: %q", left)
 	}
 }
 
