@@ -108,6 +108,22 @@ func (t *statTable) find(p string) (int, bool) {
 	return i, i < t.rows() && t.pathAt(i) == p
 }
 
+// findNext is find for a caller that looks up paths in sorted order:
+// *next is the row after the one its last lookup found (0 to start), and
+// is looked at first, as the path looked up next is most often that
+// row's; it is advanced past the row found.
+func (t *statTable) findNext(p string, next *int) (int, bool) {
+	if i := *next; i < t.rows() && t.pathAt(i) == p {
+		*next = i + 1
+		return i, true
+	}
+	i, ok := t.find(p)
+	if ok {
+		*next = i + 1
+	}
+	return i, ok
+}
+
 // entryAt returns row i's entry. Its numbers were checked when the table
 // was read.
 func (t *statTable) entryAt(i int) statEntry {
@@ -287,12 +303,12 @@ func appendStatHeader(b []byte, id rootID) []byte {
 
 // lookup returns the SHA-256 of generated file p from the cache, if its
 // entry's stat equals fi (from Lstat) in every field. Such an entry is
-// kept for the next save.
-func (c *statCache) lookup(p string, fi fs.FileInfo) (string, bool) {
+// kept for the next save. next is statTable.findNext's.
+func (c *statCache) lookup(p string, fi fs.FileInfo, next *int) (string, bool) {
 	if c == nil {
 		return "", false
 	}
-	i, ok := c.old.find(p)
+	i, ok := c.old.findNext(p, next)
 	if !ok {
 		return "", false
 	}
@@ -421,9 +437,9 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b 
 // hashFile returns the SHA-256 (lowercase hex) of the generated file p under
 // root, which Lstat described as leaf (a regular file), and learns it into
 // c. With the cache it is a lookup when the stat is unchanged; otherwise the
-// file is read.
-func (c *statCache) hashFile(root, p string, leaf fs.FileInfo) (string, error) {
-	if sum, ok := c.lookup(p, leaf); ok {
+// file is read. next is lookup's.
+func (c *statCache) hashFile(root, p string, leaf fs.FileInfo, next *int) (string, error) {
+	if sum, ok := c.lookup(p, leaf, next); ok {
 		return sum, nil
 	}
 	if err := hook("read", p); err != nil {
@@ -472,11 +488,12 @@ func checkFiles(root string, paths []string, hash func(string) bool, c *statCach
 	const run = 512
 	parallel((len(paths)+run-1)/run, func(k int) {
 		dirs := map[string]fs.FileInfo{}
+		next := 0 // the stat cache row after the last found: paths come sorted
 		for i := k * run; i < min(len(paths), (k+1)*run); i++ {
 			p, r := paths[i], &out[i]
 			r.leaf, r.blocker, r.err = inspectCached(root, p, dirs)
 			if r.err == nil && r.blocker == "" && r.leaf != nil && r.leaf.Mode().IsRegular() && hash(p) {
-				r.sum, r.sumErr = c.hashFile(root, p, r.leaf)
+				r.sum, r.sumErr = c.hashFile(root, p, r.leaf, &next)
 			}
 		}
 	})

@@ -432,6 +432,14 @@ func TestStatCacheFormat(t *testing.T) {
 			t.Errorf("find(%q) = %d, true", p, i)
 		}
 	}
+	// findNext agrees with find, whatever the order of the lookups.
+	next := 0
+	for _, p := range []string{"clusters/e/a b.yaml", "z", "a", "z", "clusters/e/a b.yaml", "zz", "z"} {
+		i, ok := got.find(p)
+		if j, found := got.findNext(p, &next); j != i && ok || found != ok {
+			t.Errorf("findNext(%q) = %d, %v; find %d, %v", p, j, found, i, ok)
+		}
+	}
 	lines := strings.SplitAfter(string(raw), "\n")
 	for i := range len(raw) - 1 {
 		if _, _, err := parseStatCache(string(raw[:i])); err == nil && i > len(lines[0])+len(lines[1]) {
