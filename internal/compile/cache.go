@@ -14,9 +14,11 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/katonic/katonic/internal/config"
 	"github.com/katonic/katonic/internal/diag"
+	"github.com/katonic/katonic/internal/filestat"
 	"github.com/katonic/katonic/internal/load"
 	"github.com/katonic/katonic/internal/outdir"
 	"github.com/katonic/katonic/internal/render"
@@ -415,17 +417,23 @@ func cacheKeys(dir, out string, opts Options) (keys, bool, error) {
 		}
 		files = append(files, e)
 	}
-	// Each environment's key reads its file and its secrets: on every core,
-	// since a fleet's files are a thousand reads.
+	// Each environment's key hashes its file (read only when its stat is
+	// not the one recorded with its hash) and its secrets: on every core,
+	// since a fleet's files are a thousand.
+	sumsKey := rendercache.NewHasher().AddString("environment file sums", dir).Key()
+	var known fileSums
+	opts.Cache.Get(sumsKey, &known)
+	ref := time.Now().Add(-2 * time.Second).UnixNano()
 	envKeys := make([]string, len(files))
 	errs := make([]error, len(files))
 	uncached := make([]bool, len(files))
+	sums := make([]fileSum, len(files))
 	var wg sync.WaitGroup
 	next := make(chan int)
 	for range min(runtime.GOMAXPROCS(0), max(len(files), 1)) {
 		wg.Go(func() {
 			for i := range next {
-				envKeys[i], uncached[i], errs[i] = envKey(dir, out, g, files[i], hasSecrets)
+				envKeys[i], sums[i], uncached[i], errs[i] = envKey(dir, out, g, files[i], hasSecrets, known, ref)
 			}
 		})
 	}
@@ -443,6 +451,16 @@ func cacheKeys(dir, out string, opts Options) (keys, bool, error) {
 		}
 		k.env[strings.TrimSuffix(e.Name(), ".cue")] = envKeys[i]
 		fleet.AddString("env", envKeys[i])
+	}
+	// The sums of the files as they are now, those settled (see fileSum).
+	now := make(fileSums, len(files))
+	for i, e := range files {
+		if sums[i].Stat != (filestat.Stat{}) && sums[i].Stat.Settled(ref) {
+			now[e.Name()] = sums[i]
+		}
+	}
+	if !maps.Equal(now, known) {
+		opts.Cache.Put(sumsKey, now)
 	}
 	if err := fleet.AddTree(dir, secrets.Dir); err != nil {
 		return keys{}, false, err
@@ -462,28 +480,41 @@ func lastPointer(tool, dir, out string, opts Options) string {
 		AddString("strict", fmt.Sprint(opts.Strict)).Key()
 }
 
+// fileSums records the SHA-256 of the environment files of a repository
+// under their stat, by file name, in the render cache: a file whose stat
+// is the one recorded is not read to compute its key, as git's index
+// spares the files whose stat did not change (internal/filestat). Only a
+// settled stat is recorded: its file's ctime and mtime are two seconds
+// older than the compile that read it, so any later change gives the
+// file another stat.
+type fileSums map[string]fileSum
+
+// fileSum is one file's stat and the SHA-256 of its content.
+type fileSum struct {
+	Stat filestat.Stat
+	Sum  [sha256.Size]byte
+}
+
 // envKey returns the key of the environment file e of environments/
 // under dir, given g, the key of every input environments share (see
 // keys): its file, its secrets (secrets/<env>/, when hasSecrets lists it)
 // and whether flux bootstrap wrote clusters/<env>/flux-system/ under out.
-// uncached is true for a file too large to load (load reports it).
-func envKey(dir, out, g string, e fs.DirEntry, hasSecrets map[string]bool) (key string, uncached bool, err error) {
-	// Opened, then sized: one lstat fewer per environment than Info.
-	f, err := os.Open(filepath.Join(dir, load.EnvironmentsDir, e.Name()))
-	if err != nil {
-		return "", true, nil // load reports it
+// The file's hash is taken from known when its stat is the one recorded
+// there; otherwise the file is read, and its stat and hash are returned
+// for the next compile to record (a zero Stat when the platform has none,
+// or the file changed while it was read). uncached is true for a file too
+// large to load (load reports it).
+func envKey(dir, out, g string, e fs.DirEntry, hasSecrets map[string]bool, known fileSums, ref int64) (key string, sum fileSum, uncached bool, err error) {
+	path := filepath.Join(dir, load.EnvironmentsDir, e.Name())
+	if fi, err := os.Lstat(path); err == nil {
+		if st, ok := filestat.Of(fi); ok && known[e.Name()].Stat == st {
+			sum = known[e.Name()]
+		}
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil || fi.Size() > load.MaxFileSize {
-		return "", true, nil
-	}
-	b := make([]byte, fi.Size())
-	if _, err := io.ReadFull(f, b); err != nil {
-		return "", false, err
-	}
-	if n, _ := f.Read(make([]byte, 1)); n > 0 {
-		return "", true, nil // growing while read: load reads it again
+	if sum.Stat == (filestat.Stat{}) {
+		if sum, uncached, err = readSum(path); uncached || err != nil {
+			return "", fileSum{}, uncached, err
+		}
 	}
 	name := strings.TrimSuffix(e.Name(), ".cue")
 	_, statErr := os.Stat(filepath.Join(out, "clusters", name, "flux-system", "kustomization.yaml"))
@@ -492,11 +523,44 @@ func envKey(dir, out, g string, e fs.DirEntry, hasSecrets map[string]bool) (key 
 	eh := rendercache.NewHasher()
 	if hasSecrets[name] && filepath.IsLocal(name) && filepath.Base(name) == name {
 		if err := eh.AddTree(dir, filepath.Join(secrets.Dir, name)); err != nil {
-			return "", false, err
+			return "", fileSum{}, false, err
 		}
 	}
-	return rendercache.NewHasher().AddString("global", g).AddString("file", e.Name()).Add("data", b).AddString("secrets", eh.Key()).
-		AddString("bootstrapped", fmt.Sprint(statErr == nil)).Key(), false, nil
+	return rendercache.NewHasher().AddString("global", g).AddString("file", e.Name()).Add("sha256", sum.Sum[:]).AddString("secrets", eh.Key()).
+		AddString("bootstrapped", fmt.Sprint(statErr == nil)).Key(), sum, false, nil
+}
+
+// readSum reads the environment file at path and returns its SHA-256 with
+// the stat it had while it was read (a zero Stat when the platform gives
+// none, or the file changed meanwhile). uncached is true for a file that
+// cannot be opened or is larger than load.MaxFileSize: load reports it.
+func readSum(path string) (sum fileSum, uncached bool, err error) {
+	// Opened, then sized: one lstat fewer than Stat then Open.
+	f, err := os.Open(path)
+	if err != nil {
+		return fileSum{}, true, nil
+	}
+	defer f.Close()
+	before, err := f.Stat()
+	if err != nil || before.Size() > load.MaxFileSize {
+		return fileSum{}, true, nil
+	}
+	b := make([]byte, before.Size())
+	if _, err := io.ReadFull(f, b); err != nil {
+		return fileSum{}, false, err
+	}
+	if n, _ := f.Read(make([]byte, 1)); n > 0 {
+		return fileSum{}, true, nil // growing while read: load reads it again
+	}
+	sum.Sum = sha256.Sum256(b)
+	if st, ok := filestat.Of(before); ok {
+		if after, err := f.Stat(); err == nil {
+			if st2, ok := filestat.Of(after); ok && st2 == st {
+				sum.Stat = st
+			}
+		}
+	}
+	return sum, false, nil
 }
 
 // fromFleet rebuilds a Result from a cached fleet entry, without the

@@ -1,11 +1,16 @@
 package compile
 
 import (
+	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/katonic/katonic/internal/filestat"
 	"github.com/katonic/katonic/internal/rendercache"
+	"github.com/katonic/katonic/internal/testrepo"
 )
 
 // TestFleetEntryEncodes guards the whole-compile cache entry (everything
@@ -91,4 +96,85 @@ func TestBackgroundSave(t *testing.T) {
 	}
 	var none *Result
 	none.Wait()
+}
+
+// TestFileSums: an environment file is hashed for its key from the stat
+// recorded with its hash once that stat is settled, without being read;
+// an edit that keeps the file's size and mtime still gives it a new key
+// (its ctime changed), so the render matches one without the cache.
+func TestFileSums(t *testing.T) {
+	if rendercache.ToolID() == "" || !filestat.Supported {
+		t.Skip("this test binary cannot be identified, or this platform has no ctime: nothing is cached")
+	}
+	good := `package environments
+
+environments: good: {
+	profile:           "cloud"
+	platformVersion:   "4.5"
+	kubernetesVersion: "1.27"
+	domain:            "aaaa.example"
+	nodePools: {
+		platform: {minNodes: 2, maxNodes: 2, cpu: 4, memoryGiB: 16}
+		compute: {minNodes: 1, maxNodes: 2, cpu: 8, memoryGiB: 32}
+		deployment: {minNodes: 1, maxNodes: 2, cpu: 8, memoryGiB: 32}
+	}
+}
+`
+	dir := testrepo.New(t, "../..", map[string]string{"environments/good.cue": good})
+	cache := &rendercache.Cache{Dir: t.TempDir()}
+	opts := Options{Dir: dir, Render: true, Cache: cache}
+	if _, err := Compile(opts); err != nil {
+		t.Fatal(err)
+	}
+	sumsKey := rendercache.NewHasher().AddString("environment file sums", dir).Key()
+	var known fileSums
+	if cache.Get(sumsKey, &known) && len(known) > 0 {
+		t.Fatalf("a file written just now was recorded: %v", known)
+	}
+	time.Sleep(2100 * time.Millisecond) // settled
+	if _, err := Compile(opts); err != nil {
+		t.Fatal(err)
+	}
+	if !cache.Get(sumsKey, &known) || len(known) != 1 {
+		t.Fatalf("the settled file was not recorded: %v", known)
+	}
+	// Taken from the record: a record that lies is believed.
+	name := filepath.Join(dir, "environments", "good.cue")
+	fi, err := os.Stat(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lie := known["good.cue"]
+	lie.Sum[0]++
+	if err := cache.Put(sumsKey, fileSums{"good.cue": lie}); err != nil {
+		t.Fatal(err)
+	}
+	ck, ok, err := cacheKeys(dir, filepath.Join(dir, "out"), opts)
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	cache.Put(sumsKey, known)
+	if truth, _, _ := cacheKeys(dir, filepath.Join(dir, "out"), opts); truth.env["good"] == ck.env["good"] {
+		t.Error("the file was read although its stat was recorded")
+	}
+
+	// Same size, same mtime, other content: a new key all the same.
+	edited := strings.Replace(good, "aaaa.example", "bbbb.example", 1)
+	if err := os.WriteFile(name, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(name, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	warm, err := Compile(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := Compile(Options{Dir: dir, Render: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(warm.Hashes(), fresh.Hashes()) {
+		t.Error("an edit keeping size and mtime was not seen")
+	}
 }
