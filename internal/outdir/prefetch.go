@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // Prefetch holds an output directory's manifest and a stat cache, read
@@ -70,18 +71,23 @@ func StartPrefetch(root string, opts Options) *Prefetch {
 			return
 		}
 		p.root = t.root
+		// The stat cache is read and parsed beside the manifest: the check
+		// ahead needs both.
+		var stat sync.WaitGroup
+		if p.statFile != "" {
+			stat.Go(func() {
+				if p.stat = prefetchFile(p.statFile, maxStatCache); p.stat.ok {
+					var err error
+					p.id, p.table, err = parseStatCache(p.stat.data)
+					p.valid = err == nil
+				}
+			})
+		}
 		if p.manifest = prefetchFile(filepath.Join(t.root, ManifestName), maxManifest); p.manifest.ok {
 			p.sum = hashString(p.manifest.data)
 			p.paths, p.sums, p.plain = manifestLines(p.manifest.data)
 		}
-		if p.statFile == "" {
-			return
-		}
-		if p.stat = prefetchFile(p.statFile, maxStatCache); p.stat.ok {
-			var err error
-			p.id, p.table, err = parseStatCache(p.stat.data)
-			p.valid = err == nil
-		}
+		stat.Wait()
 		if p.plain {
 			p.checked = p.checkAhead(root)
 		}
