@@ -320,12 +320,13 @@ func cleanFiles(repo *load.Repository, diags diag.List) map[string]bool {
 	for _, e := range repo.Envs {
 		perFile[e.File]++
 	}
+	reported := map[string]bool{}
 	for _, d := range diags {
-		perFile[d.Pos.Filename] += 2 // never 1
+		reported[d.Pos.Filename] = true
 	}
 	clean := map[string]bool{}
 	for _, e := range repo.Envs {
-		clean[e.Name] = filepath.Base(e.File) == e.Name+".cue" && perFile[e.File] == 1
+		clean[e.Name] = filepath.Base(e.File) == e.Name+".cue" && perFile[e.File] == 1 && !reported[e.File]
 	}
 	return clean
 }

@@ -106,21 +106,7 @@ func TestFileSums(t *testing.T) {
 	if rendercache.ToolID() == "" || !filestat.Supported {
 		t.Skip("this test binary cannot be identified, or this platform has no ctime: nothing is cached")
 	}
-	good := `package environments
-
-environments: good: {
-	profile:           "cloud"
-	platformVersion:   "4.5"
-	kubernetesVersion: "1.27"
-	domain:            "aaaa.example"
-	nodePools: {
-		platform: {minNodes: 2, maxNodes: 2, cpu: 4, memoryGiB: 16}
-		compute: {minNodes: 1, maxNodes: 2, cpu: 8, memoryGiB: 32}
-		deployment: {minNodes: 1, maxNodes: 2, cpu: 8, memoryGiB: 32}
-	}
-}
-`
-	dir := testrepo.New(t, "../..", map[string]string{"environments/good.cue": good})
+	dir := testrepo.New(t, "../..", testrepo.Fleet(1))
 	cache := &rendercache.Cache{Dir: t.TempDir()}
 	opts := Options{Dir: dir, Render: true, Cache: cache}
 	if _, err := Compile(opts); err != nil {
@@ -139,14 +125,14 @@ environments: good: {
 		t.Fatalf("the settled file was not recorded: %v", known)
 	}
 	// Taken from the record: a record that lies is believed.
-	name := filepath.Join(dir, "environments", "good.cue")
+	name := filepath.Join(dir, "environments", "fleet-0000.cue")
 	fi, err := os.Stat(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lie := known["good.cue"]
+	lie := known["fleet-0000.cue"]
 	lie.Sum[0]++
-	if err := cache.Put(sumsKey, fileSums{"good.cue": lie}); err != nil {
+	if err := cache.Put(sumsKey, fileSums{"fleet-0000.cue": lie}); err != nil {
 		t.Fatal(err)
 	}
 	ck, ok, err := cacheKeys(dir, filepath.Join(dir, "out"), opts)
@@ -154,12 +140,16 @@ environments: good: {
 		t.Fatal(ok, err)
 	}
 	cache.Put(sumsKey, known)
-	if truth, _, _ := cacheKeys(dir, filepath.Join(dir, "out"), opts); truth.env["good"] == ck.env["good"] {
+	if truth, _, _ := cacheKeys(dir, filepath.Join(dir, "out"), opts); truth.env["fleet-0000"] == ck.env["fleet-0000"] {
 		t.Error("the file was read although its stat was recorded")
 	}
 
 	// Same size, same mtime, other content: a new key all the same.
-	edited := strings.Replace(good, "aaaa.example", "bbbb.example", 1)
+	good, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(good), "fleet.example", "fleat.example", 1)
 	if err := os.WriteFile(name, []byte(edited), 0o644); err != nil {
 		t.Fatal(err)
 	}
