@@ -607,7 +607,11 @@ func toFleet(res *Result) *fleetEntry {
 		fe.Manifest = outdir.ManifestSum(hashes)
 	}
 	listed := 0
-	for _, e := range res.Envs {
+	// By pointer, reading only the fields named: a caller may set an
+	// environment's Secrets and Releases (ReadFiles) while a background
+	// save runs (Options.Background).
+	for i := range res.Envs {
+		e := &res.Envs[i]
 		ce := cachedEnv{Env: e.Env, Key: e.Key, Files: e.Files, Diags: e.Diags, Sums: make([]byte, 0, sha256.Size*len(e.Files))}
 		for _, p := range e.Files {
 			sum, err := hex.DecodeString(hashes[p])
@@ -624,8 +628,8 @@ func toFleet(res *Result) *fleetEntry {
 	}
 	if listed != len(hashes) {
 		inEnv := map[string]bool{}
-		for _, e := range res.Envs {
-			for _, p := range e.Files {
+		for i := range res.Envs {
+			for _, p := range res.Envs[i].Files {
 				inEnv[p] = true
 			}
 		}
