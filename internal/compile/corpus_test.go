@@ -338,6 +338,9 @@ var corpus = []corpusCase{
 	{name: "chart mirror with credentials",
 		files: map[string]string{"environments/bad.cue": cloudEnv("bad", "\tdomain:", "\tcharts: mirror: \"https://admin:pw@charts.example\"\n\tdomain:")},
 		want:  []found{{"environments/bad.cue:8:18", "mirror.credentials", `charts.mirror "https://admin:xxxxx@charts.example" carries credentials`}}},
+	{name: "chart mirror with a token in its query",
+		files: map[string]string{"environments/bad.cue": cloudEnv("bad", "\tdomain:", "\tcharts: mirror: \"https://charts.example/x?token=abc\"\n\tdomain:")},
+		want:  []found{{"environments/bad.cue:8:18", "mirror.credentials", `charts.mirror "https://charts.example/x?xxxxx" has a query string or fragment`}}},
 
 	// Attributes that read files: the file could be any the process can
 	// read, and its content would reach messages or out/.

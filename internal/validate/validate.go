@@ -751,21 +751,45 @@ func (c *checker) labelValues() {
 	}
 }
 
-// mirrors refuses a mirror URL that carries credentials (user-info, as in
-// https://user:password@host): it would be written in clear into out/'s
-// sources, which are committed. The message shows the URL with its
-// password redacted.
+// mirrors refuses a mirror URL that carries credentials: user-info (as in
+// https://user:password@host), or a query string or fragment, where a
+// token or signature goes (an Azure SAS token, a signed URL). Either would
+// be written in clear into out/'s sources, which are committed; and a
+// chart repository's URL needs neither: Flux appends index.yaml to its
+// path, and an oci:// prefix is followed by /<chart>:<version>. The message
+// shows the URL with its password, query and fragment redacted.
 func (c *checker) mirrors() {
 	m := c.cfg.Charts.Mirror
 	if m == "" {
 		return
 	}
 	u, err := url.Parse(m)
-	if err != nil || u.User == nil {
-		return
+	if err != nil {
+		return // the schema's pattern reports it
 	}
-	c.errorf([]string{"charts", "mirror"}, "mirror.credentials", credentialsSource,
-		"charts.mirror %q carries credentials, which would be written in clear into out/: remove them from the URL; a registry's credentials belong in a Secret (README, \"Secrets an environment needs\")", u.Redacted())
+	switch {
+	case u.User != nil:
+		c.errorf([]string{"charts", "mirror"}, "mirror.credentials", credentialsSource,
+			"charts.mirror %q carries credentials, which would be written in clear into out/: remove them from the URL; a registry's credentials belong in a Secret (README, \"Secrets an environment needs\")", redactedURL(u))
+	case u.RawQuery != "" || u.Fragment != "":
+		c.errorf([]string{"charts", "mirror"}, "mirror.credentials", credentialsSource,
+			"charts.mirror %q has a query string or fragment: a chart repository's URL takes neither, and a token or signature there (an Azure SAS token, a signed URL) would be written in clear into out/: remove it; a repository's credentials belong in a Secret (README, \"Secrets an environment needs\")", redactedURL(u))
+	}
+}
+
+// redactedURL is u as a message may show it: its password, query and
+// fragment replaced by xxxxx.
+func redactedURL(u *url.URL) string {
+	r := *u
+	r.RawQuery, r.Fragment, r.RawFragment = "", "", ""
+	s := r.Redacted()
+	if u.RawQuery != "" {
+		s += "?xxxxx"
+	}
+	if u.Fragment != "" {
+		s += "#xxxxx"
+	}
+	return s
 }
 
 // waivers refuses a waiver whose reason is blank (empty or only white

@@ -190,6 +190,12 @@ func TestRules(t *testing.T) {
 			severity: diag.Error, rule: "mirror.credentials", message: `charts.mirror "https://admin:xxxxx@charts.acme.example/katonic" carries credentials`, line: 14, col: 18},
 		{name: "oci mirror with a user", base: cloud, old: "\tservices:", new: "\tcharts: mirror: \"oci://robot@registry.acme.example/katonic\"\n\tservices:",
 			severity: diag.Error, rule: "mirror.credentials", message: `"oci://robot@registry.acme.example/katonic" carries credentials`},
+		{name: "mirror with a token in its query", base: cloud, old: "\tservices:", new: "\tcharts: mirror: \"https://charts.acme.example/katonic?sv=2024-05-04&sig=abc123\"\n\tservices:",
+			severity: diag.Error, rule: "mirror.credentials", message: `charts.mirror "https://charts.acme.example/katonic?xxxxx" has a query string or fragment`, line: 14, col: 18},
+		{name: "mirror with a fragment", base: cloud, old: "\tservices:", new: "\tcharts: mirror: \"https://charts.acme.example/katonic#token=abc123\"\n\tservices:",
+			severity: diag.Error, rule: "mirror.credentials", message: `charts.mirror "https://charts.acme.example/katonic#xxxxx" has a query string or fragment`},
+		{name: "mirror with a user and a query", base: cloud, old: "\tservices:", new: "\tcharts: mirror: \"https://admin:s3cret@charts.acme.example/katonic?token=abc123\"\n\tservices:",
+			severity: diag.Error, rule: "mirror.credentials", message: `charts.mirror "https://admin:xxxxx@charts.acme.example/katonic?xxxxx" carries credentials`},
 		{name: "vnet everything", base: azure, old: `"10.20.0.0/16"`, new: `"0.0.0.0/0"`,
 			severity: diag.Error, rule: "azure.reserved-range", message: "vnetCIDR 0.0.0.0/0 overlaps 224.0.0.0/4 (multicast), which Azure does not allow", line: 14, col: 23},
 		{name: "vnet link-local", base: azure, old: "\"10.20.0.0/16\"\n\t\tclusterSubnetCIDR:  \"10.20.0.0/23\"\n\t\tjumphostSubnetCIDR: \"10.20.8.0/29\"",
@@ -266,21 +272,28 @@ func format(l diag.List, dir string) string {
 	return b.String()
 }
 
-// A mirror's password never appears in a diagnostic.
+// A mirror's password, query or fragment never appears in a diagnostic.
 func TestMirrorCredentialsRedacted(t *testing.T) {
-	body := strings.Replace(cloud, "\tservices:", "\tcharts: mirror: \"https://admin:s3cret@charts.acme.example\"\n\tservices:", 1)
-	dir := testrepo.New(t, repoRoot, map[string]string{"environments/e.cue": body})
-	repo, _, err := load.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, diags := validate.Environment(repo, repo.Envs[0], validate.Options{PlatformVersions: []string{"4.5", "5.0.9"}})
-	if len(diags) == 0 {
-		t.Fatal("a mirror with credentials passed")
-	}
-	for _, d := range diags {
-		if strings.Contains(d.Format(dir), "s3cret") {
-			t.Errorf("the password is printed: %s", d.Format(dir))
+	for _, mirror := range []string{
+		"https://admin:s3cret@charts.acme.example",
+		"https://charts.acme.example/katonic?sig=s3cret",
+		"https://charts.acme.example/katonic#s3cret",
+		"https://admin:s3cret@charts.acme.example/?token=s3cret#s3cret",
+	} {
+		body := strings.Replace(cloud, "\tservices:", "\tcharts: mirror: \""+mirror+"\"\n\tservices:", 1)
+		dir := testrepo.New(t, repoRoot, map[string]string{"environments/e.cue": body})
+		repo, _, err := load.Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, diags := validate.Environment(repo, repo.Envs[0], validate.Options{PlatformVersions: []string{"4.5", "5.0.9"}})
+		if len(diags) == 0 {
+			t.Fatalf("mirror %s passed", mirror)
+		}
+		for _, d := range diags {
+			if strings.Contains(d.Format(dir), "s3cret") {
+				t.Errorf("mirror %s: the secret is printed: %s", mirror, d.Format(dir))
+			}
 		}
 	}
 }
