@@ -89,6 +89,18 @@ func scanEnvironments(envDir string, opts []parser.Option, unparsed func(name, f
 	}
 	out := make([]outcome, len(entries))
 	var todo []int
+	// The repository, resolved once, for the entries that are links.
+	var root string
+	realRoot := func() string {
+		if root == "" {
+			root = filepath.Dir(envDir)
+			if r, err := filepath.EvalSymlinks(root); err == nil {
+				root = r
+			}
+		}
+		return root
+	}
+	var target string
 	for i, de := range entries {
 		name := de.Name()
 		o := &out[i]
@@ -108,6 +120,10 @@ func scanEnvironments(envDir string, opts []parser.Option, unparsed func(name, f
 			o.reject, o.stem = &d, ""
 		case unparsed != nil && de.Type().IsRegular() && strings.HasSuffix(name, ".cue") && unparsed(strings.TrimSuffix(name, ".cue"), o.path):
 			found.unparsed[o.path] = strings.TrimSuffix(name, ".cue")
+		case de.Type()&fs.ModeSymlink != 0 && isOutside(realRoot(), o.path, &target):
+			d := diag.Diagnostic{Severity: diag.Error, Pos: diag.Pos{Filename: o.path}, Message: OutsideMessage(name, target, "an environment"),
+				Rule: "environments.layout", Source: OutsideSource}
+			o.reject = &d
 		default:
 			o.check = true
 			todo = append(todo, i)
@@ -403,4 +419,43 @@ func (f envFiles) declaredUnparsed() map[string]bool {
 		}
 	}
 	return again
+}
+
+// Outside returns where the symbolic link path resolves to when that is
+// outside the directory root (both resolved, so a root reached through a
+// link counts as itself), and "" when it resolves inside root or does not
+// resolve (a dangling link, reported when it is read). Environments and
+// policies are read from the repository only: a file linked from outside it
+// is not reviewed with it, and is not the same file on every machine.
+func Outside(root, path string) string {
+	if r, err := filepath.EvalSymlinks(root); err == nil {
+		root = r
+	}
+	var target string
+	isOutside(root, path, &target)
+	return target
+}
+
+// isOutside is Outside for a root already resolved: it sets *target and
+// reports whether path resolves outside root.
+func isOutside(root, path string, target *string) bool {
+	t, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return false
+	}
+	if rel, err := filepath.Rel(root, t); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		*target = t
+		return true
+	}
+	return false
+}
+
+// OutsideSource cites the rule that refuses environments and policies
+// linked from outside the repository.
+const OutsideSource = "katonic rule: environments and policies are their own files' content, read from the repository (README, \"Layout\")"
+
+// OutsideMessage says that the file name, what ("an environment", "a
+// policy"), is a symbolic link to target, outside the repository.
+func OutsideMessage(name, target, what string) string {
+	return fmt.Sprintf("%s is a symbolic link to %s, outside the repository: %s is read from the repository only, where it is reviewed and every machine reads the same bytes", name, target, what)
 }

@@ -120,3 +120,47 @@ func TestUnparsed(t *testing.T) {
 		t.Errorf("LoadWith with calm.cue unparsed:\n%v\nLoad:\n%v", got, want)
 	}
 }
+
+// TestLinkedFromOutside: an environment file that is a symbolic link out of
+// the repository is refused at its path, and not read; a link that stays in
+// the repository is read, and so is every file when the repository itself
+// is reached through a link.
+func TestLinkedFromOutside(t *testing.T) {
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	elsewhere, err := filepath.EvalSymlinks(t.TempDir()) // as the message gives it (/tmp is a link on macOS)
+	must(err)
+	must(os.WriteFile(filepath.Join(elsewhere, "other.cue"), []byte(strings.ReplaceAll(goodEnv, "good", "other")), 0o644))
+	dir := testrepo.New(t, "../..", map[string]string{
+		"environments/good.cue": goodEnv,
+		"shared/twin.cue":       strings.ReplaceAll(goodEnv, "good", "twin"),
+	})
+	must(os.Symlink(filepath.Join(elsewhere, "other.cue"), filepath.Join(dir, "environments", "other.cue")))
+	must(os.Symlink(filepath.Join("..", "shared", "twin.cue"), filepath.Join(dir, "environments", "twin.cue")))
+	link := filepath.Join(t.TempDir(), "repo")
+	must(os.Symlink(dir, link))
+
+	for _, root := range []string{dir, link} {
+		repo, diags, err := Load(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(diags) != 1 || diags[0].Rule != "environments.layout" ||
+			diags[0].Pos.Filename != filepath.Join(root, "environments", "other.cue") ||
+			!strings.Contains(diags[0].Message, "other.cue is a symbolic link to "+filepath.Join(elsewhere, "other.cue")+", outside the repository") {
+			t.Fatalf("root %s: want one diagnostic about other.cue, got %v", root, diags)
+		}
+		for _, e := range repo.Envs {
+			if e.Value.Exists() != (e.Name != "other") {
+				t.Errorf("root %s: %s: Value exists %v", root, e.Name, e.Value.Exists())
+			}
+		}
+		if len(repo.Envs) != 3 {
+			t.Errorf("root %s: %d environments, want good, other (a stand-in) and twin", root, len(repo.Envs))
+		}
+	}
+}

@@ -42,6 +42,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -194,13 +195,26 @@ func Load(dir string) (*Set, diag.List, error) {
 		return nil, nil, err
 	}
 	var cueFiles []string
+	var outside diag.List
 	for _, e := range entries {
 		if !e.IsDir() && strings.HasSuffix(e.Name(), ".cue") {
 			cueFiles = append(cueFiles, Dir+"/"+e.Name())
+			if e.Type()&fs.ModeSymlink == 0 {
+				continue
+			}
+			path := filepath.Join(pdir, e.Name())
+			if target := load.Outside(abs, path); target != "" {
+				outside = append(outside, diag.Diagnostic{Severity: diag.Error, Pos: diag.Pos{Filename: path},
+					Message: load.OutsideMessage(e.Name(), target, "a policy"),
+					Rule:    "policy.layout", Source: load.OutsideSource})
+			}
 		}
 	}
 	if len(cueFiles) == 0 {
 		return s, nil, nil
+	}
+	if len(outside) > 0 {
+		return nil, outside, ErrInvalid
 	}
 
 	// The policies are one CUE package: a limit passed while it loads

@@ -592,6 +592,45 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
+// TestLinkedFromOutside: a policy file that is a symbolic link out of the
+// repository makes the set invalid, with a diagnostic at the link; one that
+// stays in the repository is loaded.
+func TestLinkedFromOutside(t *testing.T) {
+	const policy = "package policy\n\npolicies: \"linked\": {\n\tseverity: \"warning\"\n\tmessage: \"m\"\n\tsource: \"s\"\n\tviolations: []\n}\n"
+	tmp, err := filepath.EvalSymlinks(t.TempDir()) // as the message gives it (/tmp is a link on macOS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	elsewhere := filepath.Join(tmp, "linked.cue")
+	if err := os.WriteFile(elsewhere, []byte(policy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := testrepo.New(t, repoRoot, map[string]string{"shared/linked.cue": policy})
+	link := filepath.Join(dir, "policy", "linked.cue")
+	if err := os.Symlink(filepath.Join("..", "shared", "linked.cue"), link); err != nil {
+		t.Fatal(err)
+	}
+	if set, d, err := Load(dir); err != nil {
+		t.Fatalf("a link inside the repository: %v %v", err, d)
+	} else if _, ok := set.Policy("linked"); !ok {
+		t.Fatal("a link inside the repository: the policy is not loaded")
+	}
+	if err := os.Remove(link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(elsewhere, link); err != nil {
+		t.Fatal(err)
+	}
+	set, d, err := Load(dir)
+	if err == nil || set != nil || len(d) != 1 {
+		t.Fatalf("a link out of the repository: Load = %v, %v, %v; want one diagnostic and an error", set, d, err)
+	}
+	want := "policy/linked.cue: error: linked.cue is a symbolic link to " + elsewhere + ", outside the repository"
+	if got := d[0].Format(dir); !strings.HasPrefix(got, want) || d[0].Rule != "policy.layout" {
+		t.Errorf("diagnostic %q, want prefix %q and rule policy.layout", got, want)
+	}
+}
+
 // TestEvaluationError checks that a policy that fails over the input is
 // reported once, in its own file, and the others still run.
 func TestEvaluationError(t *testing.T) {
