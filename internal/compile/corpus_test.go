@@ -431,7 +431,20 @@ var corpusSpecial = []corpusCase{
 				t.Skip("no symlinks here:", err)
 			}
 		},
-		want: []found{{"environments/bad.cue", "environments.file", "bad.cue is a device, not a regular file"}}},
+		// Refused before it is opened: it resolves out of the repository.
+		want: []found{{"environments/bad.cue", "environments.layout", "bad.cue is a symbolic link to /dev/zero, outside the repository"}}},
+	{name: "symlink to a file out of the repository",
+		setup: func(t *testing.T, dir string) {
+			elsewhere, err := filepath.EvalSymlinks(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			write(t, filepath.Join(elsewhere, "bad.cue"), cloudEnv("bad", "", ""))
+			if err := os.Symlink(filepath.Join(elsewhere, "bad.cue"), filepath.Join(dir, "environments", "bad.cue")); err != nil {
+				t.Skip("no symlinks here:", err)
+			}
+		},
+		want: []found{{"environments/bad.cue", "environments.layout", "bad.cue is a symbolic link to "}}},
 	{name: "dangling symlink",
 		setup: func(t *testing.T, dir string) {
 			if err := os.Symlink(filepath.Join(dir, "nowhere.cue"), filepath.Join(dir, "environments", "bad.cue")); err != nil {
