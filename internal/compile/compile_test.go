@@ -414,6 +414,33 @@ func TestCacheIsByteIdentical(t *testing.T) {
 	}
 	check("schema changed", 0)
 
+	// A schema file that is a symbolic link: CUE reads its target, which
+	// its name does not cover, so nothing is cached while it is there; a
+	// change of the target is seen at once.
+	target := filepath.Join(dir, "shared", "linked-schema.cue")
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(target, []byte("package schema\n\n#Environment: domain: =~\"example$\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, filepath.Join(dir, "schema", "zz-linked.cue")); err != nil {
+		t.Fatal(err)
+	}
+	check("schema file linked", 0)
+	if err := os.WriteFile(target, []byte("package schema\n\n#Environment: domain: =~\"^nothing\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fresh, ferr := compile.Compile(compile.Options{Dir: dir, Render: true})
+	got, gerr := compile.Compile(compile.Options{Dir: dir, Render: true, Cache: cache})
+	if ferr == nil || gerr == nil || got.Cached != 0 || len(got.Diags) != n || !reflect.DeepEqual(got.Diags, fresh.Diags) {
+		t.Errorf("linked schema file changed: cached compile %v, %d from the cache, %d diagnostics; uncached %v, %d diagnostics; want %d, the same",
+			gerr, got.Cached, len(got.Diags), ferr, len(fresh.Diags), n)
+	}
+	if err := os.Remove(filepath.Join(dir, "schema", "zz-linked.cue")); err != nil {
+		t.Fatal(err)
+	}
+
 	// Options are part of the key.
 	one, err := compile.Compile(compile.Options{Dir: dir, Render: true, Cache: cache, Envs: []string{"fleet-0001"}})
 	if err != nil {

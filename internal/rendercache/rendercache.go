@@ -147,8 +147,15 @@ func (k *Hasher) Key() string {
 	return hex.EncodeToString(k.h.(interface{ Sum([]byte) []byte }).Sum(nil))
 }
 
+// ErrLink is AddTree's error for a tree that holds a symbolic link: what
+// the link points to is read by CUE's loader but is not covered by the
+// link's name, so no key of that tree would be exact. Callers do not
+// cache then.
+var ErrLink = errors.New("render cache: a symbolic link, whose target its name does not cover")
+
 // AddTree hashes every regular file under root/rel (paths relative to root,
-// sorted, and contents). A missing directory hashes as empty.
+// sorted, and contents). A missing directory hashes as empty. A symbolic
+// link under it (or rel itself being one) is ErrLink, wrapped with its path.
 func (k *Hasher) AddTree(root, rel string) error {
 	var files []string
 	err := filepath.WalkDir(filepath.Join(root, rel), func(p string, d fs.DirEntry, err error) error {
@@ -158,24 +165,50 @@ func (k *Hasher) AddTree(root, rel string) error {
 			}
 			return err
 		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("%s: %w", p, ErrLink)
+		}
 		if d.Type().IsRegular() {
 			files = append(files, p)
 		}
 		return nil
 	})
+	if errors.Is(err, ErrLink) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("render cache: %w", err)
 	}
 	sort.Strings(files)
 	for _, p := range files {
-		b, err := os.ReadFile(p)
-		if err != nil {
+		r, _ := filepath.Rel(root, p)
+		if err := k.addFile("file "+filepath.ToSlash(r), p); err != nil {
 			return fmt.Errorf("render cache: %w", err)
 		}
-		r, _ := filepath.Rel(root, p)
-		k.Add("file "+filepath.ToSlash(r), b)
 	}
 	return nil
+}
+
+// addFile hashes the file at path as one labelled part, as Add would its
+// content, streaming it: a file of gigabytes (a mistaken dump) costs its
+// reading, not its size in memory. A file that changes size while it is
+// read is an error.
+func (k *Hasher) addFile(label, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(k.h, "%s %d\n", label, fi.Size())
+	n, err := io.Copy(k.h, io.LimitReader(f, fi.Size()+1))
+	if err == nil && n != fi.Size() {
+		err = fmt.Errorf("%s changed size while it was read (%d bytes, then %d)", path, fi.Size(), n)
+	}
+	return err
 }
 
 var toolID = sync.OnceValue(func() string { return identify("") })

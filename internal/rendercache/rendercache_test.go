@@ -130,6 +130,18 @@ func TestHasher(t *testing.T) {
 	if k1.Key() == k2.Key() || k2.Key() == k3.Key() {
 		t.Error("a tree's content does not change its key")
 	}
+	// A file is hashed as Add hashes its content (it is streamed, not read
+	// whole): keys stay those of earlier builds.
+	if want := NewHasher().Add("file d/e/f", []byte("2")).Key(); k3.Key() != want {
+		t.Errorf("AddTree of one file: key %s, want Add's %s", k3.Key(), want)
+	}
+	// A link's target is not covered by its name: no key.
+	if err := os.Symlink(filepath.Join(dir, "d", "e", "f"), filepath.Join(dir, "d", "link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := NewHasher().AddTree(dir, "d"); !errors.Is(err, ErrLink) {
+		t.Errorf("AddTree of a tree with a link: %v, want ErrLink", err)
+	}
 }
 
 func TestToolID(t *testing.T) {
