@@ -89,6 +89,7 @@ var idPattern = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
 const (
 	waiverSource = "README \"policy\": an environment may waive a policy of policy/ only with a recorded reason; waiving a policy that does not exist is an error"
 	setSource    = "policy/policy.cue: policies: [#ID]: #Policy"
+	sizeSource   = "README, \"Layout\": policy/ holds CUE files of package policy, at most 1 MiB each"
 )
 
 // Set is a loaded policy set. It is immutable after Load and safe for
@@ -195,26 +196,33 @@ func Load(dir string) (*Set, diag.List, error) {
 		return nil, nil, err
 	}
 	var cueFiles []string
-	var outside diag.List
+	var refused diag.List // files refused before CUE's loader reads them
 	for _, e := range entries {
 		if !e.IsDir() && strings.HasSuffix(e.Name(), ".cue") {
 			cueFiles = append(cueFiles, Dir+"/"+e.Name())
-			if e.Type()&fs.ModeSymlink == 0 {
-				continue
-			}
 			path := filepath.Join(pdir, e.Name())
-			if target := load.Outside(abs, path); target != "" {
-				outside = append(outside, diag.Diagnostic{Severity: diag.Error, Pos: diag.Pos{Filename: path},
-					Message: load.OutsideMessage(e.Name(), target, "a policy"),
-					Rule:    "policy.layout", Source: load.OutsideSource})
+			if e.Type()&fs.ModeSymlink != 0 {
+				if target := load.Outside(abs, path); target != "" {
+					refused = append(refused, diag.Diagnostic{Severity: diag.Error, Pos: diag.Pos{Filename: path},
+						Message: load.OutsideMessage(e.Name(), target, "a policy"),
+						Rule:    "policy.layout", Source: load.OutsideSource})
+					continue
+				}
+			}
+			// As for environment files: a mistaken file (a log, a dump)
+			// is refused before CUE's loader reads it whole.
+			if fi, err := os.Stat(path); err == nil && fi.Size() > load.MaxFileSize {
+				refused = append(refused, diag.Diagnostic{Severity: diag.Error, Pos: diag.Pos{Filename: path, Line: 1, Column: 1},
+					Message: fmt.Sprintf("%s has %d bytes; a policy file may have at most %d (1 MiB)", e.Name(), fi.Size(), load.MaxFileSize),
+					Rule:    "policy.layout", Source: sizeSource})
 			}
 		}
 	}
 	if len(cueFiles) == 0 {
 		return s, nil, nil
 	}
-	if len(outside) > 0 {
-		return nil, outside, ErrInvalid
+	if len(refused) > 0 {
+		return nil, refused, ErrInvalid
 	}
 
 	// The policies are one CUE package: a limit passed while it loads
@@ -225,7 +233,6 @@ func Load(dir string) (*Set, diag.List, error) {
 	inst := insts[0]
 	// Before anything is evaluated or printed: a policy that reads other
 	// files is refused.
-	var refused diag.List
 	for _, f := range inst.Files {
 		if a := load.FileReadingAttribute(f); a != nil {
 			key, _ := a.Split()

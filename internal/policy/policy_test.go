@@ -568,6 +568,8 @@ func TestLoadErrors(t *testing.T) {
 			"policy/user.cue:1:1: error: user.cue uses @extern, which reads other files into the policies"},
 		{"an @embed without @extern", "package policy\n\npolicies: \"x\": {\n\tseverity: \"error\"\n\tmessage: \"m\"\n\tsource: _ @embed(file=/etc/hostname, type=text)\n\tviolations: []\n}\n",
 			"policy/user.cue:6:12: error: user.cue uses @embed, which reads other files into the policies"},
+		{"a file over 1 MiB", "package policy\n\n// " + strings.Repeat("x", 1<<20) + "\n",
+			"policy/user.cue:1:1: error: user.cue has 1048596 bytes; a policy file may have at most 1048576 (1 MiB)"},
 		{"unknown import", "package policy\n\nimport \"nope.dev/x\"\n\nx: x.y\n",
 			"policy/user.cue:3:8: error: \"katonic.dev/katonic/policy@v0\": import failed: cannot find package \"nope.dev/x\""},
 	}
