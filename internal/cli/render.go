@@ -16,8 +16,11 @@ import (
 
 	"github.com/katonic/katonic/internal/compile"
 	"github.com/katonic/katonic/internal/diag"
+	"github.com/katonic/katonic/internal/load"
 	"github.com/katonic/katonic/internal/outdir"
+	"github.com/katonic/katonic/internal/policy"
 	"github.com/katonic/katonic/internal/rendercache"
+	"github.com/katonic/katonic/internal/secrets"
 )
 
 type renderOptions struct {
@@ -88,6 +91,9 @@ func runRender(stdout, stderr io.Writer, o renderOptions, envs []string) error {
 		if shard, err = compile.ParseShard(o.shard); err != nil {
 			return exitf(ExitUsage, "--shard: %v", err)
 		}
+	}
+	if err := checkOutDir(o.out); err != nil {
+		return err
 	}
 	cache := renderCache(o.noCache)
 	// The policies are evaluated as each environment is rendered, from
@@ -437,4 +443,60 @@ func envOf(p string) (string, bool) {
 		return "", false
 	}
 	return parts[1], true
+}
+
+// inputDirs are the directories of the repository katonic reads: the
+// output directory's trees must stay out of them.
+var inputDirs = []string{"cue.mod", load.SchemaDir, load.ProfilesDir, load.EnvironmentsDir, secrets.Dir, policy.Dir}
+
+// checkOutDir refuses an output directory out (absolute, or relative to
+// the repository root, the working directory) whose trees katonic writes,
+// out/clusters/ and out/environments/, would overlap a directory it reads:
+// --out . would write environments/<env>/ directories into environments/,
+// which the next load refuses, and --out environments or --out secrets
+// the same. Links are resolved as far as the paths exist. The error exits
+// ExitOutput.
+func checkOutDir(out string) error {
+	root, err := os.Getwd()
+	if err != nil {
+		return nil // the compile reports it
+	}
+	if !filepath.IsAbs(out) {
+		out = filepath.Join(root, out)
+	}
+	out, root = resolveExisting(out), resolveExisting(root)
+	for _, in := range inputDirs {
+		dir := filepath.Join(root, in)
+		for _, tree := range []string{"clusters", "environments"} {
+			if t := filepath.Join(out, tree); within(dir, t) || within(t, dir) {
+				return exitf(ExitOutput, "--out %s: katonic would write %s/ into or over %s/, which it reads: give an output directory whose clusters/ and environments/ stay out of %s/ (out/ by default)",
+					diag.Rel(root, out), tree, in, strings.Join(inputDirs, "/, "))
+			}
+		}
+	}
+	return nil
+}
+
+// resolveExisting is the absolute path p with its symbolic links resolved
+// as far as it exists (an output directory may not exist yet).
+func resolveExisting(p string) string {
+	p = filepath.Clean(p)
+	for rest := ""; ; {
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			return filepath.Join(r, rest)
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return filepath.Join(p, rest)
+		}
+		rest = filepath.Join(filepath.Base(p), rest)
+		p = parent
+	}
+}
+
+// within reports whether path is dir or inside it (both clean and
+// absolute).
+func within(path, dir string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
