@@ -231,10 +231,10 @@ func evaluatePolicies(stderr io.Writer, set *policy.Set, res *compile.Result, ou
 			lastKey = rendercache.NewHasher().AddString("last policies", policyKey).AddString("dir", res.Dir).Key()
 			var all policyFleet
 			if cache.Get(fleetKey, &all) && len(all.Results) == len(res.Envs) {
-				results, fleetHit = all.Results, true
+				results, fleetHit = all.absolute(res.Dir), true
 			} else if prev := ""; cache.Get(lastKey, &prev) && cache.Get(prev, &all) && len(all.Keys) == len(all.Results) {
-				for i, k := range all.Keys {
-					last[k] = all.Results[i]
+				for i, r := range all.absolute(res.Dir) {
+					last[all.Keys[i]] = r
 				}
 			}
 		}
@@ -271,6 +271,7 @@ func evaluatePolicies(stderr io.Writer, set *policy.Set, res *compile.Result, ou
 			}
 			var r policy.EnvResult
 			if cache.Get(keys[i], &r) {
+				r.Errors.Absolute(res.Dir)
 				results[i] = &r
 				continue
 			}
@@ -300,7 +301,7 @@ func evaluatePolicies(stderr io.Writer, set *policy.Set, res *compile.Result, ou
 			return
 		}
 		if keys[i] != "" {
-			cache.Put(keys[i], r)
+			cache.Put(keys[i], relativeResult(res.Dir, r))
 		}
 		results[i] = r
 	}
@@ -332,7 +333,10 @@ func evaluatePolicies(stderr io.Writer, set *policy.Set, res *compile.Result, ou
 		return nil, exitf(ExitInvalid, "%d %s in waivers", len(errs), plural(len(errs), "error"))
 	}
 	if fleetKey != "" && !fleetHit {
-		pf := policyFleet{Results: results}
+		pf := policyFleet{Results: make([]*policy.EnvResult, len(results))}
+		for i, r := range results {
+			pf.Results[i] = relativeResult(res.Dir, r)
+		}
 		for _, e := range res.Envs {
 			pf.Keys = append(pf.Keys, e.Key)
 		}
@@ -349,6 +353,30 @@ func evaluatePolicies(stderr io.Writer, set *policy.Set, res *compile.Result, ou
 type policyFleet struct {
 	Keys    []string
 	Results []*policy.EnvResult
+}
+
+// absolute returns pf's results with their errors' positions made
+// absolute under dir, as cache entries keep them relative (relativeResult).
+func (pf policyFleet) absolute(dir string) []*policy.EnvResult {
+	for _, r := range pf.Results {
+		if r != nil {
+			r.Errors.Absolute(dir)
+		}
+	}
+	return pf.Results
+}
+
+// relativeResult is r as the cache keeps it: its errors' positions
+// relative to the repository dir (diag.List.Relative), so that a clone
+// elsewhere that shares the entry reads its own files' names. Violations
+// name files relative to the repository already.
+func relativeResult(dir string, r *policy.EnvResult) *policy.EnvResult {
+	if r == nil {
+		return nil
+	}
+	c := *r
+	c.Errors = r.Errors.Relative(dir)
+	return &c
 }
 
 // policyExit prints the policy summary on stderr and returns ExitPolicy

@@ -294,21 +294,12 @@ func validKey(envKey string) string {
 }
 
 func newValidEntry(dir string, env *config.Environment, d diag.List, clean bool) *validEntry {
-	ve := &validEntry{Env: env, Diags: make(diag.List, len(d)), Clean: clean}
-	for i, x := range d {
-		x.Pos.Filename = diag.Rel(dir, x.Pos.Filename)
-		ve.Diags[i] = x
-	}
-	return ve
+	return &validEntry{Env: env, Diags: d.Relative(dir), Clean: clean}
 }
 
 // abs returns ve with its positions made absolute again under dir.
 func (ve validEntry) abs(dir string) *validEntry {
-	for i, x := range ve.Diags {
-		if x.Pos.Filename != "" && !filepath.IsAbs(x.Pos.Filename) {
-			ve.Diags[i].Pos.Filename = filepath.Join(dir, filepath.FromSlash(x.Pos.Filename))
-		}
-	}
+	ve.Diags.Absolute(dir)
 	return &ve
 }
 
@@ -577,12 +568,14 @@ func readSum(path string) (sum fileSum, uncached bool, err error) {
 // files' bytes. It returns false for an entry it cannot use (hashes that
 // do not match their files).
 func fromFleet(dir string, fe *fleetEntry) (*Result, bool) {
+	fe.Diags.Absolute(dir)
 	res := &Result{Dir: dir, Diags: fe.Diags, Files: map[string][]byte{}, fleet: fe, Cached: len(fe.Envs)}
 	for i := range fe.Envs {
 		e := &fe.Envs[i]
 		if !e.whole() {
 			return nil, false
 		}
+		e.Diags.Absolute(dir)
 		res.Envs = append(res.Envs, EnvResult{Env: e.Env, Key: e.Key, Files: e.Files, Diags: e.Diags})
 	}
 	if fe.Scope != nil {
@@ -611,7 +604,7 @@ func (fe *fleetEntry) hashes() map[string]string {
 // toFleet makes the cache entry of a successful render.
 func toFleet(res *Result) *fleetEntry {
 	hashes := res.Hashes()
-	fe := &fleetEntry{Diags: res.Diags, Scope: res.Scope}
+	fe := &fleetEntry{Diags: res.Diags.Relative(res.Dir), Scope: res.Scope}
 	if res.Scope == nil {
 		fe.Manifest = outdir.ManifestSum(hashes)
 	}
@@ -621,7 +614,7 @@ func toFleet(res *Result) *fleetEntry {
 	// save runs (Options.Background).
 	for i := range res.Envs {
 		e := &res.Envs[i]
-		ce := cachedEnv{Env: e.Env, Key: e.Key, Files: e.Files, Diags: e.Diags, Sums: make([]byte, 0, sha256.Size*len(e.Files))}
+		ce := cachedEnv{Env: e.Env, Key: e.Key, Files: e.Files, Diags: e.Diags.Relative(res.Dir), Sums: make([]byte, 0, sha256.Size*len(e.Files))}
 		for _, p := range e.Files {
 			sum, err := hex.DecodeString(hashes[p])
 			if err != nil || len(sum) != sha256.Size {

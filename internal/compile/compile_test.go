@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -509,5 +510,39 @@ func TestCandidate(t *testing.T) {
 	abs, _ := filepath.Abs(filepath.Join(dir, "environments", "cand.cue"))
 	if got := res.Diags[0].Pos.Filename; got != abs {
 		t.Errorf("diagnostic at %s, want %s", got, abs)
+	}
+}
+
+// TestCacheSharedByClones: cache entries are keyed by content, so two
+// clones of a repository share them; the diagnostics a clone gets from
+// them name its own files, not the clone's that wrote the entries.
+func TestCacheSharedByClones(t *testing.T) {
+	env, err := os.ReadFile(filepath.Join(repoRoot, "environments", "acme-azure.cue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{"environments/acme-azure.cue": string(env)} // it has a warning
+	a, b := testrepo.New(t, repoRoot, files), testrepo.New(t, repoRoot, files)
+	cache := &rendercache.Cache{Dir: t.TempDir()}
+	for i, dir := range []string{a, b, a} {
+		res, err := compile.Compile(compile.Options{Dir: dir, Render: true, Cache: cache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 && res.Cached == 0 {
+			t.Fatalf("compile %d: nothing from the cache", i)
+		}
+		all := slices.Clone(res.Diags)
+		for _, e := range res.Envs {
+			all = append(all, e.Diags...)
+		}
+		if len(all) == 0 {
+			t.Fatalf("compile %d: no diagnostics", i)
+		}
+		for _, d := range all {
+			if !strings.HasPrefix(d.Pos.Filename, dir+string(filepath.Separator)) {
+				t.Errorf("compile %d in %s: a diagnostic names %s", i, dir, d.Pos.Filename)
+			}
+		}
 	}
 }

@@ -162,6 +162,33 @@ func Rel(dir, name string) string {
 	return filepath.ToSlash(r)
 }
 
+// Relative returns a copy of l with every position inside dir made
+// relative to it (slash-separated), as katonic's caches keep them: their
+// entries are keyed by content, not by where the repository is, so that
+// two clones share them. Absolute undoes it. A nil l stays nil.
+func (l List) Relative(dir string) List {
+	if l == nil {
+		return nil
+	}
+	out := make(List, len(l))
+	for i, d := range l {
+		d.Pos.Filename = Rel(dir, d.Pos.Filename)
+		out[i] = d
+	}
+	return out
+}
+
+// Absolute makes every relative position of l, in place, absolute under
+// dir again (the inverse of Relative), and returns l.
+func (l List) Absolute(dir string) List {
+	for i, d := range l {
+		if d.Pos.Filename != "" && !filepath.IsAbs(d.Pos.Filename) {
+			l[i].Pos.Filename = filepath.Join(dir, filepath.FromSlash(d.Pos.Filename))
+		}
+	}
+	return l
+}
+
 // Print writes each diagnostic of l on its own line to w, relative to dir.
 func (l List) Print(w io.Writer, dir string) {
 	for _, d := range l {
