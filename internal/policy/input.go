@@ -14,12 +14,12 @@ import (
 
 	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/parser"
-	"cuelang.org/go/cue/token"
 	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/katonic/katonic/internal/compile"
 	"github.com/katonic/katonic/internal/diag"
 	"github.com/katonic/katonic/internal/fieldpath"
+	"github.com/katonic/katonic/internal/load"
 	"github.com/katonic/katonic/internal/render"
 )
 
@@ -917,47 +917,9 @@ func (e *envSyntax) pos(rel []string, label bool) diag.Pos {
 	if e.file == nil {
 		return diag.Pos{Filename: e.abs}
 	}
-	p, _ := findField(e.file.Decls, append([]string{"environments", e.name}, rel...), label)
+	p, _ := load.FindField(e.file.Decls, append([]string{"environments", e.name}, rel...), label)
 	if !p.IsValid() {
 		return diag.Pos{Filename: e.abs}
 	}
 	return posOf(p)
-}
-
-// findField walks decls along path; a label may be declared more than
-// once, and each declaration is searched. It returns the position of the
-// field at path (its label when label, else its value) and len(path), or
-// the label of the deepest field on the path that decls declare and how
-// many labels of path matched (0 and no position when none did).
-func findField(decls []ast.Decl, path []string, label bool) (token.Pos, int) {
-	var best token.Pos
-	depth := 0
-	for _, d := range decls {
-		fd, ok := d.(*ast.Field)
-		if !ok {
-			continue
-		}
-		if name, _, err := ast.LabelName(fd.Label); err != nil || name != path[0] {
-			continue
-		}
-		if len(path) == 1 {
-			if label {
-				return fd.Label.Pos(), 1
-			}
-			return fd.Value.Pos(), 1
-		}
-		if depth == 0 {
-			best, depth = fd.Label.Pos(), 1
-		}
-		if s, ok := fd.Value.(*ast.StructLit); ok {
-			p, n := findField(s.Elts, path[1:], label)
-			if n+1 == len(path) {
-				return p, n + 1
-			}
-			if n > 0 && n+1 > depth {
-				best, depth = p, n+1
-			}
-		}
-	}
-	return best, depth
 }

@@ -401,7 +401,7 @@ func cueDiags(err error, dir string, files []*ast.File) diag.List {
 			var best token.Pos
 			depth := 0
 			for _, f := range files {
-				if p, n := findField(f.Decls, segs, false); n > depth {
+				if p, n := load.FindField(f.Decls, segs, false); n > depth {
 					best, depth = p, n
 				}
 			}
