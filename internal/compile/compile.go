@@ -469,6 +469,18 @@ func Compile(opts Options) (*Result, error) {
 			valid = append(valid, env)
 		}
 	}
+	// Environments compiled together must not serve one host: the later
+	// of two is not valid.
+	if clashes := hostClashes(repo.Dir, valid); len(clashes) > 0 {
+		valid = slices.DeleteFunc(valid, func(env *config.Environment) bool {
+			d, clash := clashes[env.Name]
+			if clash {
+				diags = append(diags, d)
+				perEnv[env.Name] = append(perEnv[env.Name], d)
+			}
+			return clash
+		})
+	}
 	// A folder of secrets/ that no environment owns is an error of the
 	// whole repository: reported when every environment is compiled.
 	if len(opts.Envs) == 0 && opts.Shard.Of <= 1 {

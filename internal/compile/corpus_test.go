@@ -334,6 +334,15 @@ var corpus = []corpusCase{
 		files: map[string]string{"environments/bad.cue": cloudEnv("bad", `"bad.example"`, `"10.0.0.1"`)},
 		want:  []found{{"environments/bad.cue:8:21", "dns.name", "it is an IP address"}}},
 
+	// Two installations cannot serve one host: each gets an error.
+	{name: "domain of another environment",
+		files: map[string]string{"environments/bad.cue": cloudEnv("bad", `"bad.example"`, `"good.example"`)},
+		want: []found{
+			{"environments/bad.cue:8:21", "dns.unique", `domain "good.example": the FQDN good.example is also the FQDN of environment good (environments/good.cue:7:21)`},
+			{"environments/good.cue:7:21", "dns.unique", `domain "good.example": the FQDN good.example is also the FQDN of environment bad (environments/bad.cue:8:21)`},
+		},
+		named: []string{}}, // alone, each is valid
+
 	// Credentials never reach out/.
 	{name: "chart mirror with credentials",
 		files: map[string]string{"environments/bad.cue": cloudEnv("bad", "\tdomain:", "\tcharts: mirror: \"https://admin:pw@charts.example\"\n\tdomain:")},
