@@ -267,46 +267,13 @@ func (c *checker) pos(rel []string) diag.Pos {
 	return diag.Pos{Filename: p.Filename(), Line: p.Line(), Column: p.Column()}
 }
 
-// astPos walks the syntax of f along path. It returns the position of the
-// value at path and true, or the label of the deepest field found and false.
-// A label may be declared more than once (CUE unifies them); each
-// declaration is searched.
+// astPos walks the syntax of f along path (load.FindField). It returns the
+// position of the value at path and true, or the label of the deepest field
+// found and false. A label may be declared more than once (CUE unifies
+// them); each declaration is searched.
 func astPos(f *ast.File, path []string) (token.Pos, bool) {
-	return walk(f.Decls, path, token.NoPos)
-}
-
-func walk(decls []ast.Decl, path []string, best token.Pos) (token.Pos, bool) {
-	if len(path) == 0 {
-		return best, false
-	}
-	deepest := best
-	for _, d := range decls {
-		fd, ok := d.(*ast.Field)
-		if !ok {
-			continue
-		}
-		if name, _, err := ast.LabelName(fd.Label); err != nil || name != path[0] {
-			continue
-		}
-		if len(path) == 1 {
-			return fd.Value.Pos(), true
-		}
-		s, ok := fd.Value.(*ast.StructLit)
-		if !ok {
-			if !deepest.IsValid() || deepest == best {
-				deepest = fd.Label.Pos()
-			}
-			continue
-		}
-		p, exact := walk(s.Elts, path[1:], fd.Label.Pos())
-		if exact {
-			return p, true
-		}
-		if deepest == best {
-			deepest = p
-		}
-	}
-	return deepest, false
+	p, n := load.FindField(f.Decls, path, false)
+	return p, n == len(path)
 }
 
 const (
