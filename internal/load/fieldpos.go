@@ -5,11 +5,14 @@ import (
 	"cuelang.org/go/cue/token"
 )
 
-// FindField walks decls (a CUE file's, or a struct's) along path; a label may be declared more than
-// once, and each declaration is searched. It returns the position of the
-// field at path (its label when label, else its value) and len(path), or
-// the label of the deepest field on the path that decls declare and how
-// many labels of path matched (0 and no position when none did).
+// FindField walks decls (a CUE file's, or a struct's) along path, labels
+// from the top (["environments", "<name>", "domain"]); a label may be
+// declared more than once, and each declaration is searched. It returns
+// the position of the field at path (its label when label, else its value)
+// and len(path), or the label of the deepest field on the path that decls
+// declare and how many labels of path matched (0 and no position when
+// none did). Diagnostics use it to point at what an environment file
+// writes (validate, policy, compile's checks across environments).
 func FindField(decls []ast.Decl, path []string, label bool) (token.Pos, int) {
 	var best token.Pos
 	depth := 0
