@@ -469,8 +469,8 @@ func Compile(opts Options) (*Result, error) {
 			valid = append(valid, env)
 		}
 	}
-	// Environments compiled together must not serve one host: the later
-	// of two is not valid.
+	// Environments compiled together must not serve one host: each of
+	// two that would is not valid (dns.unique).
 	if clashes := hostClashes(repo.Dir, valid); len(clashes) > 0 {
 		valid = slices.DeleteFunc(valid, func(env *config.Environment) bool {
 			d, clash := clashes[env.Name]
