@@ -801,7 +801,7 @@ func hashAll(files map[string][]byte) map[string]string {
 // (pushed separately), so the prefix is ".".
 func PathPrefix(root, out string) string {
 	rel, err := filepath.Rel(root, out)
-	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+	if err != nil || !filepath.IsLocal(rel) {
 		return "."
 	}
 	rel = filepath.ToSlash(rel)

@@ -6,7 +6,6 @@ package diag
 import (
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -156,7 +155,7 @@ func Rel(dir, name string) string {
 		return filepath.ToSlash(name)
 	}
 	r, err := filepath.Rel(dir, name)
-	if err != nil || r == ".." || strings.HasPrefix(r, ".."+string(os.PathSeparator)) {
+	if err != nil || !filepath.IsLocal(r) {
 		return filepath.ToSlash(name)
 	}
 	return filepath.ToSlash(r)

@@ -89,22 +89,15 @@ func scanEnvironments(envDir string, opts []parser.Option, unparsed func(name, f
 	}
 	out := make([]outcome, len(entries))
 	var todo []int
-	// The repository, resolved once, for the entries that are links.
-	var root string
-	realRoot := func() string {
-		if root == "" {
-			root = filepath.Dir(envDir)
-			if r, err := filepath.EvalSymlinks(root); err == nil {
-				root = r
-			}
-		}
-		return root
-	}
-	var target string
+	root := resolved(filepath.Dir(envDir)) // the repository, for the entries that are links
 	for i, de := range entries {
 		name := de.Name()
 		o := &out[i]
 		o.path = filepath.Join(envDir, name)
+		var linkedFrom string // where an entry that is a link out of the repository points
+		if de.Type()&fs.ModeSymlink != 0 {
+			linkedFrom = outsideOf(root, o.path)
+		}
 		o.stem, _, _ = strings.Cut(name, ".")
 		switch {
 		case name == applyFile:
@@ -120,8 +113,8 @@ func scanEnvironments(envDir string, opts []parser.Option, unparsed func(name, f
 			o.reject, o.stem = &d, ""
 		case unparsed != nil && de.Type().IsRegular() && strings.HasSuffix(name, ".cue") && unparsed(strings.TrimSuffix(name, ".cue"), o.path):
 			found.unparsed[o.path] = strings.TrimSuffix(name, ".cue")
-		case de.Type()&fs.ModeSymlink != 0 && isOutside(realRoot(), o.path, &target):
-			d := diag.Diagnostic{Severity: diag.Error, Pos: diag.Pos{Filename: o.path}, Message: OutsideMessage(name, target, "an environment"),
+		case linkedFrom != "":
+			d := diag.Diagnostic{Severity: diag.Error, Pos: diag.Pos{Filename: o.path}, Message: OutsideMessage(name, linkedFrom, "an environment"),
 				Rule: "environments.layout", Source: OutsideSource}
 			o.reject = &d
 		default:
@@ -428,26 +421,28 @@ func (f envFiles) declaredUnparsed() map[string]bool {
 // policies are read from the repository only: a file linked from outside it
 // is not reviewed with it, and is not the same file on every machine.
 func Outside(root, path string) string {
-	if r, err := filepath.EvalSymlinks(root); err == nil {
-		root = r
-	}
-	var target string
-	isOutside(root, path, &target)
-	return target
+	return outsideOf(resolved(root), path)
 }
 
-// isOutside is Outside for a root already resolved: it sets *target and
-// reports whether path resolves outside root.
-func isOutside(root, path string, target *string) bool {
+// outsideOf is Outside for a root already resolved.
+func outsideOf(root, path string) string {
 	t, err := filepath.EvalSymlinks(path)
 	if err != nil {
-		return false
+		return ""
 	}
-	if rel, err := filepath.Rel(root, t); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		*target = t
-		return true
+	if rel, err := filepath.Rel(root, t); err != nil || !filepath.IsLocal(rel) {
+		return t
 	}
-	return false
+	return ""
+}
+
+// resolved is dir with its symbolic links resolved, or dir as it is when
+// it cannot be.
+func resolved(dir string) string {
+	if r, err := filepath.EvalSymlinks(dir); err == nil {
+		return r
+	}
+	return dir
 }
 
 // OutsideSource cites the rule that refuses environments and policies

@@ -278,7 +278,7 @@ func (t *target) inPlaceReason() string {
 	}
 	if wd, err := os.Getwd(); err == nil {
 		if wd, err = filepath.EvalSymlinks(wd); err == nil {
-			if rel, err := filepath.Rel(t.root, wd); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			if rel, err := filepath.Rel(t.root, wd); err == nil && filepath.IsLocal(rel) {
 				return "it holds the working directory"
 			}
 		}
