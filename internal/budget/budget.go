@@ -34,8 +34,8 @@ import (
 // Limits bound each evaluation's time and the process's memory while
 // evaluations run. A zero field is no bound.
 type Limits struct {
-	// Time bounds one evaluation: an environment's, or the policies' over
-	// one environment.
+	// Time bounds one evaluation: the schema and profiles, an
+	// environment's, or the policies' over one environment.
 	Time time.Duration
 	// Memory bounds the process's memory (bytes) while anything is
 	// evaluated.

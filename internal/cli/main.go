@@ -131,7 +131,7 @@ paths given on the command line stay relative to where it was run.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	evalTime := root.PersistentFlags().Duration("max-eval-time", defaultEvalTime,
-		"stop when one evaluation (an environment, or the policies over one) takes longer (0: no limit)")
+		"stop when one evaluation (the schema and profiles, an environment, or the policies over one) takes longer (0: no limit)")
 	evalMemory := root.PersistentFlags().String("max-eval-memory", defaultEvalMemory,
 		"stop when katonic's memory passes this `quantity` while it evaluates CUE (Kubernetes quantity: 512Mi, 8Gi; 0: no limit)")
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {

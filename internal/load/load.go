@@ -202,13 +202,7 @@ func LoadWith(dir string, opts Options) (*Repository, diag.List, error) {
 	repo := &Repository{Dir: dir}
 
 	// The schema and the profiles.
-	insts := cueload.Instances([]string{"./" + SchemaDir, "./" + ProfilesDir}, &cueload.Config{Dir: dir})
-	for _, inst := range insts {
-		if inst.Err != nil {
-			return nil, FromCUE(inst.Err, dir, "", "schema"), nil
-		}
-	}
-	vals, err := ctx.BuildInstances(insts)
+	insts, vals, err := buildSchema(ctx, dir)
 	if err != nil {
 		return nil, FromCUE(err, dir, "", "schema"), nil
 	}
@@ -306,17 +300,51 @@ func (r *Repository) NewBuilder() (*Builder, error) {
 	}
 	newBuilderMu.Lock()
 	defer newBuilderMu.Unlock()
-	insts := cueload.Instances([]string{"./" + SchemaDir, "./" + ProfilesDir}, &cueload.Config{Dir: r.Dir})
-	for _, inst := range insts {
-		if inst.Err != nil {
-			return nil, inst.Err
-		}
-	}
 	ctx := cuecontext.New()
-	if _, err := ctx.BuildInstances(insts); err != nil {
+	insts, _, err := buildSchema(ctx, r.Dir)
+	if err != nil {
 		return nil, err
 	}
 	return &Builder{b: newBuilder(ctx, r.Dir, newImports(insts[1]), r.builder.popts, insts[1].ImportPath)}, nil
+}
+
+// buildSchema loads the schema and profiles packages of the repository at
+// dir with CUE's loader and builds them in ctx. It returns their instances
+// and values, in that order, or CUE's error. The load and the build are
+// one evaluation for the budget (--max-eval-time, --max-eval-memory),
+// which names every .cue file of schema/ and profiles/: a file there that
+// evaluates for ever stops katonic as a slow environment file does.
+func buildSchema(ctx *cue.Context, dir string) ([]*build.Instance, []cue.Value, error) {
+	exit := budget.Enter(schemaFiles(dir))
+	defer exit()
+	insts := cueload.Instances([]string{"./" + SchemaDir, "./" + ProfilesDir}, &cueload.Config{Dir: dir})
+	for _, inst := range insts {
+		if inst.Err != nil {
+			return nil, nil, inst.Err
+		}
+	}
+	vals, err := ctx.BuildInstances(insts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return insts, vals, nil
+}
+
+// schemaFiles names the .cue files of schema/ and profiles/ relative to
+// dir, as messages show them, comma-separated; the directories when they
+// hold none.
+func schemaFiles(dir string) string {
+	var names []string
+	for _, d := range []string{SchemaDir, ProfilesDir} {
+		m, _ := filepath.Glob(filepath.Join(dir, d, "*.cue"))
+		if len(m) == 0 {
+			names = append(names, d+"/")
+		}
+		for _, f := range m {
+			names = append(names, diag.Rel(dir, f))
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 // newBuilderMu serialises NewBuilder.
