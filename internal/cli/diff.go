@@ -319,6 +319,12 @@ func baseSides(stderr io.Writer, rev string, cache *rendercache.Cache, sameKaton
 	if sameKatonic {
 		ds.mode = diff.ModeSameKatonic
 	}
+	// A revision that is not a commit is a usage error before the working
+	// tree is rendered (seconds on a fleet); gitExport checks it again in
+	// the repository compile finds.
+	if err := verifyCommit(".", rev); err != nil {
+		return ds, exitf(ExitUsage, "--base %s: %v", rev, err)
+	}
 	work, err := compile.Compile(compile.Options{Render: true, Cache: cache, Shard: shard})
 	if err := report(stderr, work, err); err != nil {
 		return ds, err
@@ -402,6 +408,39 @@ func side(res *compile.Result) diff.Side {
 	return s
 }
 
+// gitOutput runs git with args in dir and returns its standard output, or
+// an error with git's own message.
+func gitOutput(dir string, args ...string) ([]byte, error) {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	out, err := cmd.Output()
+	if err != nil {
+		if msg := strings.TrimSpace(errb.String()); msg != "" {
+			return nil, errors.New(msg)
+		}
+		return nil, err
+	}
+	return out, nil
+}
+
+// verifyCommit returns an error unless rev names a commit of the git
+// repository holding dir: git's message when dir is in none, "not a commit
+// in <dir>" otherwise.
+func verifyCommit(dir, rev string) error {
+	if _, err := gitOutput(dir, "rev-parse", "--show-toplevel"); err != nil {
+		return err
+	}
+	if _, err := gitOutput(dir, "rev-parse", "--verify", "--quiet", rev+"^{commit}"); err != nil {
+		if dir == "." {
+			dir, _ = os.Getwd()
+		}
+		return fmt.Errorf("not a commit in %s", dir)
+	}
+	return nil
+}
+
 // gitExport writes the tree of rev into dir with `git archive` (nothing in
 // the repository changes) and returns the directory that corresponds to the
 // katonic repository root repo, which may be a subdirectory of the git
@@ -413,20 +452,7 @@ func side(res *compile.Result) diff.Side {
 // manifest among them, as outdir.ManifestName); without, out is nil and
 // out/environments/ is not even read.
 func gitExport(repo, rev, dir string, withOut bool) (string, map[string][]byte, error) {
-	git := func(args ...string) ([]byte, error) {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = repo
-		var errb bytes.Buffer
-		cmd.Stderr = &errb
-		out, err := cmd.Output()
-		if err != nil {
-			if msg := strings.TrimSpace(errb.String()); msg != "" {
-				return nil, errors.New(msg)
-			}
-			return nil, err
-		}
-		return out, nil
-	}
+	git := func(args ...string) ([]byte, error) { return gitOutput(repo, args...) }
 	top, err := git("rev-parse", "--show-toplevel")
 	if err != nil {
 		return "", nil, err
@@ -435,8 +461,8 @@ func gitExport(repo, rev, dir string, withOut bool) (string, map[string][]byte, 
 	if err != nil {
 		return "", nil, err
 	}
-	if _, err := git("rev-parse", "--verify", "--quiet", rev+"^{commit}"); err != nil {
-		return "", nil, fmt.Errorf("not a commit in %s", repo)
+	if err := verifyCommit(repo, rev); err != nil {
+		return "", nil, err
 	}
 	// rev:sub is the tree of the subdirectory, its paths relative to it;
 	// git runs at the top, so the pathspecs are relative to that tree too.
