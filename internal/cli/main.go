@@ -135,6 +135,9 @@ paths given on the command line stay relative to where it was run.`,
 	evalMemory := root.PersistentFlags().String("max-eval-memory", defaultEvalMemory,
 		"stop when katonic's memory passes this `quantity` while it evaluates CUE (Kubernetes quantity: 512Mi, 8Gi; 0: no limit)")
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		if err := emptyPaths(cmd); err != nil {
+			return err
+		}
 		if err := toRepositoryRoot(cmd, args); err != nil {
 			return err
 		}
@@ -205,6 +208,19 @@ func markPaths(cmd *cobra.Command, names ...string) {
 			panic(err) // a flag name katonic does not define: a bug
 		}
 	}
+}
+
+// emptyPaths refuses a path flag (markPaths) set to the empty string, as
+// `--out "$OUT"` gives with OUT unset: it is a usage error, not the
+// working directory.
+func emptyPaths(cmd *cobra.Command) error {
+	var err error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if err == nil && f.Changed && f.Annotations[pathFlag] != nil && f.Value.String() == "" {
+			err = exitf(ExitUsage, "--%s is empty: give a directory", f.Name)
+		}
+	})
+	return err
 }
 
 // toRepositoryRoot finds the configuration repository above the working
