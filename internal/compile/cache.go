@@ -352,7 +352,7 @@ func cacheKeys(dir, out string, opts Options) (keys, bool, error) {
 	global := rendercache.NewHasher().AddString("tool", tool).AddString("prefix", prefix)
 	for _, d := range []string{"cue.mod", load.SchemaDir, load.ProfilesDir} {
 		if err := global.AddTree(dir, d); err != nil {
-			return keys{}, false, uncachedIfLink(err)
+			return keys{}, false, uncachedIfUncovered(err)
 		}
 	}
 	// CUE's loader merges a package's files found in the directories above
@@ -455,17 +455,18 @@ func cacheKeys(dir, out string, opts Options) (keys, bool, error) {
 		opts.Cache.Put(sumsKey, now)
 	}
 	if err := fleet.AddTree(dir, secrets.Dir); err != nil {
-		return keys{}, false, uncachedIfLink(err)
+		return keys{}, false, uncachedIfUncovered(err)
 	}
 	k.fleet = fleet.Key()
 	k.last = lastPointer(tool, dir, out, opts)
 	return k, true, nil
 }
 
-// uncachedIfLink is nil for rendercache.ErrLink, which turns caching off
-// (as a linked environment file does), and err otherwise.
-func uncachedIfLink(err error) error {
-	if errors.Is(err, rendercache.ErrLink) {
+// uncachedIfUncovered is nil for rendercache.ErrUncovered, which turns
+// caching off (as a linked environment file does; the load then refuses a
+// named pipe), and err otherwise.
+func uncachedIfUncovered(err error) error {
+	if errors.Is(err, rendercache.ErrUncovered) {
 		return nil
 	}
 	return err
@@ -524,7 +525,7 @@ func envKey(dir, out, g string, e fs.DirEntry, hasSecrets map[string]bool, known
 	eh := rendercache.NewHasher()
 	if hasSecrets[name] && filepath.IsLocal(name) && filepath.Base(name) == name {
 		if err := eh.AddTree(dir, filepath.Join(secrets.Dir, name)); err != nil {
-			return "", fileSum{}, errors.Is(err, rendercache.ErrLink), uncachedIfLink(err)
+			return "", fileSum{}, errors.Is(err, rendercache.ErrUncovered), uncachedIfUncovered(err)
 		}
 	}
 	return rendercache.NewHasher().AddString("global", g).AddString("file", e.Name()).Add("sha256", sum.Sum[:]).AddString("secrets", eh.Key()).

@@ -202,6 +202,9 @@ func LoadWith(dir string, opts Options) (*Repository, diag.List, error) {
 	repo := &Repository{Dir: dir}
 
 	// The schema and the profiles.
+	if d := specialSchemaFiles(dir); len(d) > 0 {
+		return nil, d, nil
+	}
 	insts, vals, err := buildSchema(ctx, dir)
 	if err != nil {
 		return nil, FromCUE(err, dir, "", "schema"), nil
@@ -328,6 +331,32 @@ func buildSchema(ctx *cue.Context, dir string) ([]*build.Instance, []cue.Value, 
 		return nil, nil, err
 	}
 	return insts, vals, nil
+}
+
+// schemaSource is the Source of the diagnostics about the files CUE's
+// loader reads for the schema and the profiles.
+const schemaSource = "README, \"Layout\": cue.mod/, schema/ and profiles/ hold the CUE module and its packages, as regular files"
+
+// specialSchemaFiles returns an error for each file CUE's loader would read
+// to build the schema and profiles (cue.mod/module.cue, the .cue files of
+// schema/, profiles/ and the repository root, whose package may join
+// theirs) that is a named pipe, socket or device: reading one would block
+// for ever.
+func specialSchemaFiles(dir string) diag.List {
+	paths := []string{filepath.Join(dir, "cue.mod", "module.cue")}
+	for _, d := range []string{"", SchemaDir, ProfilesDir} {
+		m, _ := filepath.Glob(filepath.Join(dir, d, "*.cue"))
+		paths = append(paths, m...)
+	}
+	var out diag.List
+	for _, p := range paths {
+		if k := Special(p); k != "" {
+			out = append(out, diag.Diagnostic{Severity: diag.Error, Pos: diag.Pos{Filename: p},
+				Message: fmt.Sprintf("%s is %s, not a regular file: CUE would wait on it for ever", filepath.Base(p), k),
+				Rule:    "schema.layout", Source: schemaSource})
+		}
+	}
+	return out
 }
 
 // schemaFiles names the .cue files of schema/ and profiles/ relative to

@@ -89,7 +89,7 @@ var idPattern = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
 const (
 	waiverSource = "README \"policy\": an environment may waive a policy of policy/ only with a recorded reason; waiving a policy that does not exist is an error"
 	setSource    = "policy/policy.cue: policies: [#ID]: #Policy"
-	sizeSource   = "README, \"Layout\": policy/ holds CUE files of package policy, at most 1 MiB each"
+	sizeSource   = "README, \"Layout\": policy/ holds regular CUE files of package policy, at most 1 MiB each"
 )
 
 // Set is a loaded policy set. It is immutable after Load and safe for
@@ -209,8 +209,15 @@ func Load(dir string) (*Set, diag.List, error) {
 					continue
 				}
 			}
-			// As for environment files: a mistaken file (a log, a dump)
-			// is refused before CUE's loader reads it whole.
+			// As for environment files: a named pipe would block CUE's
+			// loader for ever, and a mistaken file (a log, a dump) is
+			// refused before the loader reads it whole.
+			if k := load.Special(path); k != "" {
+				refused = append(refused, diag.Diagnostic{Severity: diag.Error, Pos: diag.Pos{Filename: path},
+					Message: fmt.Sprintf("%s is %s, not a regular file", e.Name(), k),
+					Rule:    "policy.layout", Source: sizeSource})
+				continue
+			}
 			if fi, err := os.Stat(path); err == nil && fi.Size() > load.MaxFileSize {
 				refused = append(refused, diag.Diagnostic{Severity: diag.Error, Pos: diag.Pos{Filename: path, Line: 1, Column: 1},
 					Message: fmt.Sprintf("%s has %d bytes; a policy file may have at most %d (1 MiB)", e.Name(), fi.Size(), load.MaxFileSize),

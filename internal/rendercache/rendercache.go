@@ -147,15 +147,17 @@ func (k *Hasher) Key() string {
 	return hex.EncodeToString(k.h.(interface{ Sum([]byte) []byte }).Sum(nil))
 }
 
-// ErrLink is AddTree's error for a tree that holds a symbolic link: what
-// the link points to is read by CUE's loader but is not covered by the
-// link's name, so no key of that tree would be exact. Callers do not
-// cache then.
-var ErrLink = errors.New("render cache: a symbolic link, whose target its name does not cover")
+// ErrUncovered is AddTree's error for a tree that holds a file whose name
+// and content do not cover what a reader gets: a symbolic link (CUE's
+// loader reads its target), or a named pipe, socket or device (what it
+// yields is not in the tree). No key of that tree would be exact, so
+// callers do not cache then.
+var ErrUncovered = errors.New("render cache: a symbolic link or special file, whose content its name does not cover")
 
 // AddTree hashes every regular file under root/rel (paths relative to root,
 // sorted, and contents). A missing directory hashes as empty. A symbolic
-// link under it (or rel itself being one) is ErrLink, wrapped with its path.
+// link or a special file under it (or rel itself being one) is
+// ErrUncovered, wrapped with its path.
 func (k *Hasher) AddTree(root, rel string) error {
 	var files []string
 	err := filepath.WalkDir(filepath.Join(root, rel), func(p string, d fs.DirEntry, err error) error {
@@ -165,15 +167,15 @@ func (k *Hasher) AddTree(root, rel string) error {
 			}
 			return err
 		}
-		if d.Type()&fs.ModeSymlink != 0 {
-			return fmt.Errorf("%s: %w", p, ErrLink)
-		}
-		if d.Type().IsRegular() {
+		switch {
+		case d.Type().IsRegular():
 			files = append(files, p)
+		case !d.IsDir():
+			return fmt.Errorf("%s: %w", p, ErrUncovered)
 		}
 		return nil
 	})
-	if errors.Is(err, ErrLink) {
+	if errors.Is(err, ErrUncovered) {
 		return err
 	}
 	if err != nil {
