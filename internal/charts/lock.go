@@ -12,6 +12,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/katonic/katonic/internal/filestat"
 )
 
 // LockFile is the name of the lock file, kept at the repository root.
@@ -33,8 +35,17 @@ type Lock struct {
 // never pulled a chart has no lock file). A file that is not valid YAML, has
 // unknown fields, or has an entry with an empty field, a digest that is not
 // "sha256:<64 hex digits>", or a ref that appears twice is an error naming
-// the file. Any other read error is returned wrapped with the path.
+// the file, and so is a path that is not a regular file (a named pipe
+// would block the read for ever). Any other read error is returned wrapped
+// with the path.
 func ReadLock(path string) (*Lock, error) {
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &Lock{}, nil
+	}
+	if err == nil && !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("chart lock file %s is %s, not a regular file", path, filestat.Kind(fi.Mode()))
+	}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return &Lock{}, nil

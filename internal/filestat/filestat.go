@@ -41,3 +41,18 @@ func Of(fi fs.FileInfo) (Stat, bool) {
 func (s Stat) Settled(ref int64) bool {
 	return s.Ctime < ref && s.Mtime < ref && s.Ctime >= 0 && s.Mtime >= 0 && s.Size >= 0
 }
+
+// Kind names what a file of mode m is when it is neither a regular file
+// nor a directory, for messages: "a named pipe", "a socket", "a device",
+// or else "a special file" (a symbolic link, say, when m is from Lstat).
+func Kind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "a special file"
+}

@@ -19,6 +19,7 @@ import (
 	"cuelang.org/go/cue/token"
 
 	"github.com/katonic/katonic/internal/diag"
+	"github.com/katonic/katonic/internal/filestat"
 )
 
 // MaxFileSize is the largest file katonic reads from environments/, in
@@ -192,7 +193,7 @@ func readEntry(path string) (*diag.Diagnostic, []byte) {
 			fmt.Sprintf("%s is not a CUE file: %s/ holds one <name>.cue file per installation (names starting with . or _ are ignored)",
 				name, EnvironmentsDir))
 	case !fi.Mode().IsRegular():
-		d = fileErr(diag.Pos{Filename: path}, "", fmt.Sprintf("%s is %s, not a regular file", name, kind(fi.Mode())))
+		d = fileErr(diag.Pos{Filename: path}, "", fmt.Sprintf("%s is %s, not a regular file", name, filestat.Kind(fi.Mode())))
 	case fi.Size() > MaxFileSize:
 		d = fileErr(at, "", fmt.Sprintf("%s has %d bytes; an environment file may have at most %d (1 MiB)", name, fi.Size(), MaxFileSize))
 	default:
@@ -336,20 +337,7 @@ func Special(path string) string {
 	if err != nil || fi.Mode().IsRegular() || fi.IsDir() {
 		return ""
 	}
-	return kind(fi.Mode())
-}
-
-// kind names a file mode that is not a regular file's or a directory's.
-func kind(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	}
-	return "a special file"
+	return filestat.Kind(fi.Mode())
 }
 
 func stemOf(name string) string {
