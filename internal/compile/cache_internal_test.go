@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -73,6 +74,15 @@ func TestBackgroundSave(t *testing.T) {
 	if rendercache.ToolID() == "" {
 		t.Skip("this test binary cannot be identified, so nothing is cached")
 	}
+	// The write is held back, so that a Wait that does not wait for it
+	// returns before it is done.
+	var written atomic.Bool
+	backgroundSave = func(save func()) {
+		time.Sleep(300 * time.Millisecond)
+		save()
+		written.Store(true)
+	}
+	defer func() { backgroundSave = func(save func()) { save() } }()
 	cache := &rendercache.Cache{Dir: t.TempDir()}
 	opts := Options{Dir: "../..", Render: true, Cache: cache, Lazy: true, Background: true}
 	first, err := Compile(opts)
@@ -83,6 +93,9 @@ func TestBackgroundSave(t *testing.T) {
 		t.Fatalf("a compile made now: saved %v, ManifestSum %q", first.saved, first.ManifestSum)
 	}
 	first.Wait()
+	if !written.Load() {
+		t.Fatal("Wait returned before the cache entry was written")
+	}
 	again, err := Compile(opts)
 	if err != nil {
 		t.Fatal(err)

@@ -599,7 +599,7 @@ func Compile(opts Options) (*Result, error) {
 			res.saved = make(chan struct{})
 			go func() {
 				defer close(res.saved)
-				save()
+				backgroundSave(save)
 			}()
 		} else {
 			save()
@@ -607,6 +607,10 @@ func Compile(opts Options) (*Result, error) {
 	}
 	return res, nil
 }
+
+// backgroundSave runs save, the write of a compile's cache entry, on the
+// goroutine Options.Background starts. Tests wrap it to delay the write.
+var backgroundSave = func(save func()) { save() }
 
 // Hashes returns the SHA-256 (lowercase hex) of every rendered file, by
 // the same paths as Files, whether or not Files holds its bytes. For a
