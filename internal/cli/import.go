@@ -57,13 +57,15 @@ Secret the environment needs.
 The report (stderr; with -o json, JSON on stdout, schemaVersion 1) lists
 what was mapped, adjusted, added and left unmapped, each with
 FILE:LINE:COLUMN and the reason. The environment is vetted and rendered in
-a scratch copy of the repository before anything is written: one that does
-not vet is never written.
+a scratch copy of the repository before anything is written, and its hosts
+are checked against the other environments' (two imports of one inventory
+serve one FQDN): one that does not vet is never written.
 
 Exit codes: 2 when FILE is missing, unreadable or not an installer
 configuration, or a flag is bad; 4 when environments/<name>.cue exists
 (--force overwrites it) or cannot be written; 1 when the converted
-environment does not vet (a bug in import: nothing is written).`,
+environment does not vet: its domain is refused (an IP address, or a host
+another environment serves), or else a bug in import. Nothing is written.`,
 		Example: `  katonic import installer_katonic.yml
   katonic import inventory.yml --name acme-prod --strict
   katonic import katonic.yml --stdout > /tmp/env.cue
@@ -225,14 +227,21 @@ type vetted struct {
 
 // vetScratch copies cue.mod/, schema/ and profiles/ of the working
 // directory into a temporary directory, adds the imported environment
-// alone, and compiles it with rendering. It returns its warnings and the
+// alone, and compiles it with rendering; then its hosts are checked against
+// the other environments' (compile.Candidate). It returns its warnings and the
 // Secrets its render references; on errors it prints the diagnostics and
 // returns ExitInvalid.
 func vetScratch(stderr io.Writer, cwd string, res *installer.Result) (*vetted, error) {
-	cres, err := compile.Candidate(cwd, res.Name, res.Source, compile.Options{Render: true})
+	cres, err := compile.Candidate(cwd, res.Name, res.Source, compile.Options{Render: true, Cache: renderCache(false)})
 	if err != nil {
 		if cres != nil {
 			cres.Diags.Print(stderr, cwd)
+			// The domain is the installation's own: the DNS rules may
+			// refuse it (an IP address; a host another environment
+			// serves) without katonic import being wrong.
+			if n := domainErrors(cres.Diags); n > 0 && n == cres.Diags.Errors() {
+				return nil, exitf(ExitInvalid, "import: the domain of %s is refused (%d %s above); nothing written", res.Report.File, n, plural(n, "error"))
+			}
 		}
 		return nil, exitf(ExitInvalid, "import: the environment converted from %s does not vet (a bug in katonic import; please report it): nothing written: %v", res.Report.File, err)
 	}

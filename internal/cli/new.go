@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -39,9 +40,11 @@ release katonic knows, kubernetesVersion the profile's minimum, domain
 --domain or a placeholder to change (ENV.example.com); azure-private gets a
 sample network plan that meets the subnet rules.
 
-The scaffold is vetted (as 'katonic vet ENV --strict') before it is written;
-it is never written if it does not vet. An existing file is not overwritten
-without --force (exit 4); --stdout prints the scaffold instead of writing it.`,
+The scaffold is vetted (as 'katonic vet ENV --strict') before it is written,
+and its hosts are checked against the other environments' (one host, one
+installation); it is never written if it does not vet. An existing file is
+not overwritten without --force (exit 4); --stdout prints the scaffold
+instead of writing it.`,
 		Example: `  katonic new acme-prod --profile azure-private --domain katonic.acme.com
   katonic new globex-dev --profile cloud --provider aws
   katonic new tesla-lab --profile onprem --stdout`,
@@ -100,14 +103,20 @@ func runNew(stdout, stderr io.Writer, o newOptions, name string) error {
 	case err != nil:
 		return exitf(ExitInvalid, "%v", err)
 	}
-	vd, err := scaffold.Check(repo.Dir, name, src)
+	vd, err := scaffold.Check(repo.Dir, name, src, renderCache(false))
 	if err != nil {
 		vd.Print(stderr, cwd)
-		if errors.Is(err, compile.ErrInvalid) {
-			return exitf(ExitInvalid, "the scaffold of profile %s does not vet (%d %s): the rules of profiles/ and schema/rules.cue contradict each other; nothing written",
-				o.profile, vd.Errors(), plural(vd.Errors(), "error"))
+		if !errors.Is(err, compile.ErrInvalid) {
+			return exitf(ExitInvalid, "vetting the scaffold: %v", err)
 		}
-		return exitf(ExitInvalid, "vetting the scaffold: %v", err)
+		// The domain is the one value the scaffold takes as given: the
+		// rules of the DNS (dns.name, dns.unique) judge it, not the
+		// profiles.
+		if n := domainErrors(vd); n > 0 && n == vd.Errors() {
+			return exitf(ExitInvalid, "--domain %s is refused (%d %s above); nothing written", o.domain, n, plural(n, "error"))
+		}
+		return exitf(ExitInvalid, "the scaffold of profile %s does not vet (%d %s): the rules of profiles/ and schema/rules.cue contradict each other; nothing written",
+			o.profile, vd.Errors(), plural(vd.Errors(), "error"))
 	}
 	if o.stdout {
 		if _, err := stdout.Write(src); err != nil {
@@ -120,4 +129,16 @@ func runNew(stdout, stderr io.Writer, o newOptions, name string) error {
 	}
 	fmt.Fprintf(stderr, "wrote %s (profile %s); check it with: katonic vet %s --strict\n", diag.Rel(cwd, path), o.profile, name)
 	return nil
+}
+
+// domainErrors counts the errors of ds that the DNS rules (dns.name,
+// dns.unique) give: about the domain new was given.
+func domainErrors(ds diag.List) int {
+	n := 0
+	for _, d := range ds {
+		if d.Severity == diag.Error && strings.HasPrefix(d.Rule, "dns.") {
+			n++
+		}
+	}
+	return n
 }

@@ -45,7 +45,7 @@ func compiled(t *testing.T, repo *load.Repository, o Options) (*config.Environme
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d, err := Check(repo.Dir, o.Name, src); err != nil || len(d) > 0 {
+	if d, err := Check(repo.Dir, o.Name, src, nil); err != nil || len(d) > 0 {
 		t.Fatalf("the scaffold of %s does not vet: %v\n%v\n%s", o.Profile, err, d, src)
 	}
 	path := filepath.Join(repo.Dir, load.EnvironmentsDir, o.Name+".cue")
@@ -188,7 +188,7 @@ func TestCheckFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	diags, err := Check(repo.Dir, "bad", src)
+	diags, err := Check(repo.Dir, "bad", src, nil)
 	if !errors.Is(err, compile.ErrInvalid) || diags.Errors() == 0 {
 		t.Fatalf("Check = %v, %v; want ErrInvalid with errors", diags, err)
 	}
