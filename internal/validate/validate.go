@@ -18,6 +18,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
@@ -760,15 +762,35 @@ func redactedURL(u *url.URL) string {
 }
 
 // waivers refuses a waiver whose reason is blank (empty or only white
-// space): a waiver is reviewed by its reason. Whether the policy it names
-// exists is policy.Set.CheckWaivers' to say.
+// space): a waiver is reviewed by its reason. It refuses a reason with a
+// control character other than a newline or a tab, or a bidirectional
+// formatting character, too: reasons are printed in reports, terminals and
+// pull-request comments, where an escape sequence, a carriage return or a
+// right-to-left override would hide or rewrite what reviewers read
+// ("Trojan Source", CVE-2021-42574). Whether the policy it names exists is
+// policy.Set.CheckWaivers' to say.
 func (c *checker) waivers() {
 	for _, id := range slices.Sorted(maps.Keys(c.cfg.Waivers)) {
-		if strings.TrimSpace(c.cfg.Waivers[id]) == "" {
+		reason := c.cfg.Waivers[id]
+		if strings.TrimSpace(reason) == "" {
 			c.errorf([]string{"waivers", id}, "policy.waiver", waiverSource,
 				"the waiver of policy %q has a blank reason: write why this environment is exempt, for the reviewers", id)
+			continue
+		}
+		if i := strings.IndexFunc(reason, hidesText); i >= 0 {
+			r, _ := utf8.DecodeRuneInString(reason[i:])
+			c.errorf([]string{"waivers", id}, "policy.waiver", waiverSource,
+				"the waiver of policy %q has the control character %U in its reason (byte %d): reports and terminals print the reason, and it would hide or rewrite what the reviewers read; write it in plain text", id, r, i)
 		}
 	}
+}
+
+// hidesText tells whether r, printed, can hide or rewrite text: a control
+// character other than newline and tab (escape sequences, carriage return,
+// backspace), or a bidirectional formatting character (Unicode's
+// Bidi_Control property).
+func hidesText(r rune) bool {
+	return unicode.IsControl(r) && r != '\n' && r != '\t' || unicode.Is(unicode.Bidi_Control, r)
 }
 
 // vmSizeProvider refuses a known vmSize of another cloud than the
