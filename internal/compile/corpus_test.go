@@ -347,6 +347,9 @@ var corpus = []corpusCase{
 	{name: "chart mirror with credentials",
 		files: map[string]string{"environments/bad.cue": cloudEnv("bad", "\tdomain:", "\tcharts: mirror: \"https://admin:pw@charts.example\"\n\tdomain:")},
 		want:  []found{{"environments/bad.cue:8:18", "mirror.credentials", `charts.mirror "https://admin:xxxxx@charts.example" carries credentials`}}},
+	{name: "chart mirror with an escape sequence",
+		files: map[string]string{"environments/bad.cue": cloudEnv("bad", "\tdomain:", "\tcharts: mirror: \"https://charts.example\\u001b[2K/x\"\n\tdomain:")},
+		want:  []found{{"environments/bad.cue:8:18", "mirror.url", `charts.mirror has the character U+001B at byte 22`}}},
 	{name: "chart mirror with a token in its query",
 		files: map[string]string{"environments/bad.cue": cloudEnv("bad", "\tdomain:", "\tcharts: mirror: \"https://charts.example/x?token=abc\"\n\tdomain:")},
 		want:  []found{{"environments/bad.cue:8:18", "mirror.credentials", `charts.mirror "https://charts.example/x?xxxxx" has a query string or fragment`}}},
@@ -378,7 +381,10 @@ var corpus = []corpusCase{
 		files: map[string]string{"environments/bad.cue": cloudEnv("bad", "platform: {minNodes: 2, maxNodes: 2, cpu: 4, memoryGiB: 16}", `platform: {minNodes: 2, maxNodes: 2, vmSize: "Standard_D4s_v3"}`)},
 		want:  []found{{"environments/bad.cue:10:48", "nodepool.vm-size-provider", `the platform pool's vmSize "Standard_D4s_v3" is a size of Azure, and this environment runs on AWS; "m5.xlarge" has the same 4 vCPU and 16 GiB`}}},
 
-	// A waiver is reviewed by its reason.
+	// A waiver is reviewed by its reason, as reports print it.
+	{name: "waiver reason with a carriage return",
+		files: map[string]string{"environments/bad.cue": cloudEnv("bad", "\tdomain:", "\twaivers: \"namespace-team-label\": \"ok\\rfine\"\n\tdomain:")},
+		want:  []found{{"environments/bad.cue:8:35", "policy.waiver", `the waiver of policy "namespace-team-label" has the control character U+000D in its reason (byte 2)`}}},
 	{name: "waiver with a blank reason",
 		files: map[string]string{"environments/bad.cue": cloudEnv("bad", "\tdomain:", "\twaivers: \"namespace-team-label\": \" \\t\"\n\tdomain:")},
 		want:  []found{{"environments/bad.cue:8:35", "policy.waiver", `the waiver of policy "namespace-team-label" has a blank reason`}}},

@@ -8,6 +8,7 @@
 package validate
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -284,6 +285,7 @@ const (
 	labelSource       = "Kubernetes, \"Labels and Selectors\": syntax and character set of label values"
 	waiverSource      = "README, \"katonic policy\": an environment may waive a policy of policy/ only with a recorded reason"
 	credentialsSource = "katonic rule: credentials never reach out/, which is committed (README, \"Secrets an environment needs\")"
+	mirrorSource      = "Flux HelmRepository and OCIRepository API: spec.url is a URL the source-controller fetches; RFC 3986: a URL is printable ASCII"
 	dnsSource         = "seeds 001_023b29528093f049.txt and 003_48ea17a7d7c364df.txt, \"Data Visualisation\" / \"Connectors\": dash-<fqdn> and connectors-<fqdn>; RFC 1123"
 )
 
@@ -732,9 +734,23 @@ func (c *checker) mirrors() {
 	if m == "" {
 		return
 	}
+	// The schema's pattern leaves the URL's characters to this check, so
+	// that a password in it is never printed. The message shows neither the
+	// URL nor url.Parse's error, which quotes it.
+	if i := strings.IndexFunc(m, func(r rune) bool { return r <= ' ' || r >= 0x7f }); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(m[i:])
+		c.errorf([]string{"charts", "mirror"}, "mirror.url", mirrorSource,
+			"charts.mirror has the character %U at byte %d: a chart repository's URL is printable ASCII (a host name that is not ASCII in its xn-- form), or Flux cannot fetch it and reviewers may not see what it says", r, i)
+		return
+	}
 	u, err := url.Parse(m)
 	if err != nil {
-		return // the schema's pattern reports it
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		c.errorf([]string{"charts", "mirror"}, "mirror.url", mirrorSource, "charts.mirror is not a URL: %v", err)
+		return
 	}
 	switch {
 	case u.User != nil:

@@ -196,6 +196,12 @@ func TestRules(t *testing.T) {
 			severity: diag.Error, rule: "mirror.credentials", message: `charts.mirror "https://charts.acme.example/katonic#xxxxx" has a query string or fragment`},
 		{name: "mirror with a user and a query", base: cloud, old: "\tservices:", new: "\tcharts: mirror: \"https://admin:s3cret@charts.acme.example/katonic?token=abc123\"\n\tservices:",
 			severity: diag.Error, rule: "mirror.credentials", message: `charts.mirror "https://admin:xxxxx@charts.acme.example/katonic?xxxxx" carries credentials`},
+		{name: "mirror with an escape sequence", base: cloud, old: "\tservices:", new: "\tcharts: mirror: \"https://admin:s3cret@charts.acme.example\\u001b[2K/katonic\"\n\tservices:",
+			severity: diag.Error, rule: "mirror.url", message: "charts.mirror has the character U+001B at byte 40: a chart repository's URL is printable ASCII", line: 14, col: 18},
+		{name: "mirror with a right-to-left override", base: cloud, old: "\tservices:", new: "\tcharts: mirror: \"https://charts.acme.\\u202eelpmaxe/katonic\"\n\tservices:",
+			severity: diag.Error, rule: "mirror.url", message: "charts.mirror has the character U+202E at byte 20"},
+		{name: "mirror that does not parse", base: cloud, old: "\tservices:", new: "\tcharts: mirror: \"https://admin:s3cret@[charts/katonic\"\n\tservices:",
+			severity: diag.Error, rule: "mirror.url", message: "charts.mirror is not a URL: missing ']' in host"},
 		{name: "vnet everything", base: azure, old: `"10.20.0.0/16"`, new: `"0.0.0.0/0"`,
 			severity: diag.Error, rule: "azure.reserved-range", message: "vnetCIDR 0.0.0.0/0 overlaps 224.0.0.0/4 (multicast), which Azure does not allow", line: 14, col: 23},
 		{name: "vnet link-local", base: azure, old: "\"10.20.0.0/16\"\n\t\tclusterSubnetCIDR:  \"10.20.0.0/23\"\n\t\tjumphostSubnetCIDR: \"10.20.8.0/29\"",
@@ -279,6 +285,8 @@ func TestMirrorCredentialsRedacted(t *testing.T) {
 		"https://charts.acme.example/katonic?sig=s3cret",
 		"https://charts.acme.example/katonic#s3cret",
 		"https://admin:s3cret@charts.acme.example/?token=s3cret#s3cret",
+		"https://admin:s3cret@charts.acme.example\\u001b/katonic", // not a URL Flux can fetch
+		"https://admin:s3cret@[charts.acme.example/katonic",       // does not parse
 	} {
 		body := strings.Replace(cloud, "\tservices:", "\tcharts: mirror: \""+mirror+"\"\n\tservices:", 1)
 		dir := testrepo.New(t, repoRoot, map[string]string{"environments/e.cue": body})
