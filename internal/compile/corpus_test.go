@@ -389,6 +389,16 @@ var corpus = []corpusCase{
 		files: map[string]string{"environments/bad.cue": cloudEnv("bad", "\tdomain:", "\twaivers: \"namespace-team-label\": \" \\t\"\n\tdomain:")},
 		want:  []found{{"environments/bad.cue:8:35", "policy.waiver", `the waiver of policy "namespace-team-label" has a blank reason`}}},
 
+	// Sizes no cluster has: bounded by the schema, so nothing downstream
+	// computes with them (a platform pool of 2^63-1 vCPU made the render's
+	// sizing loop for ever).
+	{name: "platform cpu beyond any machine",
+		files: map[string]string{"environments/bad.cue": cloudEnv("bad", "platform: {minNodes: 2, maxNodes: 2, cpu: 4", "platform: {minNodes: 2, maxNodes: 2, cpu: 9223372036854775807")},
+		want:  []found{{"environments/bad.cue:10:45", "schema", "9223372036854775807 is out of range: it must be at most 4096"}}},
+	{name: "more nodes than Kubernetes supports",
+		files: map[string]string{"environments/bad.cue": cloudEnv("bad", "compute: {minNodes: 1, maxNodes: 2", "compute: {minNodes: 1, maxNodes: 6000")},
+		want:  []found{{"environments/bad.cue:11:36", "schema", "6000 is out of range: it must be at most 5000"}}},
+
 	// Values that become labels.
 	{name: "gpuType not a label value",
 		files: map[string]string{"environments/bad.cue": cloudEnv("bad", "nodePools: {", "nodePools: {\n\t\tgpu: {minNodes: 0, maxNodes: 1, cpu: 8, memoryGiB: 16, bootDiskGiB: 512, gpuType: \"Tesla V100\"}")},

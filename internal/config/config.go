@@ -227,18 +227,21 @@ type Allocatable struct {
 func (p NodePool) Allocatable() Allocatable {
 	cores := int64(p.CPU)
 	milli := cores * 1000
-	var cpuReserve int64 // in 1/100 of a millicore: 6% of 1000m = 6000
-	for i := int64(1); i <= cores; i++ {
-		switch {
-		case i == 1:
-			cpuReserve += 6000
-		case i == 2:
-			cpuReserve += 1000
-		case i <= 4:
-			cpuReserve += 500
-		default:
-			cpuReserve += 250
-		}
+	// In 1/100 of a millicore (6% of 1000m = 6000), tier by tier, in
+	// closed form: the time must not grow with the pool's cpu, which the
+	// schema bounds only loosely.
+	var cpuReserve int64
+	if cores >= 1 {
+		cpuReserve += 6000
+	}
+	if cores >= 2 {
+		cpuReserve += 1000
+	}
+	if cores >= 3 {
+		cpuReserve += 500 * (min(cores, 4) - 2)
+	}
+	if cores > 4 {
+		cpuReserve += 250 * (cores - 4)
 	}
 	mem := int64(p.MemoryGiB) * 1024
 	tiers := []struct{ upTo, pct int64 }{{4096, 25}, {8192, 20}, {16384, 10}, {131072, 6}, {1 << 62, 2}}

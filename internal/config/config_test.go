@@ -15,6 +15,9 @@ func TestAllocatable(t *testing.T) {
 		{1, 1, Allocatable{MilliCPU: 940, MemoryMiB: 668}},           // 1024 - 256 - 100
 		{96, 1152, Allocatable{MilliCPU: 95690, MemoryMiB: 1149032}}, // p4d.24xlarge: the 2% tier
 		{0, 0, Allocatable{}},
+		{3, 0, Allocatable{MilliCPU: 2925}},       // 60 + 10 + 5
+		{5, 0, Allocatable{MilliCPU: 4917}},       // 60 + 10 + 5 + 5 + 2.5, rounded up
+		{4096, 0, Allocatable{MilliCPU: 4085690}}, // the schema's largest: 80 + 0.25% of 4,092 cores (10,230m)
 	} {
 		got := NodePool{CPU: tc.cpu, MemoryGiB: tc.memGiB}.Allocatable()
 		if got != tc.want {
