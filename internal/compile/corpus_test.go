@@ -21,6 +21,16 @@ import (
 	"github.com/katonic/katonic/internal/testrepo"
 )
 
+// unbound returns the repository's schema/environment.cue with the bound
+// old replaced by new (which must be there).
+func unbound(old, new string) string {
+	b, err := os.ReadFile(filepath.Join(repoRoot, "schema", "environment.cue"))
+	if err != nil || !bytes.Contains(b, []byte(old)) {
+		panic(fmt.Sprintf("schema/environment.cue has no %q (%v)", old, err))
+	}
+	return strings.Replace(string(b), old, new, 1)
+}
+
 // corpusGood is the valid environment every corpus repository renders
 // before the broken input is added.
 const corpusGood = `package environments
@@ -145,7 +155,15 @@ var corpus = []corpusCase{
 		want:  []found{{"environments/bad.cue:11:23", "schema", "-1 is out of range: it must be at least 0"}}},
 	{name: "integer too large",
 		files: map[string]string{"environments/bad.cue": cloudEnv("bad", "memoryGiB: 32}\n\t\tdeployment", "memoryGiB: 99999999999999999999999}\n\t\tdeployment")},
-		want:  []found{{"environments/bad.cue:11:58", "schema", "99999999999999999999999 is too large"}}},
+		want:  []found{{"environments/bad.cue:11:58", "schema", "99999999999999999999999 is out of range: it must be at most 65536"}}},
+	// Were the schema to lose a bound, decoding would fail without saying
+	// where: katonic's own check names the field.
+	{name: "integer too large for a schema without the bound",
+		files: map[string]string{
+			"schema/environment.cue": unbound("memoryGiB?:  int & >0 & <=65536", "memoryGiB?:  int & >0"),
+			"environments/bad.cue":   cloudEnv("bad", "memoryGiB: 32}\n\t\tdeployment", "memoryGiB: 99999999999999999999999}\n\t\tdeployment"),
+		},
+		want: []found{{"environments/bad.cue:11:58", "schema", "99999999999999999999999 is too large: the most katonic accepts is 9223372036854775807"}}},
 	{name: "below a hard minimum",
 		files: map[string]string{"environments/bad.cue": cloudEnv("bad", "platform: {minNodes: 2,", "platform: {minNodes: 1,")},
 		want:  []found{{"environments/bad.cue:10:24", "nodepool.min", "the platform pool needs minNodes >= 2 nodes, got 1"}}},

@@ -228,9 +228,10 @@ func (c *checker) sortedProfiles() []string {
 }
 
 // overflow reports the first integer under v (at the environment-relative
-// path rel) that does not fit Go's int: the schema's int is unbounded,
-// and decoding such a value fails without saying where. It reports
-// whether it found one.
+// path rel) that does not fit Go's int: decoding such a value fails
+// without saying where. The schema bounds every integer of an environment
+// today (schema/environment.cue), so this guards a schema edit that adds
+// an unbounded one. It reports whether it found one.
 func (c *checker) overflow(v cue.Value, rel []string) bool {
 	switch v.IncompleteKind() {
 	case cue.IntKind:
