@@ -320,8 +320,8 @@ func baseSides(stderr io.Writer, rev string, cache *rendercache.Cache, sameKaton
 		ds.mode = diff.ModeSameKatonic
 	}
 	// A revision that is not a commit is a usage error before the working
-	// tree is rendered (seconds on a fleet); gitExport checks it again in
-	// the repository compile finds.
+	// tree is rendered (seconds on a fleet). The working directory is the
+	// repository's root by now (toRepositoryRoot), the one gitExport reads.
 	if err := verifyCommit(".", rev); err != nil {
 		return ds, exitf(ExitUsage, "--base %s: %v", rev, err)
 	}
@@ -459,9 +459,6 @@ func gitExport(repo, rev, dir string, withOut bool) (string, map[string][]byte, 
 	}
 	prefix, err := git("rev-parse", "--show-prefix")
 	if err != nil {
-		return "", nil, err
-	}
-	if err := verifyCommit(repo, rev); err != nil {
 		return "", nil, err
 	}
 	// rev:sub is the tree of the subdirectory, its paths relative to it;

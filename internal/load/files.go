@@ -326,13 +326,13 @@ func printable(name string) bool {
 	return utf8.ValidString(name) && strings.IndexFunc(name, func(r rune) bool { return !unicode.IsPrint(r) }) < 0
 }
 
-// Special returns, for the file at path (links followed), what it is when it
+// special returns, for the file at path (links followed), what it is when it
 // is neither a regular file nor a directory: "a named pipe", "a socket",
 // "a device" or "a special file"; "" otherwise, or when it cannot be
 // stat'ed (the reader then reports that). CUE's loader would block for
 // ever on a named pipe, so katonic refuses such a file before the loader
 // reads it.
-func Special(path string) string {
+func special(path string) string {
 	fi, err := os.Stat(path)
 	if err != nil || fi.Mode().IsRegular() || fi.IsDir() {
 		return ""

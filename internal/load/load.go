@@ -202,10 +202,11 @@ func LoadWith(dir string, opts Options) (*Repository, diag.List, error) {
 	repo := &Repository{Dir: dir}
 
 	// The schema and the profiles.
-	if d := specialSchemaFiles(dir); len(d) > 0 {
+	schemaCUE := schemaFiles(dir)
+	if d := specialSchemaFiles(dir, schemaCUE); len(d) > 0 {
 		return nil, d, nil
 	}
-	insts, vals, err := buildSchema(ctx, dir)
+	insts, vals, err := buildSchema(ctx, dir, schemaCUE)
 	if err != nil {
 		return nil, FromCUE(err, dir, "", "schema"), nil
 	}
@@ -304,7 +305,7 @@ func (r *Repository) NewBuilder() (*Builder, error) {
 	newBuilderMu.Lock()
 	defer newBuilderMu.Unlock()
 	ctx := cuecontext.New()
-	insts, _, err := buildSchema(ctx, r.Dir)
+	insts, _, err := buildSchema(ctx, r.Dir, schemaFiles(r.Dir))
 	if err != nil {
 		return nil, err
 	}
@@ -315,10 +316,10 @@ func (r *Repository) NewBuilder() (*Builder, error) {
 // dir with CUE's loader and builds them in ctx. It returns their instances
 // and values, in that order, or CUE's error. The load and the build are
 // one evaluation for the budget (--max-eval-time, --max-eval-memory),
-// which names every .cue file of schema/ and profiles/: a file there that
+// which names files, the .cue files of schema/ and profiles/: a file there that
 // evaluates for ever stops katonic as a slow environment file does.
-func buildSchema(ctx *cue.Context, dir string) ([]*build.Instance, []cue.Value, error) {
-	exit := budget.Enter(schemaFiles(dir))
+func buildSchema(ctx *cue.Context, dir string, files []string) ([]*build.Instance, []cue.Value, error) {
+	exit := budget.Enter(schemaNames(dir, files))
 	defer exit()
 	insts := cueload.Instances([]string{"./" + SchemaDir, "./" + ProfilesDir}, &cueload.Config{Dir: dir})
 	for _, inst := range insts {
@@ -339,18 +340,16 @@ const schemaSource = "README, \"Layout\": cue.mod/, schema/ and profiles/ hold t
 
 // specialSchemaFiles returns an error for each file CUE's loader would read
 // to build the schema and profiles (cue.mod/module.cue, the .cue files of
-// schema/, profiles/ and the repository root, whose package may join
-// theirs) that is a named pipe, socket or device: reading one would block
+// the repository root, whose package may join theirs, and files, the .cue
+// files of schema/ and profiles/) that is a named pipe, socket or device: reading one would block
 // for ever.
-func specialSchemaFiles(dir string) diag.List {
+func specialSchemaFiles(dir string, files []string) diag.List {
 	paths := []string{filepath.Join(dir, "cue.mod", "module.cue")}
-	for _, d := range []string{"", SchemaDir, ProfilesDir} {
-		m, _ := filepath.Glob(filepath.Join(dir, d, "*.cue"))
-		paths = append(paths, m...)
-	}
+	root, _ := filepath.Glob(filepath.Join(dir, "*.cue"))
+	paths = append(append(paths, root...), files...)
 	var out diag.List
 	for _, p := range paths {
-		if k := Special(p); k != "" {
+		if k := special(p); k != "" {
 			out = append(out, diag.Diagnostic{Severity: diag.Error, Pos: diag.Pos{Filename: p},
 				Message: fmt.Sprintf("%s is %s, not a regular file: CUE would wait on it for ever", filepath.Base(p), k),
 				Rule:    "schema.layout", Source: schemaSource})
@@ -359,19 +358,26 @@ func specialSchemaFiles(dir string) diag.List {
 	return out
 }
 
-// schemaFiles names the .cue files of schema/ and profiles/ relative to
-// dir, as messages show them, comma-separated; the directories when they
-// hold none.
-func schemaFiles(dir string) string {
-	var names []string
+// schemaFiles returns the .cue files of schema/ and profiles/ (absolute
+// when dir is), sorted by directory, then name.
+func schemaFiles(dir string) []string {
+	var files []string
 	for _, d := range []string{SchemaDir, ProfilesDir} {
 		m, _ := filepath.Glob(filepath.Join(dir, d, "*.cue"))
-		if len(m) == 0 {
-			names = append(names, d+"/")
-		}
-		for _, f := range m {
-			names = append(names, diag.Rel(dir, f))
-		}
+		files = append(files, m...)
+	}
+	return files
+}
+
+// schemaNames names files (schemaFiles) relative to dir, as messages show
+// them, comma-separated; "schema/, profiles/" when there are none.
+func schemaNames(dir string, files []string) string {
+	if len(files) == 0 {
+		return SchemaDir + "/, " + ProfilesDir + "/"
+	}
+	names := make([]string, len(files))
+	for i, f := range files {
+		names[i] = diag.Rel(dir, f)
 	}
 	return strings.Join(names, ", ")
 }

@@ -65,6 +65,7 @@ import (
 	"github.com/katonic/katonic/internal/config"
 	"github.com/katonic/katonic/internal/diag"
 	"github.com/katonic/katonic/internal/fieldpath"
+	"github.com/katonic/katonic/internal/filestat"
 	"github.com/katonic/katonic/internal/load"
 )
 
@@ -212,13 +213,15 @@ func Load(dir string) (*Set, diag.List, error) {
 			// As for environment files: a named pipe would block CUE's
 			// loader for ever, and a mistaken file (a log, a dump) is
 			// refused before the loader reads it whole.
-			if k := load.Special(path); k != "" {
+			fi, err := os.Stat(path)
+			switch {
+			case err != nil:
+				// CUE's loader reports it.
+			case !fi.Mode().IsRegular() && !fi.IsDir():
 				refused = append(refused, diag.Diagnostic{Severity: diag.Error, Pos: diag.Pos{Filename: path},
-					Message: fmt.Sprintf("%s is %s, not a regular file", e.Name(), k),
+					Message: fmt.Sprintf("%s is %s, not a regular file", e.Name(), filestat.Kind(fi.Mode())),
 					Rule:    "policy.layout", Source: sizeSource})
-				continue
-			}
-			if fi, err := os.Stat(path); err == nil && fi.Size() > load.MaxFileSize {
+			case fi.Size() > load.MaxFileSize:
 				refused = append(refused, diag.Diagnostic{Severity: diag.Error, Pos: diag.Pos{Filename: path, Line: 1, Column: 1},
 					Message: fmt.Sprintf("%s has %d bytes; a policy file may have at most %d (1 MiB)", e.Name(), fi.Size(), load.MaxFileSize),
 					Rule:    "policy.layout", Source: sizeSource})
